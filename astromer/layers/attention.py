@@ -1,0 +1,220 @@
+"""Multi-head self-attention with Astromer's additive mask."""
+
+import math
+
+import keras
+from keras import ops
+
+MASK_FORMATS = ("K", "Q", "QK")
+ATTENTION_IMPLEMENTATIONS = ("auto", "explicit", "fused")
+
+
+def attention_bias(ignore_mask, mask_alpha, mask_format):
+    """Additive logit bias built from a `(batch, steps)` mask.
+
+    `ignore_mask` is 1 on steps to keep out of attention (hidden probes and
+    padding; the original `mask_in`). The bias is `mask_alpha * M` with
+
+    - "K":  M[q, k] = m_k (masked keys; Astromer 2 paper Eq. 3),
+    - "Q":  M[q, k] = m_q (a constant per query row: a no-op under softmax,
+      kept because it is the original `get_ASTROMER` default),
+    - "QK": M[q, k] = min(1, m_q + m_k) (Astromer 1 code; with
+      `mask_alpha=+1` this is the +1 *bonus* the published A1 weights were
+      trained with).
+
+    Returns a float32 tensor broadcastable to `(batch, heads, q, k)`.
+    """
+    m = ops.cast(ignore_mask, "float32")
+    if mask_format == "K":
+        matrix = m[:, None, None, :]
+    elif mask_format == "Q":
+        matrix = m[:, None, :, None]
+    elif mask_format == "QK":
+        matrix = ops.minimum(1.0, m[:, None, :, None] + m[:, None, None, :])
+    else:
+        raise ValueError(
+            f"Unknown mask_format {mask_format!r}; use one of {MASK_FORMATS}."
+        )
+    return matrix * float(mask_alpha)
+
+
+def scaled_dot_product_attention(
+    query,
+    key,
+    value,
+    ignore_mask=None,
+    mask_alpha=-1e9,
+    mask_format="K",
+    temperature=0.0,
+    return_attention_scores=False,
+    implementation="explicit",
+):
+    """Attention on `(batch, steps, heads, head_dim)` tensors.
+
+    Follows the original order of operations: logits / sqrt(head_dim),
+    optional division by `temperature` (0 disables it), then the additive
+    mask bias, then softmax over keys. Softmax runs in float32 also under
+    mixed precision.
+
+    Returns `(batch, steps, heads, head_dim)`, and the scores
+    `(batch, heads, q, k)` when `return_attention_scores=True`.
+    """
+    head_dim = query.shape[-1]
+    scale = 1.0 / math.sqrt(head_dim)
+    if temperature:
+        scale = scale / float(temperature)
+    bias = None
+    if ignore_mask is not None:
+        bias = attention_bias(ignore_mask, mask_alpha, mask_format)
+
+    if implementation == "fused" and not return_attention_scores:
+        if bias is not None:
+            bias = ops.cast(bias, query.dtype)
+        return ops.dot_product_attention(query, key, value, bias=bias, scale=scale)
+
+    logits = ops.einsum("bqhd,bkhd->bhqk", query, key)
+    logits = ops.cast(logits, "float32")
+    if temperature:
+        # Two steps as in the original: divide by sqrt(d), then by the
+        # temperature (keeps float32 rounding identical to it).
+        logits = logits / math.sqrt(head_dim) * (1.0 / float(temperature))
+    else:
+        logits = logits / math.sqrt(head_dim)
+    if bias is not None:
+        logits = logits + bias
+    scores = ops.softmax(logits, axis=-1)
+    output = ops.einsum("bhqk,bkhd->bqhd", ops.cast(scores, value.dtype), value)
+    if return_attention_scores:
+        return output, scores
+    return output
+
+
+@keras.saving.register_keras_serializable(package="astromer")
+class AstromerAttention(keras.layers.Layer):
+    """Multi-head self-attention with the original additive mask.
+
+    Query, key and value are three dense projections (`query`, `key`,
+    `value`, kept separate so original checkpoints map one to one) computed
+    as a single fused matmul; `output` merges the heads.
+
+    Args:
+        num_heads: int. Number of heads.
+        head_dim: int. Size of each head.
+        mask_alpha: float. Additive logit bias on masked entries (the
+            original `m_alpha`): -1e9 excludes them (paper, Eq. 3), -0.5 is
+            the soft original A2 default, +1 the A1 original.
+        mask_format: "K", "Q" or "QK", see `attention_bias`.
+        temperature: float. Divides the logits when non-zero.
+        attention_implementation: "explicit" (einsum + softmax), "fused"
+            (`keras.ops.dot_product_attention`, cuDNN/flash kernels where the
+            backend has them) or "auto" (fused except when scores are
+            requested). Same results within float tolerance.
+        kernel_initializer: initializer of the projections.
+
+    Call arguments:
+        inputs: `(batch, steps, hidden_dim)`.
+        ignore_mask: `(batch, steps)`, 1 on hidden or padded steps.
+        return_attention_scores: also return `(batch, heads, steps, steps)`.
+
+    Reference: Donoso-Oliva et al. 2023 (Astromer 1), 2025 (Astromer 2) Eq. 3.
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        head_dim,
+        mask_alpha=-1e9,
+        mask_format="K",
+        temperature=0.0,
+        attention_implementation="auto",
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(num_heads) <= 0 or int(head_dim) <= 0:
+            raise ValueError(
+                f"num_heads and head_dim must be positive, got {num_heads!r}, {head_dim!r}."
+            )
+        if mask_format not in MASK_FORMATS:
+            raise ValueError(
+                f"Unknown mask_format {mask_format!r}; use one of {MASK_FORMATS}."
+            )
+        if attention_implementation not in ATTENTION_IMPLEMENTATIONS:
+            raise ValueError(
+                f"Unknown attention_implementation {attention_implementation!r}; "
+                f"use one of {ATTENTION_IMPLEMENTATIONS}."
+            )
+        self.num_heads = int(num_heads)
+        self.head_dim = int(head_dim)
+        self.mask_alpha = float(mask_alpha)
+        self.mask_format = mask_format
+        self.temperature = float(temperature)
+        self.attention_implementation = attention_implementation
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        inner = self.num_heads * self.head_dim
+        dense = dict(kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy)
+        self.query = keras.layers.Dense(inner, name="query", **dense)
+        self.key = keras.layers.Dense(inner, name="key", **dense)
+        self.value = keras.layers.Dense(inner, name="value", **dense)
+        self.output_dense = None
+
+    def build(self, input_shape):
+        hidden_dim = input_shape[-1]
+        for layer in (self.query, self.key, self.value):
+            layer.build(input_shape)
+        self.output_dense = keras.layers.Dense(
+            hidden_dim,
+            kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name="output",
+        )
+        self.output_dense.build(tuple(input_shape[:-1]) + (self.num_heads * self.head_dim,))
+
+    def call(self, inputs, ignore_mask=None, return_attention_scores=False):
+        # One matmul for the three projections: same weights, fewer kernels.
+        kernel = ops.concatenate(
+            [self.query.kernel, self.key.kernel, self.value.kernel], axis=-1
+        )
+        bias = ops.concatenate([self.query.bias, self.key.bias, self.value.bias], axis=-1)
+        qkv = ops.matmul(inputs, kernel) + bias
+        batch_shape = ops.shape(inputs)[:-1]
+        qkv = ops.reshape(qkv, tuple(batch_shape) + (3, self.num_heads, self.head_dim))
+        query, key, value = qkv[..., 0, :, :], qkv[..., 1, :, :], qkv[..., 2, :, :]
+        implementation = self.attention_implementation
+        if implementation == "auto":
+            implementation = "explicit" if return_attention_scores else "fused"
+        result = scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            ignore_mask=ignore_mask,
+            mask_alpha=self.mask_alpha,
+            mask_format=self.mask_format,
+            temperature=self.temperature,
+            return_attention_scores=return_attention_scores,
+            implementation=implementation,
+        )
+        output, scores = (result if return_attention_scores else (result, None))
+        output = ops.reshape(output, tuple(batch_shape) + (self.num_heads * self.head_dim,))
+        output = self.output_dense(output)
+        if return_attention_scores:
+            return output, scores
+        return output
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "head_dim": self.head_dim,
+                "mask_alpha": self.mask_alpha,
+                "mask_format": self.mask_format,
+                "temperature": self.temperature,
+                "attention_implementation": self.attention_implementation,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            }
+        )
+        return config

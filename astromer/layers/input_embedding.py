@@ -1,0 +1,60 @@
+"""Astromer's input embedding: projected magnitude plus time encoding."""
+
+import keras
+from keras import ops
+
+from astromer.layers.positional import TimePositionalEncoding
+
+
+@keras.saving.register_keras_serializable(package="astromer")
+class AstromerInputEmbedding(keras.layers.Layer):
+    """`X = m W^T + PE(t)` (Astromer 2 paper, Sect. 2.2).
+
+    Args:
+        hidden_dim: int. Embedding size (256 in both papers).
+        pe_base: float. Base of the time encoding frequencies.
+        kernel_initializer: initializer of the magnitude projection.
+
+    Call arguments:
+        magnitudes: `(batch, steps)`, window-centred magnitudes.
+        times: `(batch, steps)`, window-centred times in days.
+
+    Returns `(batch, steps, hidden_dim)`.
+    """
+
+    def __init__(self, hidden_dim, pe_base=10000.0, kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_dim = int(hidden_dim)
+        self.pe_base = float(pe_base)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.magnitude_projection = keras.layers.Dense(
+            self.hidden_dim,
+            kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name="magnitude_projection",
+        )
+        self.time_encoding = TimePositionalEncoding(
+            self.hidden_dim, base=self.pe_base, name="time_encoding"
+        )
+
+    def build(self, magnitudes_shape, times_shape=None):
+        self.magnitude_projection.build(tuple(magnitudes_shape) + (1,))
+        self.time_encoding.build(times_shape or magnitudes_shape)
+
+    def call(self, magnitudes, times):
+        projected = self.magnitude_projection(ops.expand_dims(magnitudes, -1))
+        return projected + ops.cast(self.time_encoding(times), projected.dtype)
+
+    def compute_output_shape(self, magnitudes_shape, times_shape=None):
+        return tuple(magnitudes_shape) + (self.hidden_dim,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "hidden_dim": self.hidden_dim,
+                "pe_base": self.pe_base,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            }
+        )
+        return config

@@ -1,0 +1,108 @@
+"""Shared machinery of the encoder backbones: inputs, validation, presets."""
+
+import numpy as np
+import keras
+
+from astromer import presets
+
+
+class Backbone(keras.Model):
+    """Base class of the functional encoders (`AstromerBackbone`, `AstroCoBackbone`).
+
+    Subclasses set `input_names` (every input is `(batch, window_size)`) and
+    build their graph in `__init__`. This class adds input validation with
+    readable errors and `from_preset`.
+    """
+
+    input_names = ()
+    # Inputs that may never contain NaN/inf when given as NumPy arrays.
+    finite_inputs = ("magnitudes", "times", "errors")
+
+    @classmethod
+    def make_inputs(cls, window_size):
+        return {
+            name: keras.Input(shape=(int(window_size),), name=name)
+            for name in cls.input_names
+        }
+
+    def validate_inputs(self, inputs):
+        """Checks names, shapes and (for NumPy input) finiteness of `inputs`.
+
+        Accepts the original `(batch, steps, 1)` layout and squeezes it.
+        Returns a dict with exactly the model's inputs (other keys, e.g.
+        `errors` for a model that does not read them, are left out).
+        """
+        if not hasattr(inputs, "keys"):
+            raise TypeError(
+                f"{type(self).__name__} takes a dict with keys {list(self.input_names)}, "
+                f"got {type(inputs).__name__}."
+            )
+        missing = [name for name in self.input_names if name not in inputs]
+        if missing:
+            raise ValueError(
+                f"Missing input(s) {missing}; {type(self).__name__} needs "
+                f"{list(self.input_names)} (got {sorted(inputs.keys())})."
+            )
+        checked = {}
+        for name in self.input_names:
+            value = inputs[name]
+            if isinstance(value, (list, tuple)):
+                value = np.asarray(value, dtype="float32")
+            shape = tuple(getattr(value, "shape", np.shape(value)))
+            if len(shape) == 3 and shape[-1] == 1:
+                value = value[..., 0]
+                shape = shape[:-1]
+            if len(shape) != 2:
+                raise ValueError(
+                    f"Input '{name}' must have shape (batch, {self.window_size}); "
+                    f"got shape {shape}."
+                )
+            if shape[1] is not None and shape[1] != self.window_size:
+                raise ValueError(
+                    f"Input '{name}' has windows of {shape[1]} steps but this model "
+                    f"takes window_size={self.window_size}. Cut and pad light curves "
+                    f"with astromer.data.windows (window_size={self.window_size})."
+                )
+            if isinstance(value, np.ndarray) and name in self.finite_inputs:
+                bad = ~np.isfinite(value)
+                if bad.any():
+                    b, s = np.argwhere(bad)[0]
+                    raise ValueError(
+                        f"Input '{name}' has {int(bad.sum())} NaN/inf value(s) "
+                        f"(first at window {b}, step {s}). Clean the light curves first "
+                        f"(astromer.data.clean_light_curves drops such rows and counts them)."
+                    )
+            checked[name] = value
+        return checked
+
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(self.validate_inputs(inputs), *args, **kwargs)
+
+    @classmethod
+    def from_preset(cls, preset, **overrides):
+        """Builds the backbone of a preset (name or YAML path), randomly initialised.
+
+        `overrides` replace entries of the preset's `model` section.
+        """
+        config = presets.load_preset(preset)
+        model_config = dict(config["model"])
+        class_name = model_config.pop("class")
+        target = presets.backbone_class(class_name)
+        if cls is not Backbone and not issubclass(target, cls):
+            raise ValueError(
+                f"Preset {preset!r} builds a {class_name}, not a {cls.__name__}; call "
+                f"{class_name}.from_preset({preset!r}) or "
+                f"astromer.presets.build_backbone({preset!r})."
+            )
+        unknown = set(overrides) - set(model_config) - {"dtype"}
+        if unknown:
+            raise ValueError(
+                f"Unknown model setting(s) {sorted(unknown)} for preset {preset!r}; "
+                f"valid: {sorted(model_config)}."
+            )
+        model_config.update(overrides)
+        return target(**model_config)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,90 @@
+"""Masked-reconstruction pretraining task on a backbone."""
+
+import keras
+from keras import ops
+
+from astromer.layers.heads import ReconstructionHead
+from astromer.losses import MaskedRMSE
+from astromer.metrics import MaskedR2Metric, MaskedRMSEMetric
+
+
+@keras.saving.register_keras_serializable(package="astromer")
+class Pretrainer(keras.Model):
+    """A backbone plus a reconstruction head, trained to predict probed magnitudes.
+
+    Inputs are the backbone's inputs; the output is the reconstructed
+    magnitude per step, `(batch, window_size)`. Targets are dicts with
+    `magnitudes`, `probe_mask` and, for the uncertainty-weighted loss,
+    `loss_weight` (what `astromer.data` pipelines yield). `fit` reports
+    `loss`, `rmse` and `r2`, the last two on probed steps and unweighted.
+
+    Args:
+        backbone: an `AstromerBackbone` or `AstroCoBackbone`.
+        uncertainty_weighted: bool. Astromer 2 loss (Eq. 5) instead of the
+            plain masked RMSE (Astromer 1, Eq. 4; AstroCo).
+
+    Example:
+    >>> model = Pretrainer(AstromerBackbone.from_preset("a2"), uncertainty_weighted=True)
+    >>> model.compile(keras.optimizers.Adam(1e-3, beta_2=0.98))
+    >>> model.fit(train_windows, validation_data=val_windows)
+    """
+
+    def __init__(self, backbone, uncertainty_weighted=False, **kwargs):
+        inputs = backbone.make_inputs(backbone.window_size)
+        sequence = backbone(inputs)["sequence_output"]
+        reconstruction = ReconstructionHead(
+            dtype=backbone.dtype_policy, name="reconstruction_head"
+        )(sequence)
+        super().__init__(inputs=inputs, outputs=reconstruction, **kwargs)
+        self.backbone = backbone
+        self.uncertainty_weighted = bool(uncertainty_weighted)
+        self.reconstruction_loss = MaskedRMSE(uncertainty_weighted=self.uncertainty_weighted)
+        self.rmse_metric = MaskedRMSEMetric(name="rmse")
+        self.r2_metric = MaskedR2Metric(name="r2")
+
+    @property
+    def reconstruction_head(self):
+        return self.get_layer("reconstruction_head")
+
+    def compile(self, optimizer="adam", **kwargs):
+        if kwargs.get("loss") is not None:
+            raise ValueError(
+                "Pretrainer computes its own masked loss; set `uncertainty_weighted` "
+                "instead of passing `loss`."
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = self.reconstruction_loss(y, y_pred)
+        if self.losses:
+            loss = loss + ops.sum(self.losses)
+        return loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        self.rmse_metric.update_state(y, y_pred)
+        self.r2_metric.update_state(y, y_pred)
+        return self.get_metrics_result()
+
+    @classmethod
+    def from_original_checkpoint(cls, path, **overrides):
+        """Loads an original Astromer checkpoint (TF checkpoint or legacy .h5).
+
+        See `astromer.convert.load_original` for the formats.
+        """
+        from astromer.convert import load_original
+
+        return load_original(path, **overrides)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "uncertainty_weighted": self.uncertainty_weighted,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)

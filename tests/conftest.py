@@ -1,0 +1,91 @@
+"""Shared test harness: paths to ../shared, oracle loaders, small helpers."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import keras  # noqa: E402
+
+SHARED = Path(
+    os.environ.get("ASTROMER_SHARED", Path(__file__).resolve().parents[1].parent / "shared")
+)
+
+
+def shared_path(*parts):
+    """A path under ../shared; skips the test when it is not there."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not available (set ASTROMER_SHARED)")
+    return path
+
+
+def backend():
+    return keras.backend.backend()
+
+
+def requires_tensorflow_backend():
+    if backend() != "tensorflow":
+        pytest.skip("TensorFlow backend only")
+
+
+def as_inputs(magnitudes, times, padding_mask, hidden_mask=None):
+    """Oracle arrays (N, L, 1) -> model input dict of (N, L) float32."""
+    squeeze = lambda a: np.asarray(a, np.float32).reshape(np.shape(a)[0], -1)  # noqa: E731
+    pad = squeeze(padding_mask)
+    return {
+        "magnitudes": squeeze(magnitudes),
+        "times": squeeze(times),
+        "padding_mask": pad,
+        "hidden_mask": np.zeros_like(pad) if hidden_mask is None else squeeze(hidden_mask),
+    }
+
+
+def report_errors(name, actual, expected):
+    """Max and 99.9th-percentile absolute error, printed for the test log."""
+    err = np.abs(np.asarray(actual, np.float64) - np.asarray(expected, np.float64))
+    stats = (float(err.max()), float(np.quantile(err, 0.999)))
+    print(f"{name}: max abs err {stats[0]:.3g}, p99.9 {stats[1]:.3g} ({backend()} backend)")
+    return stats
+
+
+@pytest.fixture(scope="session")
+def a1_oracle():
+    return np.load(shared_path("oracles", "a1_macho_oracle.npz"))
+
+
+@pytest.fixture(scope="session")
+def a2_oracle():
+    return np.load(shared_path("oracles", "a2_outputs.npz"))
+
+
+@pytest.fixture(scope="session")
+def pipeline_oracle():
+    return np.load(shared_path("oracles", "data_pipeline_oracle.npz"))
+
+
+@pytest.fixture(scope="session")
+def raw_light_curves():
+    raw = np.load(shared_path("oracles", "lightcurves_raw.npz"))
+    return {str(i): raw[f"lc__{i}"] for i in raw["ids"]}
+
+
+@pytest.fixture(scope="session")
+def a1_model():
+    from astromer.convert import load_original
+
+    return load_original(str(shared_path("weights", "astromer1-macho")))
+
+
+@pytest.fixture(scope="session")
+def a2_model():
+    from astromer.convert import load_original
+
+    return load_original(str(shared_path("oracles", "a2_ckpt")))
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(0)

@@ -1,0 +1,122 @@
+"""Keras-native save/load, SavedModel export, and input validation."""
+
+import keras
+import numpy as np
+import pytest
+
+from astromer.models.astromer_backbone import AstromerBackbone
+from astromer.models.pretrainer import Pretrainer
+from tests.conftest import requires_tensorflow_backend
+
+
+def tiny_backbone(**kwargs):
+    config = dict(num_layers=2, num_heads=2, head_dim=4, ff_dim=8, window_size=12, dropout=0.1)
+    config.update(kwargs)
+    return AstromerBackbone(**config)
+
+
+def random_inputs(n=3, window=12, seed=0):
+    rng = np.random.default_rng(seed)
+    pad = np.zeros((n, window), "float32")
+    pad[0, 8:] = 1
+    hidden = (rng.uniform(size=(n, window)) < 0.3).astype("float32") * (1 - pad)
+    return {
+        "magnitudes": (rng.normal(size=(n, window)) * (1 - pad)).astype("float32"),
+        "times": (np.sort(rng.uniform(-50, 50, (n, window)), 1) * (1 - pad)).astype("float32"),
+        "padding_mask": pad,
+        "hidden_mask": hidden,
+    }
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"use_leak": True, "mask_alpha": -0.5, "mask_token": False}])
+def test_keras_file_round_trip(tmp_path, kwargs):
+    model = Pretrainer(tiny_backbone(**kwargs), uncertainty_weighted=True)
+    x = random_inputs()
+    expected = model.predict_on_batch(x)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, Pretrainer) and isinstance(loaded.backbone, AstromerBackbone)
+    assert loaded.uncertainty_weighted and loaded.backbone.get_config() == model.backbone.get_config()
+    np.testing.assert_array_equal(loaded.predict_on_batch(x), expected)
+
+
+def test_weights_file_round_trip(tmp_path):
+    backbone = tiny_backbone()
+    x = random_inputs()
+    expected = backbone.predict_on_batch(x)["sequence_output"]
+    backbone.save_weights(tmp_path / "b.weights.h5")
+    other = tiny_backbone()
+    assert not np.allclose(other.predict_on_batch(x)["sequence_output"], expected)
+    other.load_weights(tmp_path / "b.weights.h5")
+    np.testing.assert_array_equal(other.predict_on_batch(x)["sequence_output"], expected)
+
+
+def test_backbone_config_has_every_argument():
+    backbone = tiny_backbone(pe_base=1000.0, temperature=2.0, attention_implementation="explicit")
+    clone = AstromerBackbone.from_config(backbone.get_config())
+    assert clone.get_config() == backbone.get_config()
+    import inspect
+
+    arguments = set(inspect.signature(AstromerBackbone.__init__).parameters) - {"self", "kwargs"}
+    assert arguments <= set(backbone.get_config())
+
+
+def test_saved_model_export(tmp_path):
+    requires_tensorflow_backend()
+    import tensorflow as tf
+
+    model = Pretrainer(tiny_backbone())
+    x = random_inputs()
+    expected = model.predict_on_batch(x)
+    model.export(str(tmp_path / "served"), format="tf_saved_model")
+    served = tf.saved_model.load(str(tmp_path / "served"))
+    out = served.serve({k: tf.constant(v) for k, v in x.items()})
+    np.testing.assert_allclose(np.asarray(out), expected, atol=1e-6)
+
+
+def test_explicit_and_fused_attention_agree():
+    x = random_inputs()
+    a = tiny_backbone(attention_implementation="explicit")
+    b = tiny_backbone(attention_implementation="fused")
+    b.set_weights(a.get_weights())
+    np.testing.assert_allclose(
+        a.predict_on_batch(x)["sequence_output"], b.predict_on_batch(x)["sequence_output"], atol=1e-5
+    )
+
+
+def test_hidden_steps_do_not_leak_with_paper_masking():
+    # Paper settings: a hidden step's magnitude must not influence any real
+    # step's output (token + excluded keys), nor may padding.
+    backbone = tiny_backbone(dropout=0.0)
+    x = random_inputs(n=1)
+    base = backbone.predict_on_batch(x)["sequence_output"]
+    changed = {k: v.copy() for k, v in x.items()}
+    changed["magnitudes"][x["hidden_mask"] > 0] += 5.0
+    changed["magnitudes"][x["padding_mask"] > 0] += 7.0
+    out = backbone.predict_on_batch(changed)["sequence_output"]
+    visible = (x["hidden_mask"] + x["padding_mask"])[0] == 0
+    np.testing.assert_allclose(out[0, visible], base[0, visible], atol=1e-5)
+
+
+def test_bad_inputs_have_clear_errors():
+    backbone = tiny_backbone()
+    x = random_inputs()
+    with pytest.raises(ValueError, match=r"windows of 10 steps but this model takes window_size=12"):
+        backbone({k: v[:, :10] for k, v in x.items()})
+    with pytest.raises(ValueError, match=r"Missing input\(s\) \['hidden_mask'\]"):
+        backbone({k: v for k, v in x.items() if k != "hidden_mask"})
+    with pytest.raises(ValueError, match=r"'times' must have shape \(batch, 12\); got shape \(3, 12, 2\)"):
+        backbone({**x, "times": np.zeros((3, 12, 2), "float32")})
+    bad = {k: v.copy() for k, v in x.items()}
+    bad["magnitudes"][1, 4] = np.nan
+    bad["magnitudes"][2, 0] = np.inf
+    with pytest.raises(ValueError, match=r"'magnitudes' has 2 NaN/inf value\(s\) \(first at window 1, step 4\)"):
+        backbone(bad)
+    with pytest.raises(TypeError, match="takes a dict"):
+        backbone(x["magnitudes"])
+    # The original (batch, steps, 1) layout is accepted.
+    legacy = {k: v[..., None] for k, v in x.items()}
+    np.testing.assert_allclose(
+        np.asarray(backbone(legacy)["sequence_output"]), np.asarray(backbone(x)["sequence_output"]), atol=1e-6
+    )

@@ -1,0 +1,22 @@
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_ships_every_preset(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0 and "No module named" in result.stderr:
+        pytest.skip(f"cannot build a wheel here: {result.stderr[-200:]}")
+    assert result.returncode == 0, result.stderr
+    (wheel,) = tmp_path.glob("astromer-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {Path(n).name for n in names if n.startswith("astromer/preset_files/") and n.endswith(".yaml")}
+    assert shipped == {p.name for p in (ROOT / "presets").glob("*.yaml")}
