@@ -1,9 +1,9 @@
 """Cutting light curves into fixed-length, centred, padded windows.
 
-A window holds up to `window_size` consecutive observations. Each column
-(time, magnitude, error) is centred on the window's mean over its real
-observations; shorter windows are zero-padded and `padding_mask` is 1 on the
-padded steps.
+A window holds up to `window_size` consecutive observations. Times and
+magnitudes are centred on the window's mean over its real observations
+(errors are kept as they are: they are scales, and AstroCo reads them);
+shorter windows are zero-padded and `padding_mask` is 1 on the padded steps.
 
 Centring precision:
 
@@ -84,9 +84,10 @@ def sequential_windows(light_curve, window_size=200, mode="nonoverlapping", floa
         float32_first: reproduce the original float32 centring.
 
     Returns a dict of arrays with one row per window: `times`,
-    `magnitudes`, `errors` (float32, `(n, window_size)`), `padding_mask`
-    (1 on padding), `lengths` (real observations), `starts` (first row) and
-    `means` (`(n, 3)`, float64, the subtracted means).
+    `magnitudes` (centred), `errors` (as given) (float32,
+    `(n, window_size)`), `padding_mask` (1 on padding), `lengths` (real
+    observations), `starts` (first row) and `means` (`(n, 2)`, float64,
+    the subtracted time and magnitude means).
     """
     lc = np.asarray(light_curve)
     if lc.ndim != 2 or lc.shape[1] not in (2, 3):
@@ -99,11 +100,11 @@ def sequential_windows(light_curve, window_size=200, mode="nonoverlapping", floa
     out = {k: [] for k in ("times", "magnitudes", "errors", "padding_mask", "lengths", "starts", "means")}
     for start in starts:
         rows = lc[start : start + window_size]
-        centred, means = center(rows, float32_first=float32_first)
+        centred, means = center(rows[:, :2], float32_first=float32_first)
         padded = pad(centred, window_size)
         out["times"].append(padded[:, 0])
         out["magnitudes"].append(padded[:, 1])
-        out["errors"].append(padded[:, 2])
+        out["errors"].append(pad(rows[:, 2].astype(np.float32), window_size))
         mask = np.ones(window_size, np.float32)
         mask[: len(rows)] = 0.0
         out["padding_mask"].append(mask)

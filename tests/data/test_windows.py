@@ -43,7 +43,8 @@ def test_padding_and_means():
     np.testing.assert_allclose(w["times"][0], [-1, 1, 0, 0])
     np.testing.assert_allclose(w["magnitudes"][0], [-1, 1, 0, 0])
     np.testing.assert_array_equal(w["padding_mask"][0], [0, 0, 1, 1])
-    np.testing.assert_allclose(w["means"][0], [11.0, 2.0, 0.2])
+    np.testing.assert_allclose(w["errors"][0], [0.1, 0.3, 0, 0], rtol=1e-6)
+    np.testing.assert_allclose(w["means"][0], [11.0, 2.0])
     values, means = center(np.zeros((0, 3)))
     assert values.shape == (0, 3) and np.all(means == 0)
 
