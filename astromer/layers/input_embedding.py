@@ -23,14 +23,19 @@ class AstromerInputEmbedding(keras.layers.Layer):
     """
 
     def __init__(self, hidden_dim, pe_base=10000.0, kernel_initializer="glorot_uniform", **kwargs):
+        # Inputs are not cast to the compute dtype: under mixed_bfloat16 a
+        # time of 40 days would be rounded to 0.25 d before the encoding.
+        kwargs["autocast"] = False
         super().__init__(**kwargs)
         self.hidden_dim = int(hidden_dim)
         self.pe_base = float(pe_base)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        # A 1 -> hidden_dim projection costs nothing in float32 and keeps
+        # millimagnitude precision under mixed precision.
         self.magnitude_projection = keras.layers.Dense(
             self.hidden_dim,
             kernel_initializer=self.kernel_initializer,
-            dtype=self.dtype_policy,
+            dtype="float32",
             name="magnitude_projection",
         )
         self.time_encoding = TimePositionalEncoding(
@@ -42,8 +47,9 @@ class AstromerInputEmbedding(keras.layers.Layer):
         self.time_encoding.build(times_shape or magnitudes_shape)
 
     def call(self, magnitudes, times):
-        projected = self.magnitude_projection(ops.expand_dims(magnitudes, -1))
-        return projected + ops.cast(self.time_encoding(times), projected.dtype)
+        projected = self.magnitude_projection(ops.expand_dims(ops.cast(magnitudes, "float32"), -1))
+        embedding = projected + self.time_encoding(times)
+        return ops.cast(embedding, self.compute_dtype)
 
     def compute_output_shape(self, magnitudes_shape, times_shape=None):
         return tuple(magnitudes_shape) + (self.hidden_dim,)

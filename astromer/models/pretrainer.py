@@ -4,8 +4,37 @@ import keras
 from keras import ops
 
 from astromer.layers.heads import ReconstructionHead
-from astromer.losses import MaskedRMSE
+from astromer.losses import masked_mse_per_sample
 from astromer.metrics import MaskedR2Metric, MaskedRMSEMetric
+
+
+def _replica_context():
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            return context
+    return None
+
+
+def cross_replica_sum(*values):
+    """Sums scalars over the replicas of a `tf.distribute` strategy; the
+    values themselves elsewhere (one device, or JAX, whose data-parallel
+    step already computes on the global batch)."""
+    context = _replica_context()
+    if context is None:
+        return values
+    import tensorflow as tf
+
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, list(values))
+
+
+def scale_for_distribution(loss):
+    """Keras sums replica gradients and un-scales the reported loss: each
+    replica returns loss / replicas (what Keras' own losses do)."""
+    context = _replica_context()
+    return loss if context is None else loss / context.num_replicas_in_sync
 
 
 @keras.saving.register_keras_serializable(package="astromer")
@@ -38,7 +67,6 @@ class Pretrainer(keras.Model):
         super().__init__(inputs=inputs, outputs=reconstruction, **kwargs)
         self.backbone = backbone
         self.uncertainty_weighted = bool(uncertainty_weighted)
-        self.reconstruction_loss = MaskedRMSE(uncertainty_weighted=self.uncertainty_weighted)
         self.rmse_metric = MaskedRMSEMetric(name="rmse")
         self.r2_metric = MaskedR2Metric(name="r2")
 
@@ -54,11 +82,29 @@ class Pretrainer(keras.Model):
             )
         super().compile(optimizer=optimizer, **kwargs)
 
+    def compile_from_config(self, config):
+        # Keras skips this for models with their own `compile`; without it a
+        # reloaded checkpoint would lose its optimizer state.
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = self.reconstruction_loss(y, y_pred)
+        # sqrt(mean over samples) does not split across replicas: sum the
+        # per-sample MSEs and counts over all replicas first, so every
+        # replica sees the loss of the global batch (gradients of the
+        # all-reduce carry the other replicas' share). One device: the
+        # same number as `MaskedRMSE`.
+        weights = y["loss_weight"] if self.uncertainty_weighted else None
+        per_sample = masked_mse_per_sample(y["magnitudes"], y_pred, y["probe_mask"], weights)
+        total, count = cross_replica_sum(
+            ops.sum(per_sample), ops.cast(ops.shape(per_sample)[0], "float32")
+        )
+        loss = ops.sqrt(total / count)
         if self.losses:
             loss = loss + ops.sum(self.losses)
-        return loss
+        return scale_for_distribution(loss)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         self.rmse_metric.update_state(y, y_pred)

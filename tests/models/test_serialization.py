@@ -120,3 +120,20 @@ def test_bad_inputs_have_clear_errors():
     np.testing.assert_allclose(
         np.asarray(backbone(legacy)["sequence_output"]), np.asarray(backbone(x)["sequence_output"]), atol=1e-6
     )
+
+
+def test_mixed_precision_keeps_times_and_magnitudes_exact():
+    # Under mixed_bfloat16, 40.0 and 40.1 days are the same bfloat16 number:
+    # the embedding must see the float32 values.
+    backbone = tiny_backbone(dtype="mixed_bfloat16", dropout=0.0)
+    x = random_inputs(n=1)
+    x["times"][0, :3] = [40.0, 40.1, 40.2]
+    emb = np.asarray(keras.ops.cast(backbone(x)["input_embedding"], "float32"))
+    assert not np.allclose(emb[0, 0], emb[0, 1], atol=1e-3)
+    reference = tiny_backbone(dropout=0.0)
+    reference.set_weights(backbone.get_weights())
+    ref = reference(x)
+    for key in ("input_embedding", "sequence_output"):
+        a = np.asarray(ref[key])
+        b = np.asarray(keras.ops.cast(backbone(x)[key], "float32"))
+        assert np.linalg.norm(a - b) / np.linalg.norm(a) < 2e-2, key

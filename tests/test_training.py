@@ -1,0 +1,159 @@
+"""astromer-train / astromer-finetune: end-to-end runs on tiny models."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from astromer import presets, training
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_preset(tmp_path, epochs=4, light_curves=160, batch=16, extra=None):
+    config = presets.load_preset("a1")
+    config["name"] = "tiny"
+    config["model"].update(num_layers=1, num_heads=2, head_dim=8, ff_dim=16, window_size=48, dropout=0.1)
+    config["pretraining"].update(learning_rate=3e-3, batch_size=batch, epochs=epochs, patience=50)
+    config["demo"] = {"light_curves": light_curves, "seed": 1, "pretraining.batch_size": batch,
+                      "pretraining.epochs": epochs}
+    for key, value in (extra or {}).items():
+        config["pretraining"][key] = value
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_cli(args, cwd, timeout=600):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, "-m", "astromer.cli.train", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_demo_run_learns_and_writes_every_output(tmp_path):
+    preset = tiny_preset(tmp_path, epochs=6)
+    out = run_cli(["--preset", str(preset), "--out", "run", "--quiet"], cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = tmp_path / "run"
+    for name in ("config.yaml", "history.csv", "learning_curves.png", "model.keras", "backbone.weights.h5",
+                 "best.weights.h5", "summary.json", "checkpoints/latest"):
+        assert (run / name).exists(), name
+    assert (tmp_path / "records" / "demo-160-seed1" / "manifest.json").exists()
+    assert any((run / "tensorboard").rglob("*tfevents*"))
+    history = pd.read_csv(run / "history.csv")
+    assert list(history["epoch"]) == list(range(6))
+    assert history["val_rmse"].iloc[-1] < 0.9 * history["val_rmse"].iloc[0]
+    resolved = yaml.safe_load((run / "config.yaml").read_text())
+    assert resolved["pretraining"]["epochs"] == 6 and resolved["model"]["window_size"] == 48
+    import keras
+
+    import astromer  # noqa: F401  (registers the classes)
+
+    model = keras.saving.load_model(run / "model.keras")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["epochs_run"] == 6 and summary["best_epoch"] == int(history["val_loss"].idxmin()) + 1
+
+
+def test_same_seed_same_loss_curve(tmp_path):
+    config = training.resolve_config(tiny_preset(tmp_path, epochs=2, light_curves=80), demo=True)
+    data = training.prepare_data(None, config, tmp_path, input_path="numpy", verbose=False)
+    a = training.pretrain(config, data, tmp_path / "a", verbose=0)
+    b = training.pretrain(config, data, tmp_path / "b", verbose=0)
+    ha, hb = (pd.read_csv(tmp_path / r / "history.csv") for r in ("a", "b"))
+    np.testing.assert_array_equal(ha.to_numpy(), hb.to_numpy())
+    assert a["final"] == b["final"]
+
+
+def test_sigkill_then_resume_finishes_all_epochs(tmp_path):
+    preset = tiny_preset(tmp_path, epochs=5, light_curves=240)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen([sys.executable, "-m", "astromer.cli.train", "--preset", str(preset), "--out", "run",
+                             "--quiet"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    latest = tmp_path / "run" / "checkpoints" / "latest"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (latest.exists() and latest.read_text().strip() >= "epoch-00001"):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert latest.exists(), "no checkpoint was written before the kill"
+    killed_after = int(latest.read_text().strip().split("-")[1])
+    assert killed_after < 4, "the run finished before it could be killed"
+    out = run_cli(["--out", "run", "--resume", "--quiet"], cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"resuming run after epoch {killed_after + 1}" in out.stdout
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    # Epochs the killed run completed are kept, the interrupted one is redone once.
+    assert history["epoch"].iloc[-1] == 4 and len(json.loads((tmp_path / "run" / "summary.json").read_text())) > 0
+    assert set(history["epoch"]) == set(range(5))
+    # The resumed epochs equal those of an uninterrupted run.
+    full = run_cli(["--preset", str(preset), "--out", "full", "--quiet"], cwd=tmp_path)
+    assert full.returncode == 0, full.stderr[-3000:]
+    reference = pd.read_csv(tmp_path / "full" / "history.csv").set_index("epoch")
+    resumed = history.drop_duplicates("epoch", keep="last").set_index("epoch")
+    np.testing.assert_allclose(resumed.loc[4].to_numpy(), reference.loc[4].to_numpy(), rtol=1e-4)
+
+
+def test_bad_inputs_fail_before_training(tmp_path):
+    out = run_cli(["--preset", "a3"], cwd=tmp_path)
+    assert out.returncode != 0 and "Available presets: ['a1', 'a1-original', 'a2'" in out.stderr
+    out = run_cli(["--preset", "a1", "--set", "pretraining.learnin_rate=1"], cwd=tmp_path)
+    assert out.returncode == 2 and "Closest valid keys: ['pretraining.learning_rate'" in out.stderr
+    (tmp_path / "empty").mkdir()
+    out = run_cli(["--preset", "a1", "--data", str(tmp_path / "empty")], cwd=tmp_path)
+    assert out.returncode == 2 and str(tmp_path / "empty") in out.stderr
+    out = run_cli(["--preset", "a1", "--data", str(tmp_path / "nope.parquet")], cwd=tmp_path)
+    assert out.returncode == 2 and "nope.parquet" in out.stderr and "does not exist" in out.stderr
+    (tmp_path / "bad.csv").write_text("id,time,mag\n1,2,3\n")
+    out = run_cli(["--preset", "a1", "--data", str(tmp_path / "bad.csv")], cwd=tmp_path)
+    assert out.returncode == 2 and "no column for ['err']" in out.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("history.csv"))
+
+
+def test_mirrored_strategy_two_cpus_matches_one_device(tmp_path):
+    pytest.importorskip("tensorflow")
+    script = tmp_path / "mirrored.py"
+    script.write_text(
+        "import numpy as np, tensorflow as tf, keras\n"
+        "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
+        "from astromer.models.astromer_backbone import AstromerBackbone\n"
+        "from astromer.models.pretrainer import Pretrainer\n"
+        "from astromer.training import make_strategy\n"
+        "rng = np.random.default_rng(0)\n"
+        "n, w = 8, 16\n"
+        "x = {'magnitudes': rng.normal(size=(n, w)).astype('float32'), 'times': np.sort(rng.uniform(-9, 9, (n, w)), 1).astype('float32'),\n"
+        "     'padding_mask': np.zeros((n, w), 'float32'), 'hidden_mask': (rng.uniform(size=(n, w)) < .3).astype('float32')}\n"
+        "x['padding_mask'][0, 10:] = 1\n"
+        "y = {'magnitudes': rng.normal(size=(n, w)).astype('float32'), 'probe_mask': (rng.uniform(size=(n, w)) < .5).astype('float32'),\n"
+        "     'loss_weight': rng.uniform(.1, 1, (n, w)).astype('float32')}\n"
+        "def build():\n"
+        "    keras.utils.set_random_seed(1)\n"
+        "    m = Pretrainer(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=w, dropout=0.0), uncertainty_weighted=True)\n"
+        "    m.compile(keras.optimizers.SGD(0.1))\n"
+        "    return m\n"
+        "single = build()\n"
+        "ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(n)\n"
+        "loss1 = single.fit(ds, epochs=1, verbose=0).history['loss'][0]\n"
+        "strategy, replicas = make_strategy('mirrored')\n"
+        "assert replicas == 2, replicas\n"
+        "with strategy.scope():\n"
+        "    double = build()\n"
+        "loss2 = double.fit(ds, epochs=1, verbose=0).history['loss'][0]\n"
+        "w1 = single.get_weights(); w2 = double.get_weights()\n"
+        "dw = max(float(np.abs(a - b).max()) for a, b in zip(w1, w2))\n"
+        "print('LOSSES', loss1, loss2, dw)\n"
+        "assert abs(loss1 - loss2) < 1e-5 * abs(loss1) + 1e-6, (loss1, loss2)\n"
+        "assert dw < 1e-5, dw\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    assert "LOSSES" in out.stdout
