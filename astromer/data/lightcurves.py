@@ -191,3 +191,67 @@ def read_labels(path):
             f"Labels file {path!r} needs columns id,label; found {list(frame.columns)}."
         )
     return dict(zip(frame["id"].astype(str), frame["label"]))
+
+
+def count_rows(source):
+    """Number of observation rows of a Parquet/CSV source (Parquet: from its
+    metadata, without reading the data)."""
+    import pyarrow.parquet as pq
+
+    total = 0
+    for file in _table_files(os.fspath(source)):
+        if file.endswith((".csv", ".csv.gz")):
+            with (open(file, "rb")) as f:
+                total += max(0, sum(1 for _ in f) - 1)
+        else:
+            total += pq.ParquetFile(file).metadata.num_rows
+    return total
+
+
+def stream_light_curves(source, labels=None, batch_rows=500_000, on_rows=None):
+    """Yields `LightCurve`s from Parquet/CSV files reading `batch_rows` rows
+    at a time, so catalogues larger than memory stream in constant memory.
+
+    The rows of one light curve must be contiguous (tables grouped or sorted
+    by id, as our writers and most survey exports are); an id that comes
+    back after other ids fails with its name. Other sources (DataFrames,
+    arrays, astropy tables) are in memory already and go through
+    `iter_light_curves`. `on_rows(n)` is called with every batch's row count
+    (for progress bars).
+    """
+    if isinstance(source, pd.DataFrame) or not isinstance(source, (str, os.PathLike)):
+        yield from iter_light_curves(source, labels=labels)
+        return
+    import pyarrow.parquet as pq
+
+    finished = set()
+    carry = None
+    for file in _table_files(os.fspath(source)):
+        if file.endswith((".csv", ".csv.gz")):
+            chunks = pd.read_csv(file, chunksize=batch_rows)
+        else:
+            chunks = (b.to_pandas() for b in pq.ParquetFile(file).iter_batches(batch_size=batch_rows))
+        for chunk in chunks:
+            if on_rows is not None:
+                on_rows(len(chunk))
+            chunk = standardize_columns(chunk, repr(file))
+            chunk["id"] = chunk["id"].astype(str)
+            if carry is not None:
+                chunk = pd.concat([carry, chunk], ignore_index=True)
+            ids = chunk["id"].to_numpy()
+            last = ids[-1]
+            tail = ids == last
+            complete, carry = chunk[~tail], chunk[tail]
+            for lc in iter_frame(complete, labels=labels):
+                if lc.id in finished:
+                    raise ValueError(
+                        f"The rows of light curve {lc.id!r} in {file!r} are not contiguous; "
+                        "streaming needs the table grouped by id (sort it by id first)."
+                    )
+                finished.add(lc.id)
+                yield lc
+    if carry is not None and len(carry):
+        for lc in iter_frame(carry, labels=labels):
+            if lc.id in finished:
+                raise ValueError(f"The rows of light curve {lc.id!r} are not contiguous; sort the table by id.")
+            yield lc

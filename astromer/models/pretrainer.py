@@ -61,8 +61,10 @@ class Pretrainer(keras.Model):
     def __init__(self, backbone, uncertainty_weighted=False, **kwargs):
         inputs = backbone.make_inputs(backbone.window_size)
         sequence = backbone(inputs)["sequence_output"]
+        # Functional backbones keep their dtype policy in `layer_dtype`.
         reconstruction = ReconstructionHead(
-            dtype=backbone.dtype_policy, name="reconstruction_head"
+            dtype=getattr(backbone, "layer_dtype", None) or backbone.dtype_policy,
+            name="reconstruction_head",
         )(sequence)
         super().__init__(inputs=inputs, outputs=reconstruction, **kwargs)
         self.backbone = backbone

@@ -1,0 +1,245 @@
+"""Supervised baselines of the Astromer 2 ablation (paper Sect. 5.5, Fig. 18).
+
+Each is trained from scratch on labelled windows (no pretraining) and takes
+the same input dict as an `AstromerBackbone`: `magnitudes`, `times`,
+`padding_mask` (1 = padded) and `hidden_mask` (1 = hidden; zeros for
+classification), all `(batch, window_size)`. Steps that are padded or hidden
+are never read: the GRUs skip them through their mask (the state is carried
+over unchanged) and the pooling leaves them out, so padding never changes
+the logits. Layer sizes are not given in the paper; the defaults are ours
+(256 GRU units, the A2 input embedding size, the A2 classifier MLP).
+"""
+
+import keras
+from keras import ops
+
+from astromer.layers.input_embedding import AstromerInputEmbedding
+from astromer.layers.pooling import MaskedMeanPooling
+from astromer.models.classifier import (
+    A2_HIDDEN_UNITS,
+    ClassificationTask,
+    check_dropout,
+    check_hidden_units,
+    check_num_classes,
+    check_positive,
+    classification_head,
+)
+
+
+def _inputs(window_size):
+    return {
+        name: keras.Input(shape=(window_size,), name=name)
+        for name in ClassificationTask.input_names
+    }
+
+
+def _ignore_mask(inputs):
+    """1 on steps a baseline must not read: padded or hidden (the backbone's `mask_in`)."""
+    return ops.maximum(inputs["padding_mask"], inputs["hidden_mask"])
+
+
+def _observed(inputs):
+    """Keras-style boolean mask, True on the steps to read."""
+    return ops.less(_ignore_mask(inputs), 0.5)
+
+
+@keras.saving.register_keras_serializable(package="astromer")
+class RawGRUClassifier(ClassificationTask):
+    """"Baseline raw": a GRU over the raw `(time, magnitude)` pairs, then logits.
+
+    No magnitude projection and no time encoding: each step is the 2-vector
+    (window-centred time in days, magnitude), as in the recurrent baseline
+    of Astromer 1 (Donoso-Oliva et al. 2023). The last GRU state (at the
+    last observed step) goes to a linear logits layer.
+
+    Inputs: dict of `(batch, window_size)` (see the module docstring).
+    Output: logits `(batch, num_classes)`.
+
+    Args:
+        num_classes: int >= 2.
+        window_size: int. Steps per window (200).
+        units: int. GRU units.
+        dropout: float in [0, 1). Dropout on the GRU state before the logits.
+
+    Example:
+    >>> model = RawGRUClassifier(num_classes=6, window_size=200)
+    >>> model.compile()
+    >>> model.fit(windows, labels)
+
+    Reference: Donoso-Oliva et al. 2025, Astromer 2, Sect. 5.5.
+    """
+
+    def __init__(self, num_classes, window_size=200, units=256, dropout=0.0, **kwargs):
+        num_classes = check_num_classes(num_classes)
+        window_size = check_positive("window_size", window_size)
+        units = check_positive("units", units)
+        dropout = check_dropout(dropout)
+
+        inputs = _inputs(window_size)
+        features = ops.stack([inputs["times"], inputs["magnitudes"]], axis=-1)
+        state = keras.layers.GRU(units, name="gru")(features, mask=_observed(inputs))
+        logits = classification_head(state, num_classes, dropout=dropout)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+
+        self.num_classes = num_classes
+        self.window_size = window_size
+        self.units = units
+        self.dropout = dropout
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_classes": self.num_classes,
+            "window_size": self.window_size,
+            "units": self.units,
+            "dropout": self.dropout,
+        }
+
+
+@keras.saving.register_keras_serializable(package="astromer")
+class EmbeddingGRUClassifier(ClassificationTask):
+    """"Supervised GRU": the Astromer input embedding, a GRU, then logits.
+
+    The magnitude projection plus time encoding of Astromer (A2 paper
+    Sect. 3.1, `AstromerInputEmbedding`) replaces the raw pairs, and a GRU
+    replaces the transformer: isolates attention vs recurrence. All weights
+    are trained from scratch.
+
+    Inputs: dict of `(batch, window_size)` (see the module docstring).
+    Output: logits `(batch, num_classes)`.
+
+    Args:
+        num_classes: int >= 2.
+        window_size: int. Steps per window (200).
+        hidden_dim: int. Embedding size (256, as Astromer).
+        pe_base: float. Time-encoding base (1000, the paper's).
+        units: int. GRU units.
+        dropout: float in [0, 1). Dropout on the GRU state before the logits.
+
+    Example:
+    >>> model = EmbeddingGRUClassifier(num_classes=6)
+    >>> model.compile()
+
+    Reference: Donoso-Oliva et al. 2025, Astromer 2, Sect. 5.5.
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        window_size=200,
+        hidden_dim=256,
+        pe_base=1000.0,
+        units=256,
+        dropout=0.0,
+        **kwargs,
+    ):
+        num_classes = check_num_classes(num_classes)
+        window_size = check_positive("window_size", window_size)
+        hidden_dim = check_positive("hidden_dim", hidden_dim)
+        units = check_positive("units", units)
+        dropout = check_dropout(dropout)
+
+        inputs = _inputs(window_size)
+        embedding = AstromerInputEmbedding(hidden_dim, pe_base=pe_base, name="input_embedding")(
+            inputs["magnitudes"], inputs["times"]
+        )
+        state = keras.layers.GRU(units, name="gru")(embedding, mask=_observed(inputs))
+        logits = classification_head(state, num_classes, dropout=dropout)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+
+        self.num_classes = num_classes
+        self.window_size = window_size
+        self.hidden_dim = hidden_dim
+        self.pe_base = float(pe_base)
+        self.units = units
+        self.dropout = dropout
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_classes": self.num_classes,
+            "window_size": self.window_size,
+            "hidden_dim": self.hidden_dim,
+            "pe_base": self.pe_base,
+            "units": self.units,
+            "dropout": self.dropout,
+        }
+
+
+@keras.saving.register_keras_serializable(package="astromer")
+class EmbeddingMLPClassifier(ClassificationTask):
+    """"Baseline MLP": the Astromer input embedding, masked mean, then an MLP.
+
+    No temporal encoder at all: the embedding of each observed step is
+    averaged (`MaskedMeanPooling`) and classified by the A2 classifier MLP.
+    Since the embedding is `m W + PE(t)`, the pooled vector is linear in
+    the magnitudes: this baseline measures what the input representation
+    alone gives, and cannot see how magnitude and time interact (e.g. a
+    period) by construction.
+
+    Inputs: dict of `(batch, window_size)` (see the module docstring).
+    Output: logits `(batch, num_classes)`.
+
+    Args:
+        num_classes: int >= 2.
+        window_size: int. Steps per window (200).
+        hidden_dim: int. Embedding size (256, as Astromer).
+        pe_base: float. Time-encoding base (1000, the paper's).
+        hidden_units: list of ints. MLP hidden layers (`[1024, 512, 256]`).
+        dropout: float in [0, 1). Dropout before every dense layer.
+        layer_norm: bool. LayerNormalization after the last hidden layer.
+
+    Example:
+    >>> model = EmbeddingMLPClassifier(num_classes=6)
+    >>> model.compile()
+
+    Reference: Donoso-Oliva et al. 2025, Astromer 2, Sect. 5.5.
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        window_size=200,
+        hidden_dim=256,
+        pe_base=1000.0,
+        hidden_units=A2_HIDDEN_UNITS,
+        dropout=0.0,
+        layer_norm=False,
+        **kwargs,
+    ):
+        num_classes = check_num_classes(num_classes)
+        window_size = check_positive("window_size", window_size)
+        hidden_dim = check_positive("hidden_dim", hidden_dim)
+        hidden_units = check_hidden_units(hidden_units)
+        dropout = check_dropout(dropout)
+
+        inputs = _inputs(window_size)
+        embedding = AstromerInputEmbedding(hidden_dim, pe_base=pe_base, name="input_embedding")(
+            inputs["magnitudes"], inputs["times"]
+        )
+        pooled = MaskedMeanPooling(name="pooling")(embedding, _ignore_mask(inputs))
+        logits = classification_head(pooled, num_classes, hidden_units, dropout, layer_norm)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+
+        self.num_classes = num_classes
+        self.window_size = window_size
+        self.hidden_dim = hidden_dim
+        self.pe_base = float(pe_base)
+        self.hidden_units = hidden_units
+        self.dropout = dropout
+        self.layer_norm = bool(layer_norm)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_classes": self.num_classes,
+            "window_size": self.window_size,
+            "hidden_dim": self.hidden_dim,
+            "pe_base": self.pe_base,
+            "hidden_units": list(self.hidden_units),
+            "dropout": self.dropout,
+            "layer_norm": self.layer_norm,
+        }
