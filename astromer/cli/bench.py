@@ -1,11 +1,19 @@
 """`astromer-bench`: throughput benchmarks with JSON output.
 
     astromer-bench data [--data PATH] [--batch 256] [--steps 100] [--threads 1 0]
+    astromer-bench embed [--data TABLE | --light-curves 200000] [--preset a1 | --weights W]
 
 `data` measures windows/s of the input pipelines (pretraining windows with
 probe masks): the tf.data path (TFRecords) and the NumPy path. `--threads 0`
 means all cores. With no `--data`, a simulated survey is written to a
-temporary folder first. One JSON object per line on stdout.
+temporary folder first.
+
+`embed` streams a catalogue (by default a simulated Parquet table of
+`--light-curves` objects) through `astromer-embed`'s code path and reports
+light curves/s and the peak resident memory, which must not grow with the
+catalogue.
+
+One JSON object per line on stdout.
 """
 
 import argparse
@@ -117,6 +125,42 @@ def run_data(args):
     return results
 
 
+def run_embed(args):
+    import resource
+
+    from astromer.data.demo import simulate_table
+    from astromer.models.embedder import Embedder
+
+    with tempfile.TemporaryDirectory() as workdir:
+        source = args.data
+        if source is None:
+            source = os.path.join(workdir, "catalogue.parquet")
+            simulate_table(source, args.light_curves, seed=0)
+        if args.weights:
+            embedder = Embedder.from_weights(args.weights, preset=args.preset, batch_size=args.batch)
+        else:
+            embedder = Embedder.from_preset(args.preset, batch_size=args.batch)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        start = time.perf_counter()
+        count = embedder.write_parquet(source, os.path.join(workdir, "embeddings.parquet"), progress=args.progress)
+        elapsed = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {
+        "bench": "embed",
+        "preset": args.preset,
+        "light_curves": count,
+        "light_curves_per_s": round(count / elapsed, 1),
+        "seconds": round(elapsed, 1),
+        "peak_rss_mb": round(peak, 1),
+        "peak_rss_before_embedding_mb": round(rss_before, 1),
+        "batch": args.batch,
+        "source": args.data or f"simulated:{args.light_curves}",
+        **_environment(),
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = argparse.ArgumentParser(prog="astromer-bench", description=__doc__,
@@ -131,9 +175,18 @@ def main(argv=None):
     data.add_argument("--warmup", type=int, default=5)
     data.add_argument("--threads", type=int, nargs="+", default=[1, 0], help="0 = all cores")
     data.add_argument("--path", nargs="+", choices=("tf", "numpy"), default=["tf", "numpy"])
+    embed = sub.add_parser("embed", help="embedding throughput and peak memory")
+    embed.add_argument("--data", help="Parquet/CSV table (default: simulated)")
+    embed.add_argument("--light-curves", type=int, default=20000, help="simulated light curves")
+    embed.add_argument("--preset", default="a1")
+    embed.add_argument("--weights", help="weights (default: the preset's random initialisation)")
+    embed.add_argument("--batch", type=int, default=256)
+    embed.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
     if args.what == "data":
         run_data(args)
+    elif args.what == "embed":
+        run_embed(args)
 
 
 if __name__ == "__main__":

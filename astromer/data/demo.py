@@ -91,3 +91,39 @@ def simulate_survey(n_light_curves, seed=0, classes=CLASSES, min_obs=40, max_obs
         simulate_light_curve(rng, classes[i % len(classes)], i, min_obs, max_obs)
         for i in range(int(n_light_curves))
     ]
+
+
+def simulate_table(path, n_light_curves, seed=0, chunk=2000, min_obs=20, max_obs=400):
+    """Writes a large simulated catalogue to Parquet quickly (vectorised
+    sinusoids with noise, irregular times), `chunk` light curves per row
+    group. For scale tests (memory, throughput), not for science."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    writer = None
+    try:
+        for start in range(0, int(n_light_curves), chunk):
+            count = min(chunk, int(n_light_curves) - start)
+            lengths = rng.integers(min_obs, max_obs + 1, count)
+            total = int(lengths.sum())
+            owner = np.repeat(np.arange(count), lengths)
+            gaps = rng.exponential(2.0, total)
+            first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+            gaps[first] = rng.uniform(50000, 56000, count)
+            time = np.cumsum(gaps)
+            time -= np.repeat(np.concatenate([[0], time[first[1:] - 1]]), lengths)
+            period = np.exp(rng.uniform(np.log(0.3), np.log(300), count))[owner]
+            amplitude = rng.uniform(0, 1, count)[owner]
+            err = rng.uniform(0.01, 0.2, total)
+            mag = rng.uniform(14, 20, count)[owner] + amplitude * np.sin(2 * np.pi * time / period) + rng.normal(0, err)
+            frame = pd.DataFrame({"id": [f"sim{start + i:08d}" for i in owner], "time": time, "mag": mag, "err": err})
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    return path

@@ -230,7 +230,10 @@ def stream_light_curves(source, labels=None, batch_rows=500_000, on_rows=None):
         if file.endswith((".csv", ".csv.gz")):
             chunks = pd.read_csv(file, chunksize=batch_rows)
         else:
-            chunks = (b.to_pandas() for b in pq.ParquetFile(file).iter_batches(batch_size=batch_rows))
+            # Without pre-buffering and reader threads, pyarrow's memory
+            # stays flat however many batches are read (with them it grows).
+            reader = pq.ParquetFile(file, pre_buffer=False)
+            chunks = (b.to_pandas() for b in reader.iter_batches(batch_size=batch_rows, use_threads=False))
         for chunk in chunks:
             if on_rows is not None:
                 on_rows(len(chunk))

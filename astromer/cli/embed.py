@@ -1,0 +1,54 @@
+"""`astromer-embed`: one embedding per light curve, streamed to Parquet.
+
+    astromer-embed --weights path/to/astromer1-macho --data lightcurves.parquet --out embeddings.parquet
+    astromer-embed --weights runs/a2 --data catalogue/ --band EROS_R --layer mix --out emb.parquet
+
+--weights: a run folder of astromer-train, a .keras model, an original
+checkpoint (folder with conf.json/config.json, e.g. the published Astromer 1
+MACHO weights, or a legacy .h5), or a .weights.h5 with --preset.
+The table is read in chunks (rows of one light curve must be contiguous), so
+catalogues larger than memory embed with constant memory. Output columns:
+id, n_obs, n_windows, embedding (list of float32).
+"""
+
+import argparse
+import os
+import sys
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = argparse.ArgumentParser(prog="astromer-embed", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", required=True)
+    parser.add_argument("--data", required=True, help="Parquet/CSV file or folder (id, time, mag, err[, band])")
+    parser.add_argument("--out", default="embeddings.parquet")
+    parser.add_argument("--preset", help="preset of --weights when it cannot be read from them")
+    parser.add_argument("--band", help="embed only this band")
+    parser.add_argument("--layer", default="last", help='"last", "input", "mix" or a block index')
+    parser.add_argument("--pooling", default="mean", choices=("mean", "max"))
+    parser.add_argument("--windows", default="nonoverlapping", choices=("nonoverlapping", "original"),
+                        help="original: the A1 library's right-aligned last window")
+    parser.add_argument("--float32-first", action="store_true", help="original float32 centring")
+    parser.add_argument("--batch", type=int, default=256)
+    args = parser.parse_args(argv)
+    layer = int(args.layer) if args.layer.lstrip("-").isdigit() else args.layer
+
+    from astromer.models.embedder import Embedder
+
+    try:
+        embedder = Embedder.from_weights(
+            args.weights, preset=args.preset, layer=layer, pooling=args.pooling, band=args.band,
+            window_mode=args.windows, float32_first=args.float32_first, batch_size=args.batch,
+        )
+        count = embedder.write_parquet(args.data, args.out)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"\nastromer-embed: error: {error}", file=sys.stderr)
+        return 2
+    print(embedder.report.summary())
+    print(f"wrote {count} embeddings of size {embedder.backbone.hidden_dim} to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

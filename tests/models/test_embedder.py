@@ -1,0 +1,141 @@
+"""Embedder: per-object embeddings, independence from batching, streaming."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from astromer.data.demo import simulate_survey
+from astromer.models.astromer_backbone import AstromerBackbone
+from astromer.models.embedder import Embedder
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tiny_backbone(window=32):
+    import keras
+
+    keras.utils.set_random_seed(3)
+    return AstromerBackbone(num_layers=2, num_heads=2, head_dim=4, ff_dim=8, window_size=window, dropout=0.0)
+
+
+@pytest.fixture(scope="module")
+def light_curves():
+    return simulate_survey(12, seed=5, min_obs=20, max_obs=90)
+
+
+def test_independent_of_batch_size_and_neighbours(light_curves):
+    backbone = tiny_backbone()
+    ids, many = Embedder(backbone, batch_size=7).embed_array(light_curves)
+    _, one = Embedder(backbone, batch_size=1).embed_array(light_curves)
+    np.testing.assert_allclose(many, one, atol=1e-5)
+    _, alone = Embedder(backbone, batch_size=7).embed_array(light_curves[3:4])
+    np.testing.assert_allclose(alone[0], many[3], atol=1e-5)
+    assert ids == [lc.id for lc in light_curves]
+
+
+def test_time_offset_does_not_change_the_embedding(light_curves):
+    backbone = tiny_backbone()
+    lc = light_curves[0]
+    base = lc.as_array()
+    shifted = base.copy()
+    shifted[:, 0] += 50_000.0
+    _, emb = Embedder(backbone).embed_array([base, shifted])
+    np.testing.assert_allclose(emb[0], emb[1], atol=1e-4)
+
+
+def test_layers_and_pooling_by_hand(light_curves):
+    backbone = tiny_backbone()
+    lcs = light_curves[:4]
+    _, all_layers = Embedder(backbone, layer="all").embed_array(lcs)
+    assert all_layers.shape == (4, 3, 8)
+    for layer, k in (("input", 0), (0, 1), (1, 2), ("last", 2)):
+        _, emb = Embedder(backbone, layer=layer).embed_array(lcs)
+        np.testing.assert_allclose(emb, all_layers[:, k], atol=1e-5)
+    # the layer mix with uniform weights is the mean of the per-layer means
+    _, mix = Embedder(backbone, layer="mix").embed_array(lcs)
+    np.testing.assert_allclose(mix, all_layers.mean(1), atol=1e-5)
+    weights = np.array([0.2, 0.3, 0.5])
+    _, mixed = Embedder(backbone, layer="mix", layer_weights=weights).embed_array(lcs)
+    np.testing.assert_allclose(mixed, np.einsum("k,nkd->nd", weights, all_layers), atol=1e-5)
+    # mean pooling = mean of the step embeddings of every real observation;
+    # max pooling = their max
+    steps = Embedder(backbone).step_embeddings(lcs)
+    _, mean = Embedder(backbone).embed_array(lcs)
+    _, maximum = Embedder(backbone, pooling="max").embed_array(lcs)
+    for i, s in enumerate(steps):
+        assert len(s) == len(lcs[i])  # non-overlapping windows: each observation once
+        np.testing.assert_allclose(mean[i], s.mean(0), atol=1e-5)
+        np.testing.assert_allclose(maximum[i], s.max(0), atol=1e-5)
+
+
+def test_bands_and_bad_arguments(light_curves):
+    from astromer.data.lightcurves import LightCurve
+
+    backbone = tiny_backbone()
+    lc = light_curves[0]
+    band = np.where(np.arange(len(lc)) % 2 == 0, "B", "R")
+    two = LightCurve(lc.id, lc.time, lc.mag, lc.err, band=band)
+    with pytest.raises(ValueError, match=r"has bands \['B', 'R'\]; .* pass band="):
+        Embedder(backbone).embed_array([two])
+    _, r = Embedder(backbone, band="R").embed_array([two])
+    odd = LightCurve(lc.id, lc.time[1::2], lc.mag[1::2], lc.err[1::2])
+    _, expected = Embedder(backbone).embed_array([odd])
+    np.testing.assert_allclose(r, expected, atol=1e-5)
+    with pytest.raises(ValueError, match="Unknown layer 5"):
+        Embedder(backbone, layer=5)
+    with pytest.raises(ValueError, match="layer_weights needs 3 values"):
+        Embedder(backbone, layer="mix", layer_weights=[1, 2])
+    embedder = Embedder(backbone)
+    nan = lc.as_array().copy()
+    nan[:3, 1] = np.nan
+    embedder.embed_array([nan])
+    assert embedder.report.rows_nonfinite == 3
+
+
+def test_parquet_streaming_equals_in_memory(tmp_path, light_curves):
+    rows = [(lc.id, t, m, e) for lc in light_curves for t, m, e in zip(lc.time, lc.mag, lc.err)]
+    table = tmp_path / "lcs.parquet"
+    pd.DataFrame(rows, columns=["id", "time", "mag", "err"]).to_parquet(table)
+    embedder = Embedder(tiny_backbone(), batch_size=5)
+    count = embedder.write_parquet(table, tmp_path / "emb.parquet", progress=False)
+    written = pd.read_parquet(tmp_path / "emb.parquet")
+    assert count == len(written) == len(light_curves)
+    frame = embedder(str(table))
+    np.testing.assert_allclose(np.stack(written["embedding"]), np.stack(frame["embedding"]), atol=1e-6)
+    assert list(written["n_obs"]) == [len(lc) for lc in light_curves]
+
+
+def test_peak_memory_does_not_grow_with_the_catalogue(tmp_path):
+    script = tmp_path / "mem.py"
+    script.write_text(
+        "import resource, sys\n"
+        "from astromer.data.demo import simulate_table\n"
+        "from astromer.models.astromer_backbone import AstromerBackbone\n"
+        "from astromer.models.embedder import Embedder\n"
+        "n = int(sys.argv[1])\n"
+        "if sys.argv[3] == 'make':\n"
+        "    simulate_table(sys.argv[2], n, chunk=500, min_obs=20, max_obs=120)\n"
+        "    sys.exit()\n"
+        "e = Embedder(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=32),\n"
+        "             batch_size=64, read_rows=20_000)\n"
+        "e.write_parquet(sys.argv[2], sys.argv[2] + '.emb', progress=False)\n"
+        "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    peaks = []
+    # Both far beyond one read of 20,000 rows; holding the 20,000-object table
+    # in memory would cost ~120 MB more than the 2,000-object one.
+    for n in (2000, 20000):
+        path = str(tmp_path / f"t{n}.parquet")
+        for step in ("make", "embed"):
+            out = subprocess.run([sys.executable, str(script), str(n), path, step],
+                                 capture_output=True, text=True, env=env, timeout=600)
+            assert out.returncode == 0, out.stderr[-2000:]
+        peaks.append(float(out.stdout.split("PEAK")[1]))
+    print(f"peak RSS: {peaks[0]:.0f} MB for 2,000 light curves, {peaks[1]:.0f} MB for 20,000")
+    assert peaks[1] - peaks[0] < 50, peaks
