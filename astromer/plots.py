@@ -36,3 +36,140 @@ def learning_curves(history, path, title=None):
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def f1_vs_spc(summary, path, reference=None):
+    """Macro-F1 (mean +- std over folds) against samples per class, one line
+    per method; `reference` adds dashed lines `{name: [f1 per spc]}`."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for method, part in summary.groupby("method", sort=False):
+        part = part.sort_values("spc")
+        ax.errorbar(part["spc"], part["mean"], yerr=part["std"], marker="o", capsize=3, label=method)
+    spcs = sorted(summary["spc"].unique())
+    for name, values in (reference or {}).items():
+        ax.plot(spcs, values, "--", color="gray", alpha=0.7, label=name)
+    ax.set_xscale("log")
+    ax.set_xticks(spcs, [str(s) for s in spcs])
+    ax.set_xlabel("samples per class")
+    ax.set_ylabel("macro-F1 (test)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def confusion_matrix(matrix, classes, path, title=None):
+    """Row-normalised confusion matrix with counts."""
+    import numpy as np
+
+    plt = _pyplot()
+    matrix = np.asarray(matrix)
+    norm = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.2 * len(classes) + 2, 1.1 * len(classes) + 1.5))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, f"{norm[i, j]:.2f}\n({matrix[i, j]})", ha="center", va="center", fontsize=8,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def gamma_weights(gammas, path):
+    """Learned layer-mix weights (index 0: input embedding), mean over folds,
+    per head and samples per class (Astromer 2 paper, Fig. 13)."""
+    import numpy as np
+
+    plt = _pyplot()
+    grouped = {}
+    for (method, spc, _), gamma in gammas.items():
+        grouped.setdefault((method, spc), []).append(np.asarray(gamma))
+    fig, ax = plt.subplots(figsize=(6.5, 4.0))
+    for (method, spc), values in sorted(grouped.items()):
+        mean = np.mean(values, axis=0)
+        ax.plot(range(len(mean)), mean, "-o", label=f"{method}, {spc} per class")
+    ax.set_xlabel("layer (0 = input embedding, i = block i)")
+    ax.set_ylabel(r"softmax($\gamma$)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def tsne_per_layer(features, labels, path, seed=0):
+    """t-SNE of per-object embeddings `(N, layers, dim)`, one panel per layer
+    (Astromer 2 paper, Figs. 14-15)."""
+    import numpy as np
+    from sklearn.manifold import TSNE
+
+    plt = _pyplot()
+    features = np.asarray(features)
+    layers = features.shape[1]
+    classes = sorted(set(labels))
+    colors = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(1, layers, figsize=(3.2 * layers, 3.3), squeeze=False)
+    for k, ax in enumerate(axes[0]):
+        points = TSNE(n_components=2, init="pca", random_state=seed,
+                      perplexity=min(30, max(5, len(labels) // 4))).fit_transform(features[:, k])
+        for c, name in enumerate(classes):
+            mask = np.array([label == name for label in labels])
+            ax.scatter(points[mask, 0], points[mask, 1], s=4, color=colors(c), label=name)
+        ax.set_title("input embedding" if k == 0 else f"block {k}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0][-1].legend(fontsize=7, markerscale=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def attention_maps(backbone, light_curve, path, period=None, block=0, title=None):
+    """Attention of one block per head on a light curve's first window,
+    folded by `period` when given (Astromer 2 paper, Figs. 8-9): each panel
+    colours the observations by the attention they receive (mean over
+    queries), the last panel by the mean over heads."""
+    import numpy as np
+
+    from astromer.data.windows import sequential_windows
+
+    plt = _pyplot()
+    array = light_curve.as_array() if hasattr(light_curve, "as_array") else np.asarray(light_curve)
+    window = sequential_windows(array, backbone.window_size)
+    inputs = {k: window[k][:1] for k in ("magnitudes", "times", "errors", "padding_mask")}
+    inputs["hidden_mask"] = np.zeros_like(inputs["padding_mask"])
+    scores = np.asarray(backbone.attention_scores(backbone.validate_inputs(inputs), block=block))[0]
+    n = int(window["lengths"][0])
+    received = scores[:, :n, :n].mean(axis=1)  # (heads, keys)
+    time = array[:n, 0]
+    mag = array[:n, 1]
+    x = ((time - time[0]) / period) % 1.0 if period else time - time[0]
+    heads = received.shape[0]
+    fig, axes = plt.subplots(1, heads + 1, figsize=(3.0 * (heads + 1), 3.0), squeeze=False, sharey=True)
+    for h, ax in enumerate(axes[0]):
+        weights = received.mean(0) if h == heads else received[h]
+        points = ax.scatter(x, mag, c=weights, s=10, cmap="viridis")
+        ax.set_title("mean of heads" if h == heads else f"head {h}", fontsize=9)
+        ax.set_xlabel("phase" if period else "days")
+        fig.colorbar(points, ax=ax, orientation="horizontal", pad=0.25, fraction=0.05)
+    axes[0][0].invert_yaxis()
+    axes[0][0].set_ylabel("magnitude")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

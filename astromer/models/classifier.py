@@ -282,3 +282,83 @@ class Classifier(ClassificationTask):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="astromer")
+class FeatureClassifier(ClassificationTask):
+    """The `Classifier` heads on precomputed pooled features of a frozen backbone.
+
+    With a frozen backbone the heads' first steps are linear: the layer mix
+    of per-step outputs followed by a masked mean equals the layer mix of
+    per-layer masked means. Pooling every layer once
+    (`Embedder(layer="all")`) and training only this head on those features
+    gives the same model as `Classifier(head="a2"|"linear")`, without running
+    the encoder at every epoch (what the few-shot benchmark does).
+
+    Inputs:
+    - heads "a2" and "linear": `features` `(batch, num_layers + 1, dim)`,
+      the masked means of the input embedding and of every block;
+    - heads "max_pool" and "mean_last": `features` `(batch, dim)`.
+
+    Args:
+        num_classes: int.
+        head: "a2", "linear", "max_pool" or "mean_last" (as `Classifier`).
+        feature_shape: `(num_layers + 1, dim)` or `(dim,)`.
+        hidden_units, dropout, layer_norm: as `Classifier`.
+    """
+
+    input_names = ("features",)
+
+    def __init__(self, num_classes, head="a2", feature_shape=(3, 256), hidden_units=None,
+                 dropout=0.0, layer_norm=False, **kwargs):
+        num_classes = check_num_classes(num_classes)
+        if head not in HEADS:
+            raise ValueError(f"Unknown head {head!r}; use one of {HEADS}.")
+        feature_shape = tuple(int(v) for v in feature_shape)
+        mixed = head in ("a2", "linear")
+        if len(feature_shape) != (2 if mixed else 1):
+            raise ValueError(
+                f"head={head!r} takes features of shape {'(layers, dim)' if mixed else '(dim,)'}, "
+                f"got feature_shape={feature_shape}."
+            )
+        if hidden_units is None:
+            hidden_units = () if head == "linear" else A2_HIDDEN_UNITS
+        hidden_units = check_hidden_units(hidden_units)
+        dropout = check_dropout(dropout)
+        features = keras.Input(feature_shape, name="features")
+        if mixed:
+            embedding = LayerMix(name="layer_mix")(
+                [features[:, k] for k in range(feature_shape[0])]
+            )
+        else:
+            embedding = features
+        logits = classification_head(embedding, num_classes, hidden_units, dropout, layer_norm)
+        super().__init__(inputs={"features": features}, outputs=logits, **kwargs)
+        self.num_classes = num_classes
+        self.head = head
+        self.feature_shape = feature_shape
+        self.hidden_units = hidden_units
+        self.dropout = dropout
+        self.layer_norm = bool(layer_norm)
+
+    def validate_inputs(self, inputs):
+        if not hasattr(inputs, "keys"):
+            inputs = {"features": inputs}
+        return {"features": inputs["features"]}
+
+    def gamma_weights(self):
+        if self.head not in ("a2", "linear"):
+            return None
+        return keras.ops.convert_to_numpy(self.get_layer("layer_mix").normalized_weights())
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_classes": self.num_classes,
+            "head": self.head,
+            "feature_shape": list(self.feature_shape),
+            "hidden_units": list(self.hidden_units),
+            "dropout": self.dropout,
+            "layer_norm": self.layer_norm,
+        }

@@ -264,3 +264,36 @@ def test_linear_head_on_an_astroco_backbone_ignores_padding():
     for key, value in (("magnitudes", 7.0), ("times", 99.0), ("errors", 3.0)):
         x[key][pad] = value
     np.testing.assert_allclose(logits(x), base, atol=1e-5)
+
+
+def test_feature_classifier_equals_the_frozen_backbone_classifier():
+    # Layer mix then masked mean == masked mean per layer then layer mix:
+    # the few-shot benchmark trains heads on pooled features only.
+    import numpy as np
+    from astromer.models.astromer_backbone import AstromerBackbone
+    from astromer.models.classifier import Classifier, FeatureClassifier
+    from astromer.models.embedder import Embedder
+    from astromer.data.demo import simulate_survey
+
+    backbone = AstromerBackbone(num_layers=2, num_heads=2, head_dim=4, ff_dim=8, window_size=64, dropout=0.0)
+    lcs = simulate_survey(6, seed=2, min_obs=20, max_obs=60)  # one window each
+    embedder = Embedder(backbone, layer="all")
+    _, features = embedder.embed_array(lcs)
+    windows = {k: [] for k in ("magnitudes", "times", "padding_mask", "hidden_mask")}
+    for _, window, _ in embedder.window_embeddings(lcs):
+        for k in ("magnitudes", "times", "padding_mask"):
+            windows[k].append(window[k])
+        windows["hidden_mask"].append(np.zeros_like(window["padding_mask"]))
+    windows = {k: np.stack(v) for k, v in windows.items()}
+    for head in ("a2", "linear"):
+        full = Classifier(backbone, 3, head=head)
+        light = FeatureClassifier(3, head=head, feature_shape=features.shape[1:])
+        light.get_layer("layer_mix").gamma.assign([0.3, -0.2, 0.5])
+        full.get_layer("layer_mix").gamma.assign([0.3, -0.2, 0.5])
+        names = [layer.name for layer in light.layers if layer.weights and layer.name != "layer_mix"]
+        for name in names:
+            full.get_layer(name).set_weights(light.get_layer(name).get_weights())
+        np.testing.assert_allclose(light.predict_on_batch({"features": features}),
+                                   full.predict_on_batch(windows), atol=1e-4)
+    with pytest.raises(ValueError, match=r"takes features of shape \(dim,\)"):
+        FeatureClassifier(3, head="max_pool", feature_shape=(3, 8))

@@ -1,0 +1,400 @@
+"""The few-shot classification benchmark of the Astromer papers.
+
+Protocol (Astromer 2 paper Sect. 5.1; the fixed EROS-1 splits follow it):
+for each fold `f` (`numpy.random.default_rng(f)`) and samples-per-class `s`,
+
+- test: per class `min(1000, floor(0.3 n_class))` objects, drawn once per
+  fold and shared by every `s` (classes in sorted order, ids sorted as
+  strings);
+- train: `s` objects per class from the class's non-test pool, without
+  replacement when the pool has at least `s`, else the whole pool plus
+  draws with replacement (the paper: "sampling is performed with
+  replacement");
+- val: `ceil(s / 4)` per class from the pool minus train, without
+  replacement; if too few remain, all of them plus draws with replacement
+  among them; if none remain, draws with replacement from the whole pool.
+
+`make_splits` reproduces `shared/data/eros1_lmc/splits` exactly. Methods are
+trained on the train rows (repeats kept), stopped early on the val rows, and
+scored by macro-F1 on the test rows; results are mean and std (ddof=0) over
+folds.
+
+Methods:
+
+- heads on a frozen encoder, trained on pooled features (`FeatureClassifier`):
+  "a2" (layer mix + MLP 1024/512/256), "max_pool" (max over time of the last
+  block + MLP), "linear" (AstroCo: layer mix + linear), "logreg"
+  (scikit-learn logistic regression on the mean embedding of the last block);
+- supervised baselines on raw windows (no pretraining): "raw_gru",
+  "emb_gru", "emb_mlp" (`astromer.models.baselines`).
+
+With `finetune=True` the encoder is first trained on the training light
+curves of the fold with the pretraining objective, then frozen.
+"""
+
+import json
+import math
+import os
+import time
+
+import numpy as np
+import pandas as pd
+
+FEATURE_HEADS = ("a2", "max_pool", "linear", "logreg")
+BASELINES = ("raw_gru", "emb_gru", "emb_mlp")
+METHODS = FEATURE_HEADS + BASELINES
+
+
+# ------------------------------------------------------------------ splits
+
+
+def _draw(rng, values, n, replace=False):
+    return list(rng.choice(np.asarray(values), n, replace=replace))
+
+
+def make_splits(labels, folds=3, spcs=(20, 100, 500), max_test=1000, test_fraction=0.3):
+    """`{(fold, spc): DataFrame(id, split)}` by the protocol above, and a
+    list of notes on classes too small for a requested size."""
+    by_class = {}
+    for oid, label in labels.items():
+        by_class.setdefault(str(label), []).append(str(oid))
+    classes = sorted(by_class)
+    by_class = {c: sorted(by_class[c]) for c in classes}
+    splits, notes = {}, []
+    for fold in range(folds):
+        rng = np.random.default_rng(fold)
+        test = {
+            c: _draw(rng, by_class[c], min(max_test, math.floor(test_fraction * len(by_class[c]))))
+            for c in classes
+        }
+        for spc in spcs:
+            rows = []
+            for c in classes:
+                pool = sorted(set(by_class[c]) - set(test[c]))
+                if not pool:
+                    raise ValueError(f"Class {c!r} has no objects outside its test set; it cannot be trained on.")
+                if len(pool) >= spc:
+                    train = _draw(rng, pool, spc)
+                else:
+                    train = list(pool) + _draw(rng, pool, spc - len(pool), replace=True)
+                    if fold == 0:
+                        notes.append(f"class {c!r}: {len(pool)} objects outside the test set < {spc} per class; "
+                                     f"training draws {spc - len(pool)} repeats with replacement")
+                rest = sorted(set(pool) - set(train))
+                n_val = math.ceil(spc / 4)
+                if len(rest) >= n_val:
+                    val = _draw(rng, rest, n_val)
+                elif rest:
+                    val = list(rest) + _draw(rng, rest, n_val - len(rest), replace=True)
+                else:
+                    val = _draw(rng, pool, n_val, replace=True)
+                rows += [(i, "train") for i in train] + [(i, "val") for i in val]
+            rows += [(i, "test") for c in classes for i in sorted(test[c])]
+            splits[(fold, spc)] = pd.DataFrame(rows, columns=["id", "split"])
+    return splits, notes
+
+
+def write_splits(splits, folder):
+    os.makedirs(folder, exist_ok=True)
+    for (fold, spc), frame in splits.items():
+        frame.to_csv(os.path.join(folder, f"fold{fold}_spc{spc}.csv"), index=False)
+
+
+def read_splits(folder, folds, spcs):
+    splits = {}
+    for fold in range(folds):
+        for spc in spcs:
+            path = os.path.join(folder, f"fold{fold}_spc{spc}.csv")
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"Split file {path!r} is missing (expected fold{{f}}_spc{{s}}.csv, columns id,split).")
+            frame = pd.read_csv(path, dtype={"id": str})
+            if set(frame.columns) != {"id", "split"}:
+                raise ValueError(f"{path!r} must have columns id,split; found {list(frame.columns)}.")
+            splits[(fold, spc)] = frame
+    return splits
+
+
+def reconcile(table_ids, labels):
+    """Keeps labelled ids present in the table; returns (labels, notes with counts)."""
+    table_ids = set(map(str, table_ids))
+    labels = {str(k): v for k, v in labels.items()}
+    notes = []
+    missing = sorted(set(labels) - table_ids)
+    unlabeled = sorted(table_ids - set(labels))
+    if missing:
+        notes.append(f"{len(missing)} labelled ids are not in the table (e.g. {missing[:5]}); they are left out")
+    if unlabeled:
+        notes.append(f"{len(unlabeled)} light curves of the table have no label (e.g. {unlabeled[:5]}); they are left out")
+    return {k: v for k, v in labels.items() if k in table_ids}, notes
+
+
+# ------------------------------------------------------------------ features
+
+
+class EncoderFeatures:
+    """Pooled features of every object for the frozen-encoder heads."""
+
+    def __init__(self, backbone, light_curves, band=None, batch_size=256):
+        from astromer.models.embedder import Embedder
+
+        self.ids, self.mean_layers = Embedder(backbone, layer="all", band=band, batch_size=batch_size).embed_array(light_curves)
+        ids_max, self.max_last = Embedder(backbone, layer="last", pooling="max", band=band,
+                                          batch_size=batch_size).embed_array(light_curves)
+        assert ids_max == self.ids
+        self.index = {oid: i for i, oid in enumerate(self.ids)}
+
+    def rows(self, ids):
+        missing = [i for i in ids if i not in self.index]
+        if missing:
+            raise ValueError(f"{len(missing)} ids of the split have no light curve after cleaning (e.g. {missing[:5]}).")
+        return np.array([self.index[i] for i in ids])
+
+
+def windows_of(light_curves, window_size, band=None):
+    """Model-input windows of each object (for the raw-sequence baselines):
+    `{id: dict of (n_windows, window_size) arrays}`."""
+    from astromer.data.windows import sequential_windows
+
+    out = {}
+    for lc in light_curves:
+        if band is not None and lc.band is not None:
+            keep = lc.band.astype(str) == band
+            array = lc.as_array()[keep]
+        else:
+            array = lc.as_array()
+        w = sequential_windows(array, window_size)
+        out[lc.id] = {
+            "magnitudes": w["magnitudes"], "times": w["times"],
+            "padding_mask": w["padding_mask"], "hidden_mask": np.zeros_like(w["padding_mask"]),
+        }
+    return out
+
+
+# ------------------------------------------------------------------ training
+
+
+def _fit(model, x_train, y_train, x_val, y_val, epochs, batch_size, patience, seed):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model.compile()
+    stop = keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
+    model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs, batch_size=batch_size,
+              callbacks=[stop], verbose=0, shuffle=True)
+    return model
+
+
+def train_head(method, features, y, rows, num_classes, settings, seed):
+    """Fits one frozen-encoder head; returns (predict function, gamma weights)."""
+    from astromer.models.classifier import FeatureClassifier
+
+    if method == "logreg":
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        x = features.mean_layers[:, -1]
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
+        model.fit(x[rows["train"]], y[rows["train"]])
+        return (lambda r: model.predict(x[r])), None
+    x = features.max_last if method == "max_pool" else features.mean_layers
+    head = FeatureClassifier(num_classes, head=method, feature_shape=x.shape[1:])
+    _fit(head, {"features": x[rows["train"]]}, y[rows["train"]], {"features": x[rows["val"]]}, y[rows["val"]],
+         settings["epochs"], settings["batch_size"], settings["patience"], seed)
+
+    def predict(r):
+        return np.argmax(head.predict({"features": x[r]}, verbose=0, batch_size=1024), axis=1)
+
+    return predict, head.gamma_weights()
+
+
+def train_baseline(method, windows, ids_by_split, y_by_id, num_classes, window_size, settings, seed):
+    """Fits a supervised baseline on the windows of the training objects;
+    an object's prediction averages its windows' probabilities."""
+    from astromer.models import baselines
+
+    def stack(ids):
+        parts = [windows[i] for i in ids]
+        x = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        y = np.concatenate([[y_by_id[i]] * len(p["magnitudes"]) for i, p in zip(ids, parts)])
+        return x, y
+
+    cls = {"raw_gru": baselines.RawGRUClassifier, "emb_gru": baselines.EmbeddingGRUClassifier,
+           "emb_mlp": baselines.EmbeddingMLPClassifier}[method]
+    model = cls(num_classes, window_size=window_size)
+    x_train, y_train = stack(ids_by_split["train"])
+    x_val, y_val = stack(ids_by_split["val"])
+    _fit(model, x_train, y_train, x_val, y_val, settings["epochs"], settings["batch_size"], settings["patience"], seed)
+
+    def predict(ids):
+        import keras
+
+        unique = list(dict.fromkeys(ids))
+        x, _ = stack(unique)
+        probs = keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(x, verbose=0, batch_size=512)))
+        out, start = {}, 0
+        for i in unique:
+            n = len(windows[i]["magnitudes"])
+            out[i] = int(np.argmax(probs[start:start + n].mean(0)))
+            start += n
+        return np.array([out[i] for i in ids])
+
+    return predict
+
+
+def finetune_encoder(model, config, light_curves_by_id, train_ids, val_ids, out_dir, epochs, band=None):
+    """Continues masked-reconstruction training on the training objects
+    (validation objects for early stopping); returns the finetuned model."""
+    import copy
+
+    import keras
+
+    from astromer import training
+    from astromer.data.datasets import PackedLightCurves
+    from astromer.data.lightcurves import LightCurve
+
+    def pack(ids):
+        lcs = []
+        for i in dict.fromkeys(ids):
+            lc = light_curves_by_id[i]
+            if band is not None and lc.band is not None:
+                keep = lc.band.astype(str) == band
+                lc = LightCurve(lc.id, lc.time[keep], lc.mag[keep], lc.err[keep], label=lc.label)
+            lcs.append(lc)
+        return PackedLightCurves.from_light_curves(lcs)
+
+    config = copy.deepcopy(config)
+    config["pretraining"]["epochs"] = int(epochs)
+    config["pretraining"]["batch_size"] = min(int(config["pretraining"]["batch_size"]), 64)
+    config["pretraining"]["patience"] = min(int(config["pretraining"].get("patience", 20)), 5)
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    data = training.TrainingData("packed", pack(train_ids), pack(val_ids), description="few-shot training objects")
+    training.pretrain(config, data, out_dir, initial_model=clone, verbose=0, input_path="numpy")
+    return keras.saving.load_model(os.path.join(out_dir, "model.keras"))
+
+
+# ------------------------------------------------------------------ benchmark
+
+
+def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool", "linear", "logreg"),
+        spcs=(20, 100, 500), folds=3, splits_dir=None, band=None, finetune=False, finetune_epochs=10,
+        head_settings=None, verbose=True, label_suffix=""):
+    """Runs the benchmark. Returns a DataFrame (method, spc, fold, macro_f1, seconds)."""
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    head_settings = {"epochs": 300, "batch_size": 32, "patience": 20, **(head_settings or {})}
+    os.makedirs(out_dir, exist_ok=True)
+    light_curves = list(light_curves)
+    by_id = {lc.id: lc for lc in light_curves}
+    labels, notes = reconcile(by_id, labels)
+    if splits_dir and os.path.exists(os.path.join(splits_dir, f"fold0_spc{spcs[0]}.csv")):
+        splits = read_splits(splits_dir, folds, spcs)
+        source = splits_dir
+    else:
+        splits, split_notes = make_splits(labels, folds, spcs)
+        notes += split_notes
+        source = os.path.join(out_dir, "splits")
+        write_splits(splits, source)
+    classes = sorted({str(v) for v in labels.values()})
+    class_index = {c: i for i, c in enumerate(classes)}
+    y_by_id = {i: class_index[str(v)] for i, v in labels.items()}
+    for note in notes:
+        print(f"note: {note}")
+
+    frozen = None
+    results, confusions, gammas = [], {}, {}
+    baseline_windows = None
+    for fold in range(folds):
+        for spc in spcs:
+            split = splits[(fold, spc)]
+            split = split[split["id"].isin(by_id)]
+            ids = {name: list(split[split["split"] == name]["id"]) for name in ("train", "val", "test")}
+            encoder = model
+            tag = f"fold{fold}_spc{spc}"
+            if any(m in FEATURE_HEADS for m in methods):
+                if finetune:
+                    encoder = finetune_encoder(model, config, by_id, ids["train"], ids["val"],
+                                               os.path.join(out_dir, "finetune", tag), finetune_epochs, band)
+                    features = EncoderFeatures(encoder.backbone, light_curves, band)
+                else:
+                    frozen = frozen or EncoderFeatures(model.backbone, light_curves, band)
+                    features = frozen
+                y = np.array([y_by_id.get(i, -1) for i in features.ids])
+                rows = {k: features.rows(v) for k, v in ids.items()}
+            for method in methods:
+                start = time.time()
+                if method in FEATURE_HEADS:
+                    predict, gamma = train_head(method, features, y, rows, len(classes), head_settings, seed=fold)
+                    predicted = predict(rows["test"])
+                    truth = y[rows["test"]]
+                    if gamma is not None:
+                        gammas[(method, spc, fold)] = gamma
+                else:
+                    if baseline_windows is None:
+                        baseline_windows = windows_of(light_curves, model.backbone.window_size, band)
+                    predict = train_baseline(method, baseline_windows, ids, y_by_id, len(classes),
+                                             model.backbone.window_size, head_settings, seed=fold)
+                    predicted = predict(ids["test"])
+                    truth = np.array([y_by_id[i] for i in ids["test"]])
+                name = method + label_suffix
+                f1 = f1_score(truth, predicted, average="macro")
+                confusions[(name, spc, fold)] = confusion_matrix(truth, predicted, labels=range(len(classes)))
+                results.append({"method": name, "spc": spc, "fold": fold, "macro_f1": f1,
+                                "seconds": round(time.time() - start, 1)})
+                if verbose:
+                    print(f"{name:>16s} spc {spc:4d} fold {fold}: macro-F1 {f1:.3f}", flush=True)
+    frame = pd.DataFrame(results)
+    frame.to_csv(os.path.join(out_dir, "results.csv"), index=False)
+    summary = summarize(frame)
+    summary.to_csv(os.path.join(out_dir, "summary.csv"))
+    with open(os.path.join(out_dir, "summary.md"), "w") as f:
+        f.write(markdown_table(summary))
+    with open(os.path.join(out_dir, "run.json"), "w") as f:
+        json.dump({"classes": classes, "splits": source, "notes": notes, "band": band, "finetune": finetune,
+                   "methods": list(methods), "spcs": list(spcs), "folds": folds,
+                   "head_settings": head_settings}, f, indent=2)
+    from astromer import plots
+
+    plots.f1_vs_spc(summary, os.path.join(out_dir, "macro_f1_vs_spc.png"))
+    for (name, spc), matrices in _group(confusions).items():
+        plots.confusion_matrix(sum(matrices), classes, os.path.join(out_dir, f"confusion_{name}_spc{spc}.png"),
+                               title=f"{name}, {spc} per class (sum over folds)")
+    if gammas:
+        plots.gamma_weights(gammas, os.path.join(out_dir, "gamma_weights.png"))
+    if frozen is not None:
+        test_ids = list(splits[(0, spcs[0])].query("split == 'test'")["id"])
+        test_ids = [i for i in test_ids if i in frozen.index]
+        plots.tsne_per_layer(frozen.mean_layers[frozen.rows(test_ids)],
+                             [classes[y_by_id[i]] for i in test_ids], os.path.join(out_dir, "tsne_per_block.png"))
+    return frame
+
+
+def _group(confusions):
+    grouped = {}
+    for (name, spc, _), matrix in confusions.items():
+        grouped.setdefault((name, spc), []).append(matrix)
+    return grouped
+
+
+def summarize(frame):
+    """Mean and std (ddof=0) of macro-F1 over folds, per method and spc."""
+    grouped = frame.groupby(["method", "spc"])["macro_f1"]
+    summary = pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=0), "folds": grouped.count()})
+    return summary.reset_index()
+
+
+def markdown_table(summary, reference_rows=None):
+    """A Markdown table: one row per method, one column per spc, mean +- std."""
+    spcs = sorted(summary["spc"].unique())
+    lines = ["| method | " + " | ".join(f"{s} per class" for s in spcs) + " |",
+             "|---|" + "---|" * len(spcs)]
+    for method, part in summary.groupby("method", sort=False):
+        cells = []
+        for s in spcs:
+            row = part[part["spc"] == s]
+            cells.append(f"{row['mean'].iloc[0]:.3f} ± {row['std'].iloc[0]:.3f}" if len(row) else "")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    for name, values in (reference_rows or {}).items():
+        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" if v is not None else "" for v in values) + " |")
+    return "\n".join(lines) + "\n"
