@@ -22,8 +22,17 @@ BACKBONE_CLASSES = {
 }
 
 
+def _preset_folder():
+    try:
+        return resources.files(PRESET_PACKAGE)
+    except ModuleNotFoundError:
+        # A source checkout on PYTHONPATH, not installed: the YAML files sit
+        # in the repository's top-level presets/ folder.
+        return resources.files("astromer").joinpath("..", "presets")
+
+
 def _preset_files():
-    folder = resources.files(PRESET_PACKAGE)
+    folder = _preset_folder()
     return {
         entry.name[: -len(".yaml")]: entry
         for entry in folder.iterdir()

@@ -2,11 +2,24 @@
 
     astromer-bench data [--data PATH] [--batch 256] [--steps 100] [--threads 1 0]
     astromer-bench embed [--data TABLE | --light-curves 200000] [--preset a1 | --weights W]
+    astromer-bench model --preset a2 [--batch 1024 2500] [--precision bf16|fp32] [--mode train|embed]
 
 `data` measures windows/s of the input pipelines (pretraining windows with
 probe masks): the tf.data path (TFRecords) and the NumPy path. `--threads 0`
 means all cores. With no `--data`, a simulated survey is written to a
 temporary folder first.
+
+`model` times the model alone on synthetic windows already on the device
+(the shape of the PyTorch reference `shared/bench/torch_a2_reference.py`:
+magnitudes N(0, 0.3), sorted times in [-1500, 1500] d, 50% probed of which
+60% hidden in training, nothing masked in embedding mode): warm-up steps,
+then `--steps` timed steps, each forced to the host (the loss in training,
+the pooled embeddings in embedding mode). It reports windows/s, achieved
+TFLOP/s and peak device memory. FLOPs per window are counted from the
+model (see `model_flops`): 2 FLOPs per multiply-add of every dense and
+convolution kernel applied to every step, plus 4 L d per step and
+attention block for the scores and the weighted sum; training counts 3x
+the forward pass (forward + backward).
 
 `embed` streams a catalogue (by default a simulated Parquet table of
 `--light-curves` objects) through `astromer-embed`'s code path and reports
@@ -23,6 +36,8 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 
 
 def _environment():
@@ -125,6 +140,145 @@ def run_data(args):
     return results
 
 
+def model_flops(backbone, mode):
+    """Forward (embed) or forward+backward (train, 3x) FLOPs per window."""
+    import keras
+
+    window = backbone.window_size
+    per_step = 0
+    attention_blocks = 0
+    for layer in backbone._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.Dense):
+            per_step += 2 * int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, (keras.layers.Conv1D, keras.layers.DepthwiseConv1D)):
+            kernel = layer.depthwise_kernel if hasattr(layer, "depthwise_kernel") else layer.kernel
+            per_step += 2 * int(np.prod(kernel.shape))
+        if type(layer).__name__ == "AstromerAttention":
+            attention_blocks += 1
+            # Q, K, V are three Dense sub-layers but the layer runs them as one
+            # fused matmul through their kernels: already counted above.
+    per_step += attention_blocks * 4 * window * backbone.hidden_dim
+    forward = per_step * window
+    return forward * (3 if mode == "train" else 1)
+
+
+def _device_memory_peak():
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            stats = jax.devices()[0].memory_stats() or {}
+            return stats.get("peak_bytes_in_use")
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            if tf.config.list_physical_devices("GPU"):
+                return tf.config.experimental.get_memory_info("GPU:0")["peak"]
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return torch.cuda.max_memory_allocated()
+    except Exception:  # memory statistics are best effort
+        return None
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _on_device(tree):
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.device_put(tree)
+    if backend == "torch":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        return {k: torch.as_tensor(v, device=device) for k, v in tree.items()}
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return {k: tf.constant(v) for k, v in tree.items()}
+    return tree
+
+
+def synthetic_windows(batch, window, seed=0, masked=True):
+    rng = np.random.default_rng(seed)
+    magnitudes = rng.normal(0, 0.3, (batch, window)).astype("float32")
+    times = np.sort(rng.uniform(-1500, 1500, (batch, window)), 1).astype("float32")
+    probe = (rng.uniform(size=(batch, window)) < 0.5).astype("float32") if masked else np.zeros((batch, window), "float32")
+    hidden = probe * (rng.uniform(size=(batch, window)) < 0.6)
+    x = {"magnitudes": magnitudes * (1 - hidden), "times": times, "errors": np.full((batch, window), 0.05, "float32"),
+         "padding_mask": np.zeros((batch, window), "float32"), "hidden_mask": hidden.astype("float32")}
+    y = {"magnitudes": magnitudes, "probe_mask": probe, "loss_weight": np.ones((batch, window), "float32")}
+    return x, y
+
+
+def run_model(args):
+    import keras
+
+    from astromer.models.embedder import Embedder
+    from astromer.training import build_pretrainer, make_optimizer, resolve_config
+
+    if args.prng and keras.backend.backend() == "jax":
+        import jax
+
+        # Dropout masks are random bits every step: JAX's default threefry
+        # generator costs more than the matmuls of a small model on a GPU.
+        jax.config.update("jax_default_prng_impl", args.prng)
+    policy = "mixed_bfloat16" if args.precision == "bf16" else "float32"
+    overrides = [f"model.dtype={policy}", f"model.attention_implementation={args.attention}", *args.overrides]
+    config = resolve_config(args.preset, overrides)
+    results = []
+    for batch in args.batch:
+        keras.utils.set_random_seed(0)
+        model = build_pretrainer(config)
+        window = model.backbone.window_size
+        x, y = synthetic_windows(batch, window, masked=args.mode == "train")
+        x = {k: v for k, v in x.items() if k in model.backbone.input_names}
+        if args.mode == "train":
+            model.compile(make_optimizer(config["pretraining"]), jit_compile=args.jit)
+            x, y = _on_device(x), _on_device(y)
+
+            def step():
+                return float(model.train_on_batch(x, y, return_dict=True)["loss"])
+        else:
+            pooled = Embedder(model.backbone, batch_size=batch).pooled_model()
+            pooled.compile(jit_compile=args.jit)
+            x = _on_device(x)
+
+            def step():
+                return np.asarray(pooled.predict_on_batch(x)).shape
+        for _ in range(args.warmup):
+            step()
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        elapsed = time.perf_counter() - start
+        rate = args.steps * batch / elapsed
+        flops = model_flops(model.backbone, args.mode)
+        peak = _device_memory_peak()
+        result = {
+            "bench": "model", "impl": f"astromer-keras-{keras.backend.backend()}", "preset": args.preset,
+            "mode": args.mode, "precision": args.precision, "batch": batch, "attention": args.attention,
+            "windows_per_s": round(rate), "tflops": round(rate * flops / 1e12, 2),
+            "gflop_per_window": round(flops / 1e9, 3), "peak_memory_gb": round(peak / 2**30, 2) if peak else None,
+            "steps": args.steps, "overrides": args.overrides, "prng": args.prng, **_environment(),
+        }
+        print(json.dumps(result), flush=True)
+        results.append(result)
+        del model
+        keras.backend.clear_session()
+    return results
+
+
 def run_embed(args):
     import resource
 
@@ -175,6 +329,17 @@ def main(argv=None):
     data.add_argument("--warmup", type=int, default=5)
     data.add_argument("--threads", type=int, nargs="+", default=[1, 0], help="0 = all cores")
     data.add_argument("--path", nargs="+", choices=("tf", "numpy"), default=["tf", "numpy"])
+    model = sub.add_parser("model", help="model training/embedding windows/s on synthetic windows")
+    model.add_argument("--preset", default="a2")
+    model.add_argument("--batch", type=int, nargs="+", default=[1024, 2500])
+    model.add_argument("--precision", choices=("bf16", "fp32"), default="bf16")
+    model.add_argument("--mode", choices=("train", "embed"), default="train")
+    model.add_argument("--attention", choices=("auto", "explicit", "fused"), default="auto")
+    model.add_argument("--steps", type=int, default=30)
+    model.add_argument("--warmup", type=int, default=3)
+    model.add_argument("--no-jit", dest="jit", action="store_false")
+    model.add_argument("--prng", choices=("threefry2x32", "rbg", "unsafe_rbg"), help="JAX random generator")
+    model.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     embed = sub.add_parser("embed", help="embedding throughput and peak memory")
     embed.add_argument("--data", help="Parquet/CSV table (default: simulated)")
     embed.add_argument("--light-curves", type=int, default=20000, help="simulated light curves")
@@ -187,6 +352,8 @@ def main(argv=None):
         run_data(args)
     elif args.what == "embed":
         run_embed(args)
+    elif args.what == "model":
+        run_model(args)
 
 
 if __name__ == "__main__":

@@ -206,19 +206,14 @@ def numpy_batch(packed, indices, config, epoch, mode="pretrain", starts=None):
         starts = window_pivots(NumpyOps, lengths, w, config.seed, eff_epoch, keys)
     else:
         eff_epoch = epoch
-    b = len(indices)
-    time64 = np.zeros((b, w), np.float64)
-    mag64 = np.zeros((b, w), np.float64)
-    err = np.zeros((b, w), np.float64)
-    padding = np.ones((b, w), np.float32)
-    for row, (i, start) in enumerate(zip(indices, starts)):
-        lo = packed.offsets[i] + int(start)
-        hi = min(lo + w, packed.offsets[i + 1])
-        n = hi - lo
-        time64[row, :n] = packed.time[lo:hi]
-        mag64[row, :n] = packed.mag[lo:hi]
-        err[row, :n] = packed.err[lo:hi]
-        padding[row, :n] = 0.0
+    starts = np.asarray(starts, np.int64)
+    steps = np.arange(w)
+    valid = steps[None, :] < np.minimum(lengths - starts, w)[:, None]
+    rows = np.where(valid, packed.offsets[indices][:, None] + starts[:, None] + steps[None, :], 0)
+    time64 = np.where(valid, packed.time[rows], 0.0)
+    mag64 = np.where(valid, packed.mag[rows], 0.0)
+    err = np.where(valid, packed.err[rows], 0.0)
+    padding = (~valid).astype(np.float32)
     return _finish_batch(NumpyOps64, time64, mag64, err, padding, keys, eff_epoch, config, mode)
 
 

@@ -69,7 +69,11 @@ def scaled_dot_product_attention(
 
     if implementation == "fused" and not return_attention_scores:
         if bias is not None:
-            bias = ops.cast(bias, query.dtype)
+            # cuDNN's fused kernels take a bias over the full (q, k) grid only.
+            steps = ops.shape(query)[1]
+            bias = ops.broadcast_to(
+                ops.cast(bias, query.dtype), (ops.shape(bias)[0], 1, steps, ops.shape(key)[1])
+            )
         return ops.dot_product_attention(query, key, value, bias=bias, scale=scale)
 
     logits = ops.einsum("bqhd,bkhd->bhqk", query, key)

@@ -2,6 +2,8 @@
 
 import keras
 
+from astromer.layers.dropout import HashDropout
+
 from astromer.layers.attention import AstromerAttention
 from astromer.layers.conv_module import ConformerConvModule
 from astromer.layers.gated_ffn import GatedFeedForward
@@ -91,7 +93,7 @@ class ConformerBlock(keras.layers.Layer):
             dtype=policy,
             name="attention",
         )
-        self.attention_dropout = keras.layers.Dropout(
+        self.attention_dropout = HashDropout(
             self.dropout, dtype=policy, name="attention_dropout"
         )
         self.attention_norm = keras.layers.LayerNormalization(

@@ -1,6 +1,8 @@
 """The convolutional sublayer of a Conformer block, made padding-aware."""
 
 import keras
+
+from astromer.layers.dropout import HashDropout
 from keras import ops
 
 
@@ -101,7 +103,7 @@ class ConformerConvModule(keras.layers.Layer):
             dtype=policy,
             name="batch_norm",
         )
-        self.branch_dropout = keras.layers.Dropout(self.dropout, dtype=policy, name="dropout")
+        self.branch_dropout = HashDropout(self.dropout, dtype=policy, name="dropout")
         self.norm_out = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=policy, name="norm_out"
         )

@@ -2,6 +2,8 @@
 
 import keras
 
+from astromer.layers.dropout import HashDropout
+
 from astromer.layers.attention import AstromerAttention
 
 
@@ -81,7 +83,7 @@ class AstromerEncoderBlock(keras.layers.Layer):
             dtype=policy,
             name="attention",
         )
-        self.attention_dropout = keras.layers.Dropout(self.dropout, dtype=policy)
+        self.attention_dropout = HashDropout(self.dropout, dtype=policy)
         self.attention_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=policy, name="attention_norm"
         )
@@ -92,7 +94,7 @@ class AstromerEncoderBlock(keras.layers.Layer):
             dtype=policy,
             name="ffn_hidden",
         )
-        self.ffn_dropout = keras.layers.Dropout(self.dropout, dtype=policy)
+        self.ffn_dropout = HashDropout(self.dropout, dtype=policy)
         self.ffn_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=policy, name="ffn_norm"
         )

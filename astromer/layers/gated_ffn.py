@@ -1,6 +1,8 @@
 """The gated feed-forward sublayer of an AstroCo block."""
 
 import keras
+
+from astromer.layers.dropout import HashDropout
 from keras import ops
 
 
@@ -52,7 +54,7 @@ class GatedFeedForward(keras.layers.Layer):
         self.layer_norm_epsilon = float(layer_norm_epsilon)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         policy = self.dtype_policy
-        self.output_dropout = keras.layers.Dropout(self.dropout, dtype=policy, name="dropout")
+        self.output_dropout = HashDropout(self.dropout, dtype=policy, name="dropout")
         self.norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=policy, name="norm"
         )

@@ -1,6 +1,8 @@
 """The Astromer encoder (Astromer 1 and Astromer 2) as a functional backbone."""
 
 import keras
+
+from astromer.layers.dropout import HashDropout
 from keras import ops
 
 from astromer.layers.encoder_block import AstromerEncoderBlock
@@ -93,7 +95,7 @@ class AstromerBackbone(Backbone):
         embedding = AstromerInputEmbedding(
             hidden_dim, pe_base=pe_base, dtype=dtype, name="input_embedding"
         )(magnitudes, inputs["times"])
-        x = keras.layers.Dropout(dropout, dtype=dtype, name="embedding_dropout")(embedding)
+        x = HashDropout(dropout, dtype=dtype, name="embedding_dropout")(embedding)
         block_outputs = []
         for i in range(int(num_layers)):
             x = AstromerEncoderBlock(

@@ -1,0 +1,39 @@
+import keras
+import numpy as np
+import pytest
+
+from astromer.layers.dropout import HashDropout
+
+
+def test_identity_at_inference_and_rate_zero():
+    x = np.random.default_rng(0).normal(size=(4, 50, 8)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(HashDropout(0.3)(x)), x)
+    np.testing.assert_array_equal(np.asarray(HashDropout(0.0)(x, training=True)), x)
+
+
+def test_keep_fraction_scale_and_fresh_masks():
+    layer = HashDropout(0.25, seed=1)
+    x = np.ones((64, 200, 32), "float32")
+    a = np.asarray(layer(x, training=True))
+    b = np.asarray(layer(x, training=True))
+    kept = a > 0
+    assert abs(kept.mean() - 0.75) < 0.005  # 409,600 draws: sd 0.0007
+    np.testing.assert_allclose(a[kept], 1 / 0.75, rtol=1e-6)
+    assert abs(a.mean() - 1.0) < 0.01  # inverted dropout keeps the mean
+    assert 0.55 < ((a > 0) == (b > 0)).mean() < 0.7  # a new mask each call (independent: 0.625)
+    # no structure along any axis: every position is kept about 3/4 of the time
+    assert np.abs(kept.mean(axis=(0, 2)) - 0.75).max() < 0.05  # 2,048 draws each: sd 0.01
+    assert np.abs(kept.mean(axis=(0, 1)) - 0.75).max() < 0.02
+
+
+def test_bad_rate_and_config():
+    with pytest.raises(ValueError, match="rate"):
+        HashDropout(1.0)
+    layer = HashDropout(0.1, seed=3, name="d")
+    assert HashDropout.from_config(layer.get_config()).get_config() == layer.get_config()
+
+
+def test_mixed_precision_dtype():
+    x = keras.ops.ones((2, 10, 4), dtype="bfloat16")
+    out = HashDropout(0.5, dtype="mixed_bfloat16")(x, training=True)
+    assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"
