@@ -201,8 +201,11 @@ def make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy
         # Keras keeps one validation iterator across epochs when the steps
         # are given: repeat, so each epoch validates on one full pass.
         return train, val.repeat(), steps, val_steps
-    train = NumpyWindowDataset(data.train, pipeline, batch_size, mode="pretrain", initial_epoch=initial_epoch)
-    val = NumpyWindowDataset(data.val, pipeline, batch_size, mode="eval")
+    # Worker threads prepare the next batches while the device trains
+    # (NumPy releases the GIL in the array work).
+    workers = dict(workers=min(4, os.cpu_count() or 1), max_queue_size=8)
+    train = NumpyWindowDataset(data.train, pipeline, batch_size, mode="pretrain", initial_epoch=initial_epoch, **workers)
+    val = NumpyWindowDataset(data.val, pipeline, batch_size, mode="eval", **workers)
     return train, val, None, None
 
 
@@ -364,6 +367,26 @@ class TrainingCheckpoint(_callback_base()):
                 shutil.rmtree(os.path.join(self.directory, old), ignore_errors=True)
 
 
+class Throughput(_callback_base()):
+    """Adds `windows_per_s` (training windows per second of the epoch's
+    training steps, input pipeline included) to the epoch logs."""
+
+    def __init__(self, batch_size):
+        super().__init__()
+        self.batch_size = int(batch_size)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start, self.batches, self.end = time.perf_counter(), 0, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+        self.end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self.end is not None and self.batches:
+            logs["windows_per_s"] = self.batches * self.batch_size / max(self.end - self.start, 1e-9)
+
+
 def latest_checkpoint(run_dir):
     """`(folder, state)` of the newest complete checkpoint of a run, or None."""
     pointer = os.path.join(run_dir, "checkpoints", "latest")
@@ -443,6 +466,7 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
 
     early = _early_stopping(settings.get("patience", 20), state["early_stopping_wait"], state["best"])
     callbacks = [
+        Throughput(batch_size),
         TrainingCheckpoint(out_dir, early_stopping=early, best=state["best"], best_epoch=state["best_epoch"]),
         keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=initial_epoch > 0),
         early,
@@ -480,6 +504,7 @@ def finish_run(model, out_dir, elapsed, data, config):
         "best_val_loss": float(history["val_loss"].min()) if "val_loss" in history else None,
         "final": {k: float(v) for k, v in history.iloc[-1].items() if k != "epoch"},
         "seconds_this_session": round(elapsed, 1),
+        "train_windows_per_s": float(history["windows_per_s"].iloc[-1]) if "windows_per_s" in history else None,
         "data": data.description,
     }
     _atomic_json(os.path.join(out_dir, "summary.json"), summary)
