@@ -481,11 +481,32 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
         model.fit(train, validation_data=val, epochs=epochs, initial_epoch=initial_epoch,
                   steps_per_epoch=steps, validation_steps=val_steps, callbacks=callbacks, verbose=verbose)
     elapsed = time.time() - start
-    return finish_run(model, out_dir, elapsed, data, config)
+    return finish_run(model, out_dir, elapsed, data, config, batch_size)
 
 
-def finish_run(model, out_dir, elapsed, data, config):
-    """Restores the best weights, saves the final model, plots, writes the summary."""
+def evaluate_masked(model, split, config, batch_size):
+    """Masked-reconstruction loss, RMSE and R2 on the probed steps of a
+    held-out split: one random window per light curve with its probe masks,
+    the same for every model and run with the same seed (epoch 0 draws)."""
+    from astromer.data.datasets import NumpyWindowDataset, PackedLightCurves, PipelineConfig
+
+    pipeline = PipelineConfig(
+        window_size=model.backbone.window_size, masking=config.get("data", {}),
+        seed=int(config["pretraining"].get("seed", 0)), input_names=model.backbone.input_names,
+    )
+    if isinstance(split, PackedLightCurves):
+        data = NumpyWindowDataset(split, pipeline, batch_size, mode="eval")
+    else:
+        from astromer.data.datasets import tf_dataset
+
+        data, _ = tf_dataset(split, pipeline, batch_size, mode="eval")
+    result = model.evaluate(data, verbose=0, return_dict=True)
+    return {k: float(result[k]) for k in ("loss", "rmse", "r2")}
+
+
+def finish_run(model, out_dir, elapsed, data, config, batch_size=256):
+    """Restores the best weights, saves the final model, plots, writes the
+    summary (with the held-out test metrics when there is a test split)."""
     import pandas as pd
 
     from astromer.plots import learning_curves
@@ -507,6 +528,8 @@ def finish_run(model, out_dir, elapsed, data, config):
         "train_windows_per_s": float(history["windows_per_s"].iloc[-1]) if "windows_per_s" in history else None,
         "data": data.description,
     }
+    if data.test is not None:
+        summary["test"] = evaluate_masked(model, data.test, config, batch_size)
     _atomic_json(os.path.join(out_dir, "summary.json"), summary)
     return summary
 
