@@ -131,16 +131,51 @@ def reconcile(table_ids, labels):
 # ------------------------------------------------------------------ features
 
 
-class EncoderFeatures:
-    """Pooled features of every object for the frozen-encoder heads."""
+VARIANTS = ("single", "band_mean", "band_concat", "joint")
 
-    def __init__(self, backbone, light_curves, band=None, batch_size=256):
+
+class EncoderFeatures:
+    """Pooled features of every object for the frozen-encoder heads:
+    `mean_layers` `(N, layers, dim)` (masked means of the input embedding
+    and every block) and `max_last` `(N, dim)` (masked max of the last block).
+
+    Variants (how bands become features):
+    - "single": one band (`bands=[name]`) or a single-band table;
+    - "band_mean" / "band_concat": a single-band encoder on each band of
+      `bands` separately, features averaged / concatenated (what users of
+      single-band models do today);
+    - "joint": a multi-band encoder reads all bands at once.
+    """
+
+    def __init__(self, backbone, light_curves, variant="single", bands=None, batch_size=256):
         from astromer.models.embedder import Embedder
 
-        self.ids, self.mean_layers = Embedder(backbone, layer="all", band=band, batch_size=batch_size).embed_array(light_curves)
-        ids_max, self.max_last = Embedder(backbone, layer="last", pooling="max", band=band,
-                                          batch_size=batch_size).embed_array(light_curves)
-        assert ids_max == self.ids
+        if variant not in VARIANTS:
+            raise ValueError(f"Unknown variant {variant!r}; use one of {VARIANTS}.")
+
+        def embed(band):
+            ids, mean = Embedder(backbone, layer="all", band=band, batch_size=batch_size).embed_array(light_curves)
+            ids_max, top = Embedder(backbone, layer="last", pooling="max", band=band,
+                                    batch_size=batch_size).embed_array(light_curves)
+            assert ids_max == ids
+            return ids, mean, top
+
+        if variant in ("single", "joint"):
+            band = bands[0] if (variant == "single" and bands) else None
+            self.ids, self.mean_layers, self.max_last = embed(band)
+        else:
+            if not bands or len(bands) < 2:
+                raise ValueError(f"variant {variant!r} needs two or more bands, got {bands!r}.")
+            parts = [embed(band) for band in bands]
+            common = sorted(set.intersection(*(set(p[0]) for p in parts)), key=parts[0][0].index)
+            picked = [(p[1][[p[0].index(i) for i in common]], p[2][[p[0].index(i) for i in common]]) for p in parts]
+            self.ids = common
+            if variant == "band_mean":
+                self.mean_layers = np.mean([m for m, _ in picked], axis=0)
+                self.max_last = np.mean([t for _, t in picked], axis=0)
+            else:
+                self.mean_layers = np.concatenate([m for m, _ in picked], axis=-1)
+                self.max_last = np.concatenate([t for _, t in picked], axis=-1)
         self.index = {oid: i for i, oid in enumerate(self.ids)}
 
     def rows(self, ids):
@@ -242,9 +277,13 @@ def train_baseline(method, windows, ids_by_split, y_by_id, num_classes, window_s
     return predict
 
 
-def finetune_encoder(model, config, light_curves_by_id, train_ids, val_ids, out_dir, epochs, band=None):
+def finetune_encoder(model, config, light_curves_by_id, train_ids, val_ids, out_dir, epochs, bands=None):
     """Continues masked-reconstruction training on the training objects
-    (validation objects for early stopping); returns the finetuned model."""
+    (validation objects for early stopping); returns the finetuned model.
+
+    A single-band encoder trains on each band of `bands` as a separate light
+    curve; a joint multi-band encoder on the objects with all their bands.
+    """
     import copy
 
     import keras
@@ -253,15 +292,20 @@ def finetune_encoder(model, config, light_curves_by_id, train_ids, val_ids, out_
     from astromer.data.datasets import PackedLightCurves
     from astromer.data.lightcurves import LightCurve
 
+    band_names = getattr(model.backbone, "band_names", None)
+
     def pack(ids):
         lcs = []
         for i in dict.fromkeys(ids):
             lc = light_curves_by_id[i]
-            if band is not None and lc.band is not None:
+            if band_names or lc.band is None:
+                lcs.append(lc)
+                continue
+            for band in bands or sorted(set(lc.band.astype(str))):
                 keep = lc.band.astype(str) == band
-                lc = LightCurve(lc.id, lc.time[keep], lc.mag[keep], lc.err[keep], label=lc.label)
-            lcs.append(lc)
-        return PackedLightCurves.from_light_curves(lcs)
+                if keep.sum() >= 5:
+                    lcs.append(LightCurve(f"{lc.id}|{band}", lc.time[keep], lc.mag[keep], lc.err[keep], label=lc.label))
+        return PackedLightCurves.from_light_curves(lcs, band_names=band_names)
 
     config = copy.deepcopy(config)
     config["pretraining"]["epochs"] = int(epochs)
@@ -279,8 +323,14 @@ def finetune_encoder(model, config, light_curves_by_id, train_ids, val_ids, out_
 
 def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool", "linear", "logreg"),
         spcs=(20, 100, 500), folds=3, splits_dir=None, band=None, finetune=False, finetune_epochs=10,
-        head_settings=None, verbose=True, label_suffix=""):
-    """Runs the benchmark. Returns a DataFrame (method, spc, fold, macro_f1, seconds)."""
+        head_settings=None, verbose=True, label_suffix="", variant="single", bands=None):
+    """Runs the benchmark. Returns a DataFrame (method, spc, fold, macro_f1, seconds).
+
+    `variant` and `bands` choose how bands become features (`EncoderFeatures`);
+    `band` is shorthand for `variant="single", bands=[band]`.
+    """
+    if band is not None:
+        variant, bands = "single", [band]
     from sklearn.metrics import confusion_matrix, f1_score
 
     head_settings = {"epochs": 300, "batch_size": 32, "patience": 20, **(head_settings or {})}
@@ -315,10 +365,10 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
             if any(m in FEATURE_HEADS for m in methods):
                 if finetune:
                     encoder = finetune_encoder(model, config, by_id, ids["train"], ids["val"],
-                                               os.path.join(out_dir, "finetune", tag), finetune_epochs, band)
-                    features = EncoderFeatures(encoder.backbone, light_curves, band)
+                                               os.path.join(out_dir, "finetune", tag), finetune_epochs, bands)
+                    features = EncoderFeatures(encoder.backbone, light_curves, variant, bands)
                 else:
-                    frozen = frozen or EncoderFeatures(model.backbone, light_curves, band)
+                    frozen = frozen or EncoderFeatures(model.backbone, light_curves, variant, bands)
                     features = frozen
                 y = np.array([y_by_id.get(i, -1) for i in features.ids])
                 rows = {k: features.rows(v) for k, v in ids.items()}
@@ -332,7 +382,8 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
                         gammas[(method, spc, fold)] = gamma
                 else:
                     if baseline_windows is None:
-                        baseline_windows = windows_of(light_curves, model.backbone.window_size, band)
+                        baseline_windows = windows_of(light_curves, model.backbone.window_size,
+                                                      bands[0] if bands and variant == "single" else None)
                     predict = train_baseline(method, baseline_windows, ids, y_by_id, len(classes),
                                              model.backbone.window_size, head_settings, seed=fold)
                     predicted = predict(ids["test"])
@@ -346,12 +397,17 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
                     print(f"{name:>16s} spc {spc:4d} fold {fold}: macro-F1 {f1:.3f}", flush=True)
     frame = pd.DataFrame(results)
     frame.to_csv(os.path.join(out_dir, "results.csv"), index=False)
+    pd.DataFrame(
+        [{"method": name, "spc": spc, "fold": fold, "true": classes[i], "predicted": classes[j], "count": int(m[i, j])}
+         for (name, spc, fold), m in confusions.items() for i in range(len(classes)) for j in range(len(classes))]
+    ).to_csv(os.path.join(out_dir, "confusion.csv"), index=False)
     summary = summarize(frame)
     summary.to_csv(os.path.join(out_dir, "summary.csv"))
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write(markdown_table(summary))
     with open(os.path.join(out_dir, "run.json"), "w") as f:
-        json.dump({"classes": classes, "splits": source, "notes": notes, "band": band, "finetune": finetune,
+        json.dump({"classes": classes, "splits": source, "notes": notes, "variant": variant, "bands": bands,
+                   "finetune": finetune,
                    "methods": list(methods), "spcs": list(spcs), "folds": folds,
                    "head_settings": head_settings}, f, indent=2)
     from astromer import plots

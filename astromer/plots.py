@@ -26,6 +26,7 @@ def learning_curves(history, path, title=None):
         if f"val_{metric}" in history:
             ax.plot(epochs, history[f"val_{metric}"], "-o", ms=3, label="validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.set_ylabel({"loss": "loss", "rmse": "RMSE (probed)", "r2": "R$^2$ (probed)"}[metric])
         ax.grid(alpha=0.3)
         ax.legend()

@@ -118,19 +118,25 @@ def prepare_data(data, config, out_dir, input_path="auto", verbose=True):
 
         demo = config.get("demo", DEMO_DEFAULTS)
         n, demo_seed = int(demo["light_curves"]), int(demo.get("seed", 0))
-        description = f"simulated demo survey ({n} light curves, seed {demo_seed})"
+        # Multi-band presets get a two-band demo survey.
+        bands = ["g", "r"] if config["model"].get("band_names") else None
+        if bands:
+            config["model"]["band_names"] = bands
+        tag = f"demo-{n}-seed{demo_seed}" + ("-gr" if bands else "")
+        description = f"simulated demo survey ({n} light curves, seed {demo_seed}{', bands g r' if bands else ''})"
         if use_tf:
-            folder = os.path.join("records", f"demo-{n}-seed{demo_seed}")
+            folder = os.path.join("records", tag)
             if not os.path.exists(os.path.join(folder, "manifest.json")):
                 from astromer.data.records import write_records
 
                 if verbose:
                     print(f"writing the demo survey to {folder} (once)")
-                write_records(simulate_survey(n, seed=demo_seed), folder, shards=8, seed=demo_seed,
-                              class_names=["Cep", "EB", "LPV", "RRL", "noise"],
+                write_records(simulate_survey(n, seed=demo_seed, bands=bands), folder, shards=8, seed=demo_seed,
+                              class_names=["Cep", "EB", "LPV", "RRL", "noise"], band_names=bands,
                               config={"demo": demo})
             return TrainingData("tfrecords", *(_split_dirs(folder)), description=description + f" in {folder}")
-        train, val, test = PackedLightCurves.from_light_curves(simulate_survey(n, seed=demo_seed)).split(seed=demo_seed)
+        packed = PackedLightCurves.from_light_curves(simulate_survey(n, seed=demo_seed, bands=bands), band_names=bands)
+        train, val, test = packed.split(seed=demo_seed)
         return TrainingData("packed", train, val, test, description)
 
     data = os.fspath(data)
@@ -150,6 +156,12 @@ def prepare_data(data, config, out_dir, input_path="auto", verbose=True):
         for split in (train, val, test):
             if split is not None:
                 check_records(record_files(split))  # corrupt files fail here, by name
+        if config["model"].get("band_names") == "auto":
+            manifest = os.path.join(data, "manifest.json")
+            names = json.load(open(manifest)).get("band_names") if os.path.exists(manifest) else None
+            if not names:
+                raise ConfigError(f"{data!r} has no multi-band manifest (band_names); write it with pipelines/make_records.py.")
+            config["model"]["band_names"] = names
         if use_tf:
             return TrainingData("tfrecords", train, val, test, f"TFRecords in {data}")
         from astromer.data.records import read_records
@@ -161,9 +173,11 @@ def prepare_data(data, config, out_dir, input_path="auto", verbose=True):
     from astromer.data.lightcurves import iter_light_curves
 
     try:
-        light_curves = iter_light_curves(data)
         report = CleaningReport()
-        packed = PackedLightCurves.from_light_curves(clean_light_curves(light_curves, cleaning, report))
+        light_curves = list(clean_light_curves(
+            (select_band(lc, config) for lc in iter_light_curves(data)), cleaning, report))
+        band_names = resolve_band_names(config, light_curves)
+        packed = PackedLightCurves.from_light_curves(light_curves, band_names=band_names)
     except (ValueError, FileNotFoundError, OSError) as error:
         raise ConfigError(f"Cannot use {data!r} as training data: {error}") from error
     if verbose:
@@ -172,16 +186,57 @@ def prepare_data(data, config, out_dir, input_path="auto", verbose=True):
     return TrainingData("packed", train, val, test, f"table {data} ({len(packed)} light curves, 80/10/10 split)")
 
 
-def make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy=None):
-    """(train, val, steps_per_epoch, validation_steps) ready for `fit`."""
-    from astromer.data.datasets import NumpyWindowDataset, PipelineConfig
+def pipeline_config(model, config):
+    """The windowing/masking settings of `model` and the run's `config`."""
+    from astromer.data.datasets import PipelineConfig
 
-    pipeline = PipelineConfig(
+    masking = {k: v for k, v in config.get("data", {}).items() if k not in ("min_observations", "band")}
+    return PipelineConfig(
         window_size=model.backbone.window_size,
-        masking=config.get("data", {}),
+        masking=masking,
         seed=int(config["pretraining"].get("seed", 0)),
         input_names=model.backbone.input_names,
+        num_bands=len(getattr(model.backbone, "band_names", None) or []),
     )
+
+
+def select_band(lc, config):
+    """Single-band models on multi-band data: keep `data.band`; a light
+    curve with several bands and no band chosen fails with the names."""
+    from astromer.data.lightcurves import LightCurve
+
+    if lc.band is None or config["model"].get("band_names"):
+        return lc
+    wanted = config.get("data", {}).get("band")
+    names = np.asarray(lc.band).astype(str)
+    if wanted is None:
+        bands = sorted(set(names))
+        if len(bands) > 1:
+            raise ValueError(
+                f"light curve {lc.id!r} has bands {bands}; this single-band model needs one: "
+                "--set data.band=NAME, or a multi-band preset (e.g. a2-mb)."
+            )
+        return lc
+    keep = names == str(wanted)
+    return LightCurve(lc.id, lc.time[keep], lc.mag[keep], lc.err[keep], band=lc.band[keep], label=lc.label, meta=lc.meta)
+
+
+def resolve_band_names(config, light_curves):
+    """Fills `model.band_names: auto` with the sorted bands of the data."""
+    names = config["model"].get("band_names")
+    if names == "auto":
+        names = sorted({str(b) for lc in light_curves if lc.band is not None for b in np.unique(lc.band)})
+        if not names:
+            raise ValueError("band_names: auto needs a band column in the data.")
+        config["model"]["band_names"] = names
+    return names or None
+
+
+def make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy=None):
+    """(train, val, steps_per_epoch, validation_steps) ready for `fit`."""
+    from astromer.data.datasets import NumpyWindowDataset
+
+    pipeline = pipeline_config(model, config)
     use_tf = data.kind == "tfrecords" or (tensorflow_available() and _backend() == "tensorflow")
     if use_tf:
         import tensorflow as tf
@@ -488,12 +543,9 @@ def evaluate_masked(model, split, config, batch_size):
     """Masked-reconstruction loss, RMSE and R2 on the probed steps of a
     held-out split: one random window per light curve with its probe masks,
     the same for every model and run with the same seed (epoch 0 draws)."""
-    from astromer.data.datasets import NumpyWindowDataset, PackedLightCurves, PipelineConfig
+    from astromer.data.datasets import NumpyWindowDataset, PackedLightCurves
 
-    pipeline = PipelineConfig(
-        window_size=model.backbone.window_size, masking=config.get("data", {}),
-        seed=int(config["pretraining"].get("seed", 0)), input_names=model.backbone.input_names,
-    )
+    pipeline = pipeline_config(model, config)
     if isinstance(split, PackedLightCurves):
         data = NumpyWindowDataset(split, pipeline, batch_size, mode="eval")
     else:
@@ -538,12 +590,9 @@ def evaluate_reconstruction(model, split, config, batch_size=256):
     """RMSE and R2 of the reconstruction on ALL observations of every
     sequential window, without masking (Astromer 2 paper, Sect. 5.2: the
     probed subset is random, so finetuning is compared on all points)."""
-    from astromer.data.datasets import NumpyWindowDataset, PipelineConfig, PackedLightCurves
+    from astromer.data.datasets import NumpyWindowDataset, PackedLightCurves
 
-    pipeline = PipelineConfig(
-        window_size=model.backbone.window_size, masking=config.get("data", {}),
-        seed=int(config["pretraining"].get("seed", 0)), input_names=model.backbone.input_names,
-    )
+    pipeline = pipeline_config(model, config)
     if isinstance(split, PackedLightCurves):
         data = NumpyWindowDataset(split, pipeline, batch_size, mode="inference")
     else:

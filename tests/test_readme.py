@@ -15,3 +15,8 @@ def test_ci_runs_the_readme_test_command():
     command = readme_command("test-command")
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert command in ci
+
+
+def test_main_command_installs_and_trains_the_a2_demo():
+    command = readme_command("main-command")
+    assert command.startswith("pip install -e .") and "astromer-train --preset a2" in command

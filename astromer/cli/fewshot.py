@@ -29,6 +29,10 @@ def main(argv=None):
     parser.add_argument("--weights", help="pretrained encoder (run folder, .keras, original checkpoint)")
     parser.add_argument("--preset", help="preset (random encoder unless --weights; or the preset of --weights)")
     parser.add_argument("--band", help="use only this band (single-band encoders)")
+    parser.add_argument("--bands", nargs="+", help="bands for --variant band_mean / band_concat")
+    parser.add_argument("--variant", default="single", choices=("single", "band_mean", "band_concat", "joint"),
+                        help="how bands become features: one band, per-band mean or concatenation of a "
+                             "single-band encoder, or a joint multi-band encoder")
     parser.add_argument("--spc", type=int, nargs="+", default=[20, 100, 500], help="samples per class")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--splits", help="folder with fixed fold{f}_spc{s}.csv split files")
@@ -67,6 +71,7 @@ def main(argv=None):
         light_curves, labels, model, config, args.out, methods=args.methods, spcs=args.spc, folds=args.folds,
         splits_dir=args.splits, band=args.band, finetune=args.finetune, finetune_epochs=args.finetune_epochs,
         head_settings={"epochs": args.epochs}, label_suffix=" (finetuned)" if args.finetune else "",
+        variant=args.variant, bands=args.bands,
     )
     print(open(os.path.join(args.out, "summary.md")).read())
     if args.attention_maps:

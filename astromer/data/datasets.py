@@ -55,10 +55,13 @@ class PipelineConfig:
         input_names: model inputs to yield (a backbone's `input_names`).
         window_mode: inference windows, "nonoverlapping" or "original".
         float32_first: original float32 centring (exact original inputs).
+        num_bands: bands of a joint multi-band model (0: single band). The
+            light curves then carry band indices; magnitudes are centred per
+            band within each window and `bands` is yielded as an input.
     """
 
     def __init__(self, window_size=200, masking=None, seed=0, input_names=DEFAULT_INPUTS,
-                 window_mode="nonoverlapping", float32_first=False):
+                 window_mode="nonoverlapping", float32_first=False, num_bands=0):
         self.window_size = int(window_size)
         if isinstance(masking, MaskingConfig):
             self.masking = masking
@@ -68,6 +71,9 @@ class PipelineConfig:
         self.input_names = tuple(input_names)
         self.window_mode = window_mode
         self.float32_first = bool(float32_first)
+        self.num_bands = int(num_bands)
+        if self.num_bands and self.float32_first:
+            raise ValueError("float32_first reproduces single-band original windows; it has no multi-band form.")
         self.count_table = self.masking.count_table(self.window_size)
 
 
@@ -77,20 +83,33 @@ class PackedLightCurves:
     `time` is float64; `keys` (int64) seed each light curve's random draws.
     """
 
-    def __init__(self, ids, offsets, time, mag, err, labels=None, keys=None, band=None):
+    def __init__(self, ids, offsets, time, mag, err, labels=None, keys=None, band=None, band_names=None):
         self.ids = list(ids)
         self.offsets = np.asarray(offsets, np.int64)
         self.time = np.asarray(time, np.float64)
         self.mag = np.asarray(mag, np.float64)
         self.err = np.asarray(err, np.float64)
         self.labels = labels
-        self.band = band
+        self.band = None if band is None else np.asarray(band, np.int64)
+        self.band_names = band_names
         self.keys = np.arange(len(self.ids), dtype=np.int64) if keys is None else np.asarray(keys, np.int64)
 
     @classmethod
-    def from_light_curves(cls, light_curves):
-        ids, lengths, times, mags, errs, labels, keys = [], [], [], [], [], [], []
+    def from_light_curves(cls, light_curves, band_names=None):
+        """Packs light curves. With `band_names` (a joint multi-band model)
+        every observation's band is stored as its index in that list (a band
+        not in it fails with its name); without, bands are ignored."""
+        ids, lengths, times, mags, errs, labels, keys, bands = [], [], [], [], [], [], [], []
+        lookup = {name: i for i, name in enumerate(band_names or [])}
         for i, lc in enumerate(light_curves):
+            if band_names:
+                if lc.band is None:
+                    raise ValueError(f"Light curve {lc.id!r} has no band column; the model needs bands {band_names}.")
+                names = np.asarray(lc.band).astype(str)
+                unknown = sorted(str(n) for n in set(names) - set(lookup))
+                if unknown:
+                    raise ValueError(f"Light curve {lc.id!r} has band(s) {unknown} outside {band_names}.")
+                bands.append(np.array([lookup[n] for n in names], np.int64))
             ids.append(lc.id)
             lengths.append(len(lc.time))
             times.append(np.asarray(lc.time, np.float64))
@@ -102,7 +121,8 @@ class PackedLightCurves:
             raise ValueError("No light curves to pack (empty input after cleaning?).")
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         return cls(ids, offsets, np.concatenate(times), np.concatenate(mags), np.concatenate(errs),
-                   labels=labels, keys=np.asarray(keys, np.int64))
+                   labels=labels, keys=np.asarray(keys, np.int64),
+                   band=np.concatenate(bands) if band_names else None, band_names=band_names)
 
     def __len__(self):
         return len(self.ids)
@@ -122,6 +142,7 @@ class PackedLightCurves:
             cat(self.time), cat(self.mag), cat(self.err),
             labels=None if self.labels is None else [self.labels[i] for i in indices],
             keys=self.keys[indices],
+            band=None if self.band is None else cat(self.band), band_names=self.band_names,
         )
 
     def split(self, fractions=(0.8, 0.1, 0.1), seed=0):
@@ -132,7 +153,7 @@ class PackedLightCurves:
         return [self.subset(np.sort(part)) for part in np.split(order, edges)]
 
 
-def _finish_batch(ops, time64, mag64, err, padding, keys, epoch, config, mode):
+def _finish_batch(ops, time64, mag64, err, padding, keys, epoch, config, mode, bands=None):
     """Centres, masks and weights a batch of padded windows (either path)."""
     real = 1.0 - padding
     n_real = ops.maximum(ops.sum(real, 1), 1.0)
@@ -141,9 +162,17 @@ def _finish_batch(ops, time64, mag64, err, padding, keys, epoch, config, mode):
     else:
         real64 = ops.to_float64(real)
         t_mean = ops.sum(time64 * real64, 1) / ops.to_float64(n_real)
-        m_mean = ops.sum(mag64 * real64, 1) / ops.to_float64(n_real)
         t = ops.to_float32((time64 - ops.expand(t_mean, -1)) * real64)
-        m = ops.to_float32((mag64 - ops.expand(m_mean, -1)) * real64)
+        if bands is None:
+            m_mean = ops.expand(ops.sum(mag64 * real64, 1) / ops.to_float64(n_real), -1)
+        else:
+            # Multi-band: each magnitude minus the mean of its band in the window.
+            m_mean = 0.0 * mag64
+            for band in range(config.num_bands):
+                in_band = ops.to_float64(ops.to_float32(bands) == float(band)) * real64
+                count = ops.maximum(ops.sum(in_band, 1), 1.0)
+                m_mean = m_mean + in_band * ops.expand(ops.sum(mag64 * in_band, 1) / count, -1)
+        m = ops.to_float32((mag64 - m_mean) * real64)
     err = ops.to_float32(err) * ops.to_float32(real)
     padding = ops.to_float32(padding)
     if config.float32_first:
@@ -158,6 +187,8 @@ def _finish_batch(ops, time64, mag64, err, padding, keys, epoch, config, mode):
                             config.seed, epoch, keys)
         shown, hidden, probe = masks["input_magnitudes"], masks["hidden_mask"], masks["probe_mask"]
     available = {"magnitudes": shown, "times": t, "errors": err, "padding_mask": padding, "hidden_mask": hidden}
+    if bands is not None:
+        available["bands"] = ops.to_float32(bands) * ops.to_float32(real)
     x = {name: available[name] for name in config.input_names}
     y = {"magnitudes": m, "probe_mask": probe, "loss_weight": weights}
     return x, y
@@ -214,7 +245,8 @@ def numpy_batch(packed, indices, config, epoch, mode="pretrain", starts=None):
     mag64 = np.where(valid, packed.mag[rows], 0.0)
     err = np.where(valid, packed.err[rows], 0.0)
     padding = (~valid).astype(np.float32)
-    return _finish_batch(NumpyOps64, time64, mag64, err, padding, keys, eff_epoch, config, mode)
+    bands = np.where(valid, packed.band[rows], 0) if config.num_bands else None
+    return _finish_batch(NumpyOps64, time64, mag64, err, padding, keys, eff_epoch, config, mode, bands=bands)
 
 
 def inference_windows(packed, config):
@@ -417,6 +449,7 @@ def _records_source(tf, path, ops, seed):
             "time": item["time"],
             "mag": tf.cast(item["mag"], tf.float64),
             "err": tf.cast(item["err"], tf.float64),
+            "band": tf.cast(item["band"], tf.float64),
             "key": tf.where(item["key"] >= 0, item["key"], index),
         }
 
@@ -425,7 +458,9 @@ def _records_source(tf, path, ops, seed):
 
 def _packed_source(tf, packed, ops, seed):
     ragged = lambda values: tf.RaggedTensor.from_row_splits(values, packed.offsets)  # noqa: E731
-    table = {"time": ragged(packed.time), "mag": ragged(packed.mag), "err": ragged(packed.err)}
+    band = packed.band if packed.band is not None else np.zeros(len(packed.time), np.int64)
+    table = {"time": ragged(packed.time), "mag": ragged(packed.mag), "err": ragged(packed.err),
+             "band": ragged(band.astype(np.float64))}
     ds = tf.data.Dataset.from_tensor_slices((np.arange(len(packed), dtype=np.int64), packed.keys))
 
     def to_ragged(rows, keys):
@@ -485,7 +520,7 @@ def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_ep
         last = tf.maximum(tf.reduce_max(lengths), 1) - 1
         idx = tf.minimum(idx, last)
         out = {}
-        for name in ("time", "mag", "err"):
+        for name in ("time", "mag", "err", "band"):
             dense = batch[name].to_tensor(default_value=0.0)
             dense = tf.pad(dense, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(dense)[1])]])
             out[name] = tf.where(valid, tf.gather(dense, idx, batch_dims=1), tf.zeros([], tf.float64))
@@ -496,8 +531,9 @@ def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_ep
         return out
 
     def finish(batch, epoch):
+        bands = batch["band"] if config.num_bands else None
         return _finish_batch(ops, batch["time"], batch["mag"], batch["err"], batch["padding"],
-                             batch["key"], epoch, config, mode)
+                             batch["key"], epoch, config, mode, bands=bands)
 
     def random_windows(batch, epoch):
         lengths = tf.cast(batch["time"].row_lengths(), tf.int64)
@@ -540,6 +576,7 @@ def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_ep
                     "time": item["time"][s : s + w],
                     "mag": item["mag"][s : s + w],
                     "err": item["err"][s : s + w],
+                    "band": item["band"][s : s + w],
                     "key": item["key"],
                 }
             )

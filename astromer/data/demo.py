@@ -70,25 +70,36 @@ def light_curve_shape(rng, kind, time):
     raise ValueError(f"Unknown kind {kind!r}; use one of {CLASSES}.")
 
 
-def simulate_light_curve(rng, kind, index=0, min_obs=40, max_obs=600):
-    """One simulated `LightCurve` of class `kind`."""
+def simulate_light_curve(rng, kind, index=0, min_obs=40, max_obs=600, bands=None):
+    """One simulated `LightCurve` of class `kind`; with `bands` (names), each
+    observation is in one band, with a colour offset and a band-dependent
+    amplitude (bluer bands vary more, as pulsating stars do)."""
     n = int(rng.integers(min_obs, max_obs + 1))
     time = survey_cadence(rng, n, start=rng.uniform(50000, 56000))
     base = rng.uniform(14.0, 19.5)
     signal = light_curve_shape(rng, kind, time)
+    band = None
+    if bands:
+        which = rng.integers(0, len(bands), n)
+        colours = np.cumsum(np.concatenate([[0.0], rng.uniform(0.2, 0.8, len(bands) - 1)]))[::-1]
+        amplitude = np.linspace(1.3, 1.0, len(bands))
+        base = base + colours[which]
+        signal = signal * amplitude[which]
+        band = np.asarray(bands)[which]
     # Photometric errors grow with magnitude (sky-limited at the faint end).
     mag_true = base + signal
     err = np.sqrt(0.008**2 + (0.02 * 10 ** (0.4 * (mag_true - 18.0))) ** 2)
     err = np.clip(err * rng.lognormal(0, 0.15, n), 0.005, 0.5)
     mag = mag_true + rng.normal(0, err)
-    return LightCurve(f"{kind}_{index:06d}", time, mag, err, label=kind)
+    return LightCurve(f"{kind}_{index:06d}", time, mag, err, band=band, label=kind)
 
 
-def simulate_survey(n_light_curves, seed=0, classes=CLASSES, min_obs=40, max_obs=600):
-    """`n_light_curves` simulated light curves, classes in equal shares."""
+def simulate_survey(n_light_curves, seed=0, classes=CLASSES, min_obs=40, max_obs=600, bands=None):
+    """`n_light_curves` simulated light curves, classes in equal shares
+    (several bands per light curve when `bands` names them)."""
     rng = np.random.default_rng(seed)
     return [
-        simulate_light_curve(rng, classes[i % len(classes)], i, min_obs, max_obs)
+        simulate_light_curve(rng, classes[i % len(classes)], i, min_obs, max_obs, bands=bands)
         for i in range(int(n_light_curves))
     ]
 

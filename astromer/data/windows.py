@@ -73,7 +73,21 @@ def pad(values, window_size):
     return out
 
 
-def sequential_windows(light_curve, window_size=200, mode="nonoverlapping", float32_first=False):
+def center_per_band(magnitudes, bands):
+    """Subtracts from each magnitude the mean of its band (float64).
+
+    Multi-band windows: bands differ by colours of a magnitude or more, so
+    one mean for the window would leave band offsets in the input.
+    """
+    magnitudes = np.asarray(magnitudes, np.float64)
+    out = magnitudes.copy()
+    for band in np.unique(bands):
+        rows = bands == band
+        out[rows] -= magnitudes[rows].mean()
+    return out
+
+
+def sequential_windows(light_curve, window_size=200, mode="nonoverlapping", float32_first=False, bands=None):
     """All inference windows of one light curve.
 
     Args:
@@ -83,11 +97,16 @@ def sequential_windows(light_curve, window_size=200, mode="nonoverlapping", floa
         mode: "nonoverlapping" or "original" (see the module docstring).
         float32_first: reproduce the original float32 centring.
 
+        bands: optional `(L,)` integer band index of every row (multi-band:
+            rows of all bands merged in time order; magnitudes are centred
+            per band within each window).
+
     Returns a dict of arrays with one row per window: `times`,
     `magnitudes` (centred), `errors` (as given) (float32,
     `(n, window_size)`), `padding_mask` (1 on padding), `lengths` (real
     observations), `starts` (first row) and `means` (`(n, 2)`, float64,
-    the subtracted time and magnitude means).
+    the subtracted time and magnitude means), and with `bands`, `bands`
+    (`(n, window_size)` float32 band indices, 0 on padding).
     """
     lc = np.asarray(light_curve)
     if lc.ndim != 2 or lc.shape[1] not in (2, 3):
@@ -101,6 +120,10 @@ def sequential_windows(light_curve, window_size=200, mode="nonoverlapping", floa
     for start in starts:
         rows = lc[start : start + window_size]
         centred, means = center(rows[:, :2], float32_first=float32_first)
+        if bands is not None:
+            window_bands = np.asarray(bands)[start : start + window_size]
+            centred[:, 1] = center_per_band(rows[:, 1], window_bands)
+            out.setdefault("bands", []).append(pad(window_bands.astype(np.float32), window_size))
         padded = pad(centred, window_size)
         out["times"].append(padded[:, 0])
         out["magnitudes"].append(padded[:, 1])
@@ -111,7 +134,7 @@ def sequential_windows(light_curve, window_size=200, mode="nonoverlapping", floa
         out["lengths"].append(len(rows))
         out["starts"].append(start)
         out["means"].append(means)
-    return {
+    result = {
         "times": np.stack(out["times"]).astype(np.float32),
         "magnitudes": np.stack(out["magnitudes"]).astype(np.float32),
         "errors": np.stack(out["errors"]).astype(np.float32),
@@ -120,3 +143,6 @@ def sequential_windows(light_curve, window_size=200, mode="nonoverlapping", floa
         "starts": np.asarray(out["starts"], np.int64),
         "means": np.stack(out["means"]),
     }
+    if bands is not None:
+        result["bands"] = np.stack(out["bands"])
+    return result

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from astromer.layers.astroco_embedding import AstroCoInputEmbedding
+from astromer.layers.band_embedding import BandEmbedding
 from astromer.layers.attention import ATTENTION_IMPLEMENTATIONS
 from astromer.layers.conformer_block import ConformerBlock
 from astromer.models.backbone import Backbone
@@ -145,6 +146,7 @@ class AstroCoBackbone(Backbone):
         pe_base=10000.0,
         layer_norm_epsilon=1e-5,
         attention_implementation="auto",
+        band_names=None,
         dtype=None,
         **kwargs,
     ):
@@ -170,7 +172,13 @@ class AstroCoBackbone(Backbone):
             raise ValueError(
                 f"num_heads * head_dim must be at least 2, got {num_heads!r} * {head_dim!r}."
             )
-        inputs = self.make_inputs(window_size)
+        if isinstance(band_names, str):
+            raise ValueError(
+                f"band_names={band_names!r}: give the list of band names (e.g. ['EROS_B', 'EROS_R']); "
+                "'auto' is resolved from the training data by astromer-train."
+            )
+        input_names = self.names_with_bands(band_names)
+        inputs = self.inputs_for(window_size, input_names)
         padding_mask = inputs["padding_mask"]
         placeholder_mask = ops.maximum(padding_mask, inputs["hidden_mask"])
 
@@ -181,6 +189,10 @@ class AstroCoBackbone(Backbone):
             dtype=dtype,
             name="input_embedding",
         )(inputs["magnitudes"], inputs["errors"], inputs["times"], placeholder_mask)
+        if band_names:
+            embedding = BandEmbedding(len(band_names), hidden_dim, dtype=dtype, name="band_embedding")(
+                embedding, inputs["bands"]
+            )
         x = embedding
         block_outputs = []
         for i in range(int(num_layers)):
@@ -218,6 +230,8 @@ class AstroCoBackbone(Backbone):
         self.pe_base = float(pe_base)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
         self.attention_implementation = attention_implementation
+        self.input_names = input_names
+        self.band_names = list(band_names) if band_names else None
         # Functional models ignore `dtype`; the policy lives on the layers.
         self.layer_dtype = keras.dtype_policies.get(dtype) if dtype else None
 
@@ -235,6 +249,8 @@ class AstroCoBackbone(Backbone):
         x = self.get_layer("input_embedding")(
             inputs["magnitudes"], inputs["errors"], inputs["times"], placeholder_mask
         )
+        if self.band_names:
+            x = self.get_layer("band_embedding")(x, inputs["bands"])
         for i in range(block):
             x = self.get_layer(f"block_{i}")(x, padding_mask=padding_mask, training=False)
         _, scores = self.get_layer(f"block_{block}")(
@@ -256,5 +272,6 @@ class AstroCoBackbone(Backbone):
             "pe_base": self.pe_base,
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "attention_implementation": self.attention_implementation,
+            "band_names": self.band_names,
             "dtype": keras.dtype_policies.serialize(self.layer_dtype) if self.layer_dtype else None,
         }

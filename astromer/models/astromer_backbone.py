@@ -5,6 +5,7 @@ import keras
 from astromer.layers.dropout import HashDropout
 from keras import ops
 
+from astromer.layers.band_embedding import BandEmbedding
 from astromer.layers.encoder_block import AstromerEncoderBlock
 from astromer.layers.input_embedding import AstromerInputEmbedding
 from astromer.layers.mask_token import MaskToken
@@ -48,6 +49,9 @@ class AstromerBackbone(Backbone):
         mask_token: bool. Replace masked magnitudes by a trainable token (A2).
         attention_implementation: "auto", "explicit" or "fused".
         layer_norm_epsilon: float.
+        band_names: list of band names for a joint multi-band model (an
+            extra `bands` input of band indices and a learned band
+            embedding); None for single-band models.
         dtype: dtype policy name, e.g. "float32" or "mixed_bfloat16".
 
     Example:
@@ -79,6 +83,7 @@ class AstromerBackbone(Backbone):
         mask_token=True,
         attention_implementation="auto",
         layer_norm_epsilon=1e-6,
+        band_names=None,
         dtype=None,
         **kwargs,
     ):
@@ -86,7 +91,13 @@ class AstromerBackbone(Backbone):
             if int(value) <= 0:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
         hidden_dim = int(num_heads) * int(head_dim)
-        inputs = self.make_inputs(window_size)
+        if isinstance(band_names, str):
+            raise ValueError(
+                f"band_names={band_names!r}: give the list of band names (e.g. ['EROS_B', 'EROS_R']); "
+                "'auto' is resolved from the training data by astromer-train."
+            )
+        input_names = self.names_with_bands(band_names)
+        inputs = self.inputs_for(window_size, input_names)
         ignore_mask = ops.maximum(inputs["padding_mask"], inputs["hidden_mask"])
 
         magnitudes = inputs["magnitudes"]
@@ -95,6 +106,10 @@ class AstromerBackbone(Backbone):
         embedding = AstromerInputEmbedding(
             hidden_dim, pe_base=pe_base, dtype=dtype, name="input_embedding"
         )(magnitudes, inputs["times"])
+        if band_names:
+            embedding = BandEmbedding(len(band_names), hidden_dim, dtype=dtype, name="band_embedding")(
+                embedding, inputs["bands"]
+            )
         x = HashDropout(dropout, dtype=dtype, name="embedding_dropout")(embedding)
         block_outputs = []
         for i in range(int(num_layers)):
@@ -139,6 +154,8 @@ class AstromerBackbone(Backbone):
         self.mask_token = bool(mask_token)
         self.attention_implementation = attention_implementation
         self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.input_names = input_names
+        self.band_names = list(band_names) if band_names else None
         # Functional models ignore `dtype`; the policy lives on the layers.
         self.layer_dtype = keras.dtype_policies.get(dtype) if dtype else None
 
@@ -155,6 +172,8 @@ class AstromerBackbone(Backbone):
         if self.mask_token:
             magnitudes = self.get_layer("mask_token")(magnitudes, ignore_mask)
         x = self.get_layer("input_embedding")(magnitudes, inputs["times"])
+        if self.band_names:
+            x = self.get_layer("band_embedding")(x, inputs["bands"])
         for i in range(block):
             x = self.get_layer(f"block_{i}")(x, ignore_mask=ignore_mask)
         _, scores = self.get_layer(f"block_{block}")(
@@ -187,5 +206,6 @@ class AstromerBackbone(Backbone):
             "mask_token": self.mask_token,
             "attention_implementation": self.attention_implementation,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "band_names": self.band_names,
             "dtype": keras.dtype_policies.serialize(self.layer_dtype) if self.layer_dtype else None,
         }

@@ -18,12 +18,35 @@ class Backbone(keras.Model):
     # Inputs that may never contain NaN/inf when given as NumPy arrays.
     finite_inputs = ("magnitudes", "times", "errors")
 
+    @staticmethod
+    def inputs_for(window_size, names):
+        return {name: keras.Input(shape=(int(window_size),), name=name) for name in names}
+
+    def make_inputs(self, window_size=None):
+        """Fresh `keras.Input`s for this backbone's inputs (for task models)."""
+        return self.inputs_for(window_size or self.window_size, self.input_names)
+
     @classmethod
-    def make_inputs(cls, window_size):
-        return {
-            name: keras.Input(shape=(int(window_size),), name=name)
-            for name in cls.input_names
-        }
+    def names_with_bands(cls, band_names):
+        """The input names of a single-band model, plus `bands` when the
+        model reads several bands."""
+        return tuple(cls.input_names) + (("bands",) if band_names else ())
+
+    def band_indices(self, band_values):
+        """Maps per-observation band names to this model's band indices.
+
+        A band the model was not trained on fails with its name.
+        """
+        if not self.band_names:
+            raise ValueError(f"{type(self).__name__} reads a single band; it has no band indices.")
+        lookup = {name: i for i, name in enumerate(self.band_names)}
+        values = np.asarray(band_values).astype(str)
+        unknown = sorted(str(v) for v in set(values) - set(lookup))
+        if unknown:
+            raise ValueError(
+                f"Band(s) {unknown} were not seen in training; this model knows bands {self.band_names}."
+            )
+        return np.array([lookup[v] for v in values], dtype=np.float32)
 
     def validate_inputs(self, inputs):
         """Checks names, shapes and (for NumPy input) finiteness of `inputs`.

@@ -1,6 +1,7 @@
 """Light-curve classification on a (frozen) backbone, and what the baselines share with it."""
 
 import keras
+import numpy as np
 
 from astromer.layers.pooling import LayerMix, MaskedMaxPooling, MaskedMeanPooling
 from astromer.models.backbone import Backbone
@@ -305,12 +306,16 @@ class FeatureClassifier(ClassificationTask):
         head: "a2", "linear", "max_pool" or "mean_last" (as `Classifier`).
         feature_shape: `(num_layers + 1, dim)` or `(dim,)`.
         hidden_units, dropout, layer_norm: as `Classifier`.
+        standardize: standardise each feature with the training set's mean
+            and variance first (call `adapt(train_features)`): the few-shot
+            heads train on a few dozen objects, where unscaled features make
+            the optimisation erratic.
     """
 
     input_names = ("features",)
 
     def __init__(self, num_classes, head="a2", feature_shape=(3, 256), hidden_units=None,
-                 dropout=0.0, layer_norm=False, **kwargs):
+                 dropout=0.0, layer_norm=False, standardize=False, **kwargs):
         num_classes = check_num_classes(num_classes)
         if head not in HEADS:
             raise ValueError(f"Unknown head {head!r}; use one of {HEADS}.")
@@ -326,12 +331,14 @@ class FeatureClassifier(ClassificationTask):
         hidden_units = check_hidden_units(hidden_units)
         dropout = check_dropout(dropout)
         features = keras.Input(feature_shape, name="features")
+        x = features
+        if standardize:
+            axis = (-2, -1) if mixed else -1
+            x = keras.layers.Normalization(axis=axis, name="standardize")(x)
         if mixed:
-            embedding = LayerMix(name="layer_mix")(
-                [features[:, k] for k in range(feature_shape[0])]
-            )
+            embedding = LayerMix(name="layer_mix")([x[:, k] for k in range(feature_shape[0])])
         else:
-            embedding = features
+            embedding = x
         logits = classification_head(embedding, num_classes, hidden_units, dropout, layer_norm)
         super().__init__(inputs={"features": features}, outputs=logits, **kwargs)
         self.num_classes = num_classes
@@ -340,6 +347,13 @@ class FeatureClassifier(ClassificationTask):
         self.hidden_units = hidden_units
         self.dropout = dropout
         self.layer_norm = bool(layer_norm)
+        self.standardize = bool(standardize)
+
+    def adapt(self, features):
+        """Sets the standardisation to the mean and variance of `features`
+        (the training set's; with `standardize=True`)."""
+        if self.standardize:
+            self.get_layer("standardize").adapt(np.asarray(features))
 
     def validate_inputs(self, inputs):
         if not hasattr(inputs, "keys"):
@@ -361,4 +375,5 @@ class FeatureClassifier(ClassificationTask):
             "hidden_units": list(self.hidden_units),
             "dropout": self.dropout,
             "layer_norm": self.layer_norm,
+            "standardize": self.standardize,
         }

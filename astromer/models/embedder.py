@@ -165,6 +165,14 @@ class Embedder:
     def _select_band(self, lc):
         from astromer.data.lightcurves import LightCurve
 
+        if getattr(self.backbone, "band_names", None):
+            # Joint multi-band model: every band is read; unknown ones fail.
+            if lc.band is None:
+                raise ValueError(
+                    f"Light curve {lc.id!r} has no band column; this model reads bands {self.backbone.band_names}."
+                )
+            self.backbone.band_indices(lc.band)
+            return lc
         if lc.band is None:
             return lc
         bands = np.unique(lc.band.astype(str))
@@ -181,9 +189,11 @@ class Embedder:
 
     def _windows(self, light_curves):
         size = self.backbone.window_size
+        multi_band = bool(getattr(self.backbone, "band_names", None))
         for index, lc in enumerate(light_curves):
+            bands = self.backbone.band_indices(lc.band) if multi_band else None
             windows = sequential_windows(lc.as_array(), size, mode=self.window_mode,
-                                         float32_first=self.float32_first)
+                                         float32_first=self.float32_first, bands=bands)
             for k in range(len(windows["starts"])):
                 yield index, lc, {key: windows[key][k] for key in windows}
 
@@ -195,6 +205,8 @@ class Embedder:
             "padding_mask": np.stack([w["padding_mask"] for w in batch]),
         }
         inputs["hidden_mask"] = np.zeros_like(inputs["padding_mask"])
+        if "bands" in batch[0]:
+            inputs["bands"] = np.stack([w["bands"] for w in batch])
         return self.backbone.validate_inputs(inputs)
 
     def _batched(self, items, run):

@@ -1,0 +1,118 @@
+"""Joint multi-band models: band embedding, per-band centring, band mapping."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from astromer.data.demo import simulate_survey
+from astromer.data.lightcurves import LightCurve
+from astromer.models.astromer_backbone import AstromerBackbone
+from astromer.models.embedder import Embedder
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def joint(band_names=("B", "R"), **kwargs):
+    import keras
+
+    keras.utils.set_random_seed(4)
+    backbone = AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=64, dropout=0.0,
+                                band_names=list(band_names), **kwargs)
+    table = backbone.get_layer("band_embedding").embeddings
+    table.assign(np.random.default_rng(0).normal(size=table.shape).astype("float32"))
+    return backbone
+
+
+def two_band_curves(n=5):
+    return simulate_survey(n, seed=7, min_obs=30, max_obs=90, bands=["B", "R"])
+
+
+def test_band_order_does_not_change_the_embedding():
+    lcs = two_band_curves()
+    a = joint(("B", "R"))
+    b = joint(("R", "B"))
+    # same model once the mapping is the same: swap the band embedding rows
+    b.set_weights([w for w in a.get_weights()])
+    rows = a.get_layer("band_embedding").embeddings.numpy()
+    b.get_layer("band_embedding").embeddings.assign(rows[::-1])
+    _, ea = Embedder(a).embed_array(lcs)
+    _, eb = Embedder(b).embed_array(lcs)
+    np.testing.assert_allclose(ea, eb, atol=1e-5)
+    # and the bands matter: relabelling the observations changes it
+    swapped = [LightCurve(lc.id, lc.time, lc.mag, lc.err, band=np.where(lc.band == "B", "R", "B")) for lc in lcs]
+    _, es = Embedder(a).embed_array(swapped)
+    assert not np.allclose(es, ea, atol=1e-3)
+
+
+def test_unseen_band_fails_with_its_name_and_one_band_still_embeds():
+    backbone = joint()
+    lc = two_band_curves(1)[0]
+    odd = LightCurve(lc.id, lc.time, lc.mag, lc.err, band=np.where(lc.band == "B", "V", lc.band))
+    with pytest.raises(ValueError, match=r"Band\(s\) \['V'\] were not seen in training; this model knows bands \['B', 'R'\]"):
+        Embedder(backbone).embed_array([odd])
+    r_only = lc.band == "R"
+    single = LightCurve(lc.id, lc.time[r_only], lc.mag[r_only], lc.err[r_only], band=lc.band[r_only])
+    _, emb = Embedder(backbone).embed_array([single])
+    assert emb.shape == (1, 8) and np.all(np.isfinite(emb))
+
+
+def test_per_band_centring():
+    from astromer.data.windows import sequential_windows
+
+    t = np.arange(6.0)
+    mag = np.array([10.0, 20.0, 11.0, 21.0, 12.0, 22.0])
+    w = sequential_windows(np.stack([t, mag, np.full(6, 0.1)], 1), window_size=8, bands=np.array([0, 1, 0, 1, 0, 1]))
+    np.testing.assert_allclose(w["magnitudes"][0][:6], [-1, -1, 0, 0, 1, 1])
+    np.testing.assert_array_equal(w["bands"][0], [0, 1, 0, 1, 0, 1, 0, 0])
+
+
+def test_training_pipeline_centres_per_band_in_both_paths():
+    from astromer.data.datasets import NumpyWindowDataset, PackedLightCurves, PipelineConfig
+
+    lcs = two_band_curves(8)
+    packed = PackedLightCurves.from_light_curves(lcs, band_names=["B", "R"])
+    config = PipelineConfig(window_size=64, num_bands=2,
+                            input_names=("magnitudes", "times", "padding_mask", "hidden_mask", "bands"))
+    x, y = NumpyWindowDataset(packed, config, 4, mode="eval")[0]
+    for b in (0.0, 1.0):
+        in_band = (x["bands"] == b) & (x["padding_mask"] == 0)
+        means = [y["magnitudes"][i][in_band[i]].mean() for i in range(4) if in_band[i].any()]
+        np.testing.assert_allclose(means, 0.0, atol=1e-5)
+    tf = pytest.importorskip("tensorflow")
+    from astromer.data.datasets import tf_dataset
+
+    ds, _ = tf_dataset(packed, config, 4, mode="eval")
+    tx, ty = next(ds.as_numpy_iterator())
+    for k in x:
+        np.testing.assert_allclose(tx[k], x[k], atol=1e-6)
+    with pytest.raises(ValueError, match=r"band\(s\) \['R'\] outside \['B'\]"):
+        PackedLightCurves.from_light_curves(lcs, band_names=["B"])
+    assert tf
+
+
+def test_multiband_preset_trains_on_the_demo(tmp_path):
+    import yaml
+
+    from astromer import presets
+
+    config = presets.load_preset("a2-mb")
+    config["model"].update(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=48, use_leak=False)
+    config["demo"] = {"light_curves": 60, "seed": 0, "pretraining.batch_size": 8, "pretraining.epochs": 2}
+    (tmp_path / "mb.yaml").write_text(yaml.safe_dump(config))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, "-m", "astromer.cli.train", "--preset", str(tmp_path / "mb.yaml"),
+                          "--out", "run", "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    import keras
+
+    import astromer  # noqa: F401
+
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    assert model.backbone.band_names == ["g", "r"]  # recorded in the saved model
+    assert "bands" in model.backbone.input_names
+    with pytest.raises(ValueError, match="give the list of band names"):
+        AstromerBackbone.from_preset("a2-mb")
