@@ -49,11 +49,23 @@ def resolve_config(preset, overrides=(), demo=False):
     return presets.apply_overrides(config, overrides)
 
 
+def _plain(value):
+    # Configs taken from a built model hold Keras' tracked list wrappers and
+    # NumPy scalars, which safe_dump refuses.
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def write_config(config, path):
     import yaml
 
     with open(path, "w") as f:
-        yaml.safe_dump(config, f, sort_keys=False)
+        yaml.safe_dump(_plain(config), f, sort_keys=False)
 
 
 def read_config(path):

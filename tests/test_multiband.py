@@ -1,5 +1,6 @@
 """Joint multi-band models: band embedding, per-band centring, band mapping."""
 
+import json
 import os
 import subprocess
 import sys
@@ -116,3 +117,103 @@ def test_multiband_preset_trains_on_the_demo(tmp_path):
     assert "bands" in model.backbone.input_names
     with pytest.raises(ValueError, match="give the list of band names"):
         AstromerBackbone.from_preset("a2-mb")
+
+
+def test_per_band_variants_are_the_mean_and_concatenation_of_single_band_features(tmp_path):
+    # band_mean / band_concat of a single-band encoder are, per object, the
+    # mean / concatenation of its single-band features; one finetuned encoder
+    # per fold serves every variant of a run.
+    import pandas as pd
+
+    from astromer import fewshot, presets
+    from astromer.training import build_pretrainer
+
+    lcs = simulate_survey(24, seed=3, classes=("RRL", "LPV", "noise"), min_obs=40, max_obs=80, bands=["B", "R"])
+    config = presets.load_preset("a1")
+    config["model"].update(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=32, dropout=0.0)
+    config["pretraining"].update(batch_size=8)
+    model = build_pretrainer(config)
+    single = {b: fewshot.EncoderFeatures(model.backbone, lcs, "single", [b]) for b in ("B", "R")}
+    mean = fewshot.EncoderFeatures(model.backbone, lcs, "band_mean", ["B", "R"])
+    concat = fewshot.EncoderFeatures(model.backbone, lcs, "band_concat", ["B", "R"])
+    assert mean.ids == concat.ids == single["B"].ids
+    np.testing.assert_allclose(mean.mean_layers, (single["B"].mean_layers + single["R"].mean_layers) / 2, atol=1e-6)
+    np.testing.assert_allclose(concat.max_last, np.concatenate([single["B"].max_last, single["R"].max_last], -1))
+    with pytest.raises(ValueError, match="needs two or more bands"):
+        fewshot.EncoderFeatures(model.backbone, lcs, "band_mean", ["B"])
+
+    frame = fewshot.run(lcs, {lc.id: lc.label for lc in lcs}, model, config, tmp_path / "out", methods=("logreg",),
+                        spcs=(4,), folds=1, finetune=True, finetune_epochs=1, variant=["band_mean", "band_concat"],
+                        bands=["B", "R"], verbose=False)
+    assert sorted(frame["method"]) == ["logreg band_concat", "logreg band_mean"]
+    assert [p.name for p in (tmp_path / "out" / "finetune").iterdir()] == ["fold0_spc4"]
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert len(summary) == 2
+    record = json.loads((tmp_path / "out" / "finetune" / "fold0_spc4" / "finetune.json").read_text())
+    assert record["kept"] == (record["best_val_loss"] < record["val_loss_before"])
+    # An encoder that finetuning only makes worse is returned unchanged.
+    by_id = {lc.id: lc for lc in lcs}
+    ids = [lc.id for lc in lcs]
+    same = fewshot.finetune_encoder(model, config, by_id, ids[:12], ids[12:], tmp_path / "diverged", 1, ["B", "R"],
+                                    learning_rate=1e3)
+    assert same is model
+    assert not json.loads((tmp_path / "diverged" / "finetune.json").read_text())["kept"]
+
+
+def test_run_config_of_a_multiband_model_is_written_and_read_back(tmp_path):
+    # The band mapping of a built model (a tracked list) must survive the
+    # run's config.yaml, which finetuning writes from `get_config()`.
+    from astromer.training import read_config, write_config
+
+    config = {"model": {k: v for k, v in joint().get_config().items() if k not in ("name", "trainable")},
+              "pretraining": {"seed": np.int64(3)}}
+    write_config(config, tmp_path / "config.yaml")
+    again = read_config(tmp_path / "config.yaml")
+    assert again["model"]["band_names"] == ["B", "R"] and again["pretraining"]["seed"] == 3
+    assert AstromerBackbone(**again["model"]).band_names == ["B", "R"]
+
+
+@pytest.mark.parametrize("kind", ["astromer", "astroco"])
+def test_with_bands_starts_as_the_single_band_model(kind):
+    # A single-band backbone extended with bands gives, on light curves of one
+    # band, the same embedding as before (zero band table); after the table
+    # changes, the bands are told apart.
+    import keras
+
+    from astromer.models.astroco_backbone import AstroCoBackbone
+
+    keras.utils.set_random_seed(1)
+    if kind == "astromer":
+        single = AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=64, dropout=0.0)
+    else:
+        single = AstroCoBackbone(num_layers=1, num_heads=2, head_dim=4, window_size=64, dropout=0.0)
+    multi = single.with_bands(["B", "R"])
+    assert multi.band_names == ["B", "R"] and single.band_names in (None, [])
+    lcs = [LightCurve(lc.id, lc.time, lc.mag, lc.err, band=np.array(["R"] * len(lc.time)))
+           for lc in simulate_survey(3, seed=5, min_obs=30, max_obs=60)]
+    _, before = Embedder(single).embed_array(lcs)
+    _, after = Embedder(multi).embed_array(lcs)
+    np.testing.assert_allclose(after, before, atol=1e-5)
+    table = multi.get_layer("band_embedding").embeddings
+    table.assign(np.ones(table.shape, "float32"))
+    _, moved = Embedder(multi).embed_array(lcs)
+    assert np.abs(moved - before).max() > 1e-2
+    with pytest.raises(ValueError, match="already reads bands"):
+        multi.with_bands(["g"])
+
+
+def test_pretrainer_with_bands_reconstructs_as_before():
+    import keras
+
+    from astromer.models.pretrainer import Pretrainer
+
+    keras.utils.set_random_seed(2)
+    single = Pretrainer(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=16,
+                                         dropout=0.0))
+    multi = single.with_bands(["B", "R"])
+    rng = np.random.default_rng(0)
+    x = {"magnitudes": rng.normal(size=(2, 16)).astype("float32"),
+         "times": np.sort(rng.uniform(0, 50, (2, 16)), 1).astype("float32"),
+         "padding_mask": np.ones((2, 16), "float32"), "hidden_mask": np.zeros((2, 16), "float32")}
+    np.testing.assert_allclose(multi.predict_on_batch({**x, "bands": np.ones((2, 16), "int32")}),
+                               single.predict_on_batch(x), atol=1e-5)

@@ -30,16 +30,22 @@ def main(argv=None):
     parser.add_argument("--preset", help="preset (random encoder unless --weights; or the preset of --weights)")
     parser.add_argument("--band", help="use only this band (single-band encoders)")
     parser.add_argument("--bands", nargs="+", help="bands for --variant band_mean / band_concat")
-    parser.add_argument("--variant", default="single", choices=("single", "band_mean", "band_concat", "joint"),
+    parser.add_argument("--variant", nargs="+", default=["single"],
+                        choices=("single", "band_mean", "band_concat", "joint"),
                         help="how bands become features: one band, per-band mean or concatenation of a "
-                             "single-band encoder, or a joint multi-band encoder")
+                             "single-band encoder, or a joint multi-band encoder; several variants share "
+                             "each fold's finetuned encoder")
     parser.add_argument("--spc", type=int, nargs="+", default=[20, 100, 500], help="samples per class")
     parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--only-fold", type=int, nargs="+", help="run only these folds (e.g. to split a long run)")
     parser.add_argument("--splits", help="folder with fixed fold{f}_spc{s}.csv split files")
     parser.add_argument("--methods", nargs="+", default=["a2", "max_pool", "linear", "logreg"],
                         help="a2 max_pool linear logreg raw_gru emb_gru emb_mlp")
     parser.add_argument("--finetune", action="store_true", help="finetune the encoder on each fold's training objects")
     parser.add_argument("--finetune-epochs", type=int, default=10)
+    parser.add_argument("--finetune-lr", type=float, default=1e-4, help="learning rate of --finetune")
+    parser.add_argument("--finetune-dropout", type=float, default=0.0,
+                        help="encoder dropout during --finetune (-1 keeps the model's)")
     parser.add_argument("--epochs", type=int, default=300, help="classifier epochs (early stopping on val)")
     parser.add_argument("--attention-maps", type=int, default=0, metavar="N", help="attention maps of N test objects per class")
     parser.add_argument("--periods", help="CSV id,period to fold the attention maps")
@@ -71,7 +77,8 @@ def main(argv=None):
         light_curves, labels, model, config, args.out, methods=args.methods, spcs=args.spc, folds=args.folds,
         splits_dir=args.splits, band=args.band, finetune=args.finetune, finetune_epochs=args.finetune_epochs,
         head_settings={"epochs": args.epochs}, label_suffix=" (finetuned)" if args.finetune else "",
-        variant=args.variant, bands=args.bands,
+        variant=args.variant, bands=args.bands, finetune_learning_rate=args.finetune_lr,
+        finetune_dropout=None if args.finetune_dropout < 0 else args.finetune_dropout, only_folds=args.only_fold,
     )
     print(open(os.path.join(args.out, "summary.md")).read())
     if args.attention_maps:

@@ -129,3 +129,26 @@ class Backbone(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    def with_bands(self, band_names, **overrides):
+        """A joint multi-band copy of this single-band backbone: the same
+        weights plus a band embedding for `band_names`, which starts at zero,
+        so the copy first gives exactly this backbone's outputs on any one
+        band. `overrides` change other settings (e.g. `dropout`).
+
+        This is how a published single-band model (Astromer 1) becomes the
+        starting point of a multi-band one (docs/multiband.md).
+        """
+        if getattr(self, "band_names", None):
+            raise ValueError(f"This backbone already reads bands {list(self.band_names)}.")
+        config = {**self.get_config(), **overrides, "band_names": [str(b) for b in band_names]}
+        config.pop("name", None)
+        joint = type(self).from_config(config)
+        table = {id(v) for v in joint.get_layer("band_embedding").weights}
+        targets = [v for v in joint.weights if id(v) not in table]
+        sources = self.weights
+        if [tuple(v.shape) for v in targets] != [tuple(v.shape) for v in sources]:
+            raise ValueError("The multi-band copy's variables do not line up with this backbone's.")
+        for target, source in zip(targets, sources):
+            target.assign(source)
+        return joint

@@ -76,6 +76,14 @@ class Pretrainer(keras.Model):
     def reconstruction_head(self):
         return self.get_layer("reconstruction_head")
 
+    def with_bands(self, band_names, **overrides):
+        """This model made joint multi-band (`Backbone.with_bands`), with the
+        same reconstruction head: it starts as exactly this model."""
+        joint = Pretrainer(self.backbone.with_bands(band_names, **overrides),
+                           uncertainty_weighted=self.uncertainty_weighted)
+        joint.reconstruction_head.set_weights(self.reconstruction_head.get_weights())
+        return joint
+
     def compile(self, optimizer="adam", **kwargs):
         if kwargs.get("loss") is not None:
             raise ValueError(

@@ -297,3 +297,29 @@ def test_feature_classifier_equals_the_frozen_backbone_classifier():
                                    full.predict_on_batch(windows), atol=1e-4)
     with pytest.raises(ValueError, match=r"takes features of shape \(dim,\)"):
         FeatureClassifier(3, head="max_pool", feature_shape=(3, 8))
+
+
+@pytest.mark.parametrize("head,shape", [("a2", (3, 4)), ("max_pool", (4,))])
+def test_feature_head_standardisation_uses_the_training_statistics(head, shape, tmp_path):
+    # With standardize=True, adapt() must make the head see (x - mean) / std of
+    # the adapted set per feature: the same logits as an unstandardised head
+    # fed the standardised features by hand.
+    from astromer.models.classifier import FeatureClassifier
+
+    rng = np.random.default_rng(0)
+    train = rng.normal(5.0, 3.0, (40, *shape)).astype("float32") * np.arange(1, shape[-1] + 1)
+    test = rng.normal(5.0, 3.0, (7, *shape)).astype("float32")
+    scaled = FeatureClassifier(3, head=head, feature_shape=shape, hidden_units=[8], standardize=True)
+    plain = FeatureClassifier(3, head=head, feature_shape=shape, hidden_units=[8])
+    scaled.adapt(train)
+    for layer in plain.layers:
+        if layer.weights:
+            layer.set_weights(scaled.get_layer(layer.name).get_weights())
+    by_hand = (test - train.mean(0)) / train.std(0)
+    np.testing.assert_allclose(scaled.predict_on_batch({"features": test}),
+                               plain.predict_on_batch({"features": by_hand}), rtol=1e-4, atol=1e-4)
+    # A .keras round trip keeps the adapted statistics.
+    scaled.save(tmp_path / "head.keras")
+    clone = keras.saving.load_model(tmp_path / "head.keras")
+    np.testing.assert_allclose(clone.predict_on_batch({"features": test}),
+                               scaled.predict_on_batch({"features": test}), rtol=1e-6)
