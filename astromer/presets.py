@@ -101,6 +101,12 @@ def apply_overrides(config, assignments):
             hint = f" Closest valid keys: {close}." if close else ""
             raise ValueError(f"Unknown setting {key!r}.{hint}")
         value = yaml.safe_load(raw) if raw.strip() else None
+        if isinstance(value, str):
+            # YAML 1.1 reads "1e-4" (no dot) as a string.
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         node = config
         parts = key.split(".")
         for part in parts[:-1]:

@@ -618,7 +618,33 @@ def evaluate_reconstruction(model, split, config, batch_size=256):
 def load_for_finetuning(weights, preset=None, overrides=()):
     """`(Pretrainer, config)` from a run folder, a `.keras` model, an
     original checkpoint (folder or legacy `.h5`) or a `.weights.h5` file
-    (with `preset`)."""
+    (with `preset`).
+
+    `model.*` overrides change the loaded model's settings where the weights
+    still fit (e.g. `model.dropout=0`); one that changes the architecture
+    fails naming it.
+    """
+    overrides = list(overrides or ())
+    model, config = _load_weights(weights, preset, [o for o in overrides if not o.startswith("model.")])
+    changes = [o for o in overrides if o.startswith("model.")]
+    if not changes:
+        return model, config
+    try:
+        config = presets.apply_overrides(config, changes)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    model_config = model.get_config()
+    model_config["backbone"]["config"].update({k: v for k, v in config["model"].items() if k != "class"})
+    rebuilt = type(model).from_config(model_config)
+    try:
+        rebuilt.set_weights(model.get_weights())
+    except ValueError:
+        raise ConfigError(f"{changes} change the architecture of {weights!r}: its weights no longer fit. "
+                          "Only settings such as model.dropout can change when loading weights.") from None
+    return rebuilt, config
+
+
+def _load_weights(weights, preset, overrides):
     import keras
 
     from astromer.convert import load_original

@@ -42,6 +42,10 @@ def test_overrides_and_closest_key():
     config = presets.load_preset("a2")
     changed = presets.apply_overrides(config, ["model.num_layers=3", "model.dropout=0.2"])
     assert changed["model"]["num_layers"] == 3 and config["model"]["num_layers"] == 6
+    # YAML 1.1 reads 1e-4 as a string; an override must still be a number.
+    rate = presets.apply_overrides(config, ["pretraining.learning_rate=1e-4"])["pretraining"]["learning_rate"]
+    assert rate == 1e-4 and isinstance(rate, float)
+    assert presets.apply_overrides(config, ["data.band=EROS_R"])["data"]["band"] == "EROS_R"
     with pytest.raises(ValueError, match=r"Unknown setting 'model.num_layer'. Closest valid keys: \['model.num_layers'"):
         presets.apply_overrides(config, ["model.num_layer=3"])
     with pytest.raises(ValueError, match="key=value"):

@@ -159,3 +159,30 @@ def test_mirrored_strategy_two_cpus_matches_one_device(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     assert "LOSSES" in out.stdout
+
+
+def test_model_overrides_apply_to_loaded_weights(tmp_path):
+    # --set model.dropout=0 must reach a model loaded from weights (finetuning
+    # A1 without its dropout), keep every weight, and an override that
+    # changes the architecture must fail by name.
+    import keras
+
+    from astromer.models.astromer_backbone import AstromerBackbone
+    from astromer.models.pretrainer import Pretrainer
+
+    keras.utils.set_random_seed(0)
+    model = Pretrainer(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=16, dropout=0.3))
+    model.save(tmp_path / "m.keras")
+    loaded, config = training.load_for_finetuning(str(tmp_path / "m.keras"), "a1",
+                                                  ["model.dropout=0.0", "pretraining.learning_rate=1e-4"])
+    assert loaded.backbone.dropout == 0.0 and config["model"]["dropout"] == 0.0
+    assert config["pretraining"]["learning_rate"] == 1e-4
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    x = {"magnitudes": np.ones((2, 16), "float32"), "times": np.tile(np.arange(16, dtype="float32"), (2, 1)),
+         "padding_mask": np.zeros((2, 16), "float32"), "hidden_mask": np.zeros((2, 16), "float32")}
+    # training-mode outputs are deterministic once dropout is off
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x, training=True)),
+                               keras.ops.convert_to_numpy(model(x, training=False)), atol=1e-6)
+    with pytest.raises(training.ConfigError, match="num_layers"):
+        training.load_for_finetuning(str(tmp_path / "m.keras"), "a1", ["model.num_layers=2"])
