@@ -137,7 +137,7 @@ def reconcile(table_ids, labels):
 # ------------------------------------------------------------------ features
 
 
-VARIANTS = ("single", "band_mean", "band_concat", "joint")
+VARIANTS = ("single", "band_mean", "band_concat", "joint", "joint_per_band")
 
 
 class EncoderFeatures:
@@ -150,7 +150,9 @@ class EncoderFeatures:
     - "band_mean" / "band_concat": a single-band encoder on each band of
       `bands` separately, features averaged / concatenated (what users of
       single-band models do today);
-    - "joint": a multi-band encoder reads all bands at once.
+    - "joint": a multi-band encoder reads all bands at once;
+    - "joint_per_band": the same, each band's steps pooled separately and
+      the per-band vectors concatenated (`Embedder(per_band=True)`).
     """
 
     def __init__(self, backbone, light_curves, variant="single", bands=None, batch_size=256, cache=None):
@@ -162,21 +164,22 @@ class EncoderFeatures:
         # one encoder: band_mean and band_concat need the same passes.
         cache = {} if cache is None else cache
 
-        def embed(band):
-            if band not in cache:
-                cache[band] = embed_band(band)
-            return cache[band]
+        def embed(band, per_band=False):
+            if (band, per_band) not in cache:
+                cache[(band, per_band)] = embed_band(band, per_band)
+            return cache[(band, per_band)]
 
-        def embed_band(band):
-            ids, mean = Embedder(backbone, layer="all", band=band, batch_size=batch_size).embed_array(light_curves)
-            ids_max, top = Embedder(backbone, layer="last", pooling="max", band=band,
-                                    batch_size=batch_size).embed_array(light_curves)
+        def embed_band(band, per_band):
+            ids, mean = Embedder(backbone, layer="all", band=band, batch_size=batch_size,
+                                 per_band=per_band).embed_array(light_curves)
+            ids_max, top = Embedder(backbone, layer="last", pooling="max", band=band, batch_size=batch_size,
+                                    per_band=per_band).embed_array(light_curves)
             assert ids_max == ids
             return ids, mean, top
 
-        if variant in ("single", "joint"):
+        if variant in ("single", "joint", "joint_per_band"):
             band = bands[0] if (variant == "single" and bands) else None
-            self.ids, self.mean_layers, self.max_last = embed(band)
+            self.ids, self.mean_layers, self.max_last = embed(band, variant == "joint_per_band")
         else:
             if not bands or len(bands) < 2:
                 raise ValueError(f"variant {variant!r} needs two or more bands, got {bands!r}.")

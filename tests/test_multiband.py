@@ -217,3 +217,29 @@ def test_pretrainer_with_bands_reconstructs_as_before():
          "padding_mask": np.ones((2, 16), "float32"), "hidden_mask": np.zeros((2, 16), "float32")}
     np.testing.assert_allclose(multi.predict_on_batch({**x, "bands": np.ones((2, 16), "int32")}),
                                single.predict_on_batch(x), atol=1e-5)
+
+
+def test_per_band_pooling_of_a_joint_model():
+    # Per-band vectors weighted by each band's number of observations
+    # average back to the plain masked mean; a missing band gives zeros;
+    # max pooling per band is bounded by the plain max.
+    backbone = joint()
+    lcs = two_band_curves(4)
+    counts = np.array([[np.sum(lc.band.astype(str) == b) for b in ("B", "R")] for lc in lcs])
+    _, plain = Embedder(backbone).embed_array(lcs)
+    _, split = Embedder(backbone, per_band=True).embed_array(lcs)
+    dim = plain.shape[-1]
+    assert split.shape == (len(lcs), 2 * dim)
+    per_band = split.reshape(len(lcs), 2, dim)
+    recombined = (per_band * counts[:, :, None]).sum(1) / counts.sum(1, keepdims=True)
+    np.testing.assert_allclose(recombined, plain, atol=1e-5)
+    _, top = Embedder(backbone, pooling="max").embed_array(lcs)
+    _, top_split = Embedder(backbone, pooling="max", per_band=True).embed_array(lcs)
+    np.testing.assert_allclose(top_split.reshape(len(lcs), 2, dim).max(1), top, atol=1e-6)
+    only_r = LightCurve("r", lcs[0].time, lcs[0].mag, lcs[0].err, band=np.array(["R"] * len(lcs[0].time)))
+    _, alone = Embedder(backbone, per_band=True, layer="all").embed_array([only_r])
+    assert alone.shape == (1, 2, 2 * dim)
+    np.testing.assert_array_equal(alone[0, :, :dim], 0.0)
+    assert np.abs(alone[0, :, dim:]).max() > 0
+    with pytest.raises(ValueError, match="needs a joint multi-band backbone"):
+        Embedder(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=64), per_band=True)

@@ -31,10 +31,10 @@ def main(argv=None):
     parser.add_argument("--band", help="use only this band (single-band encoders)")
     parser.add_argument("--bands", nargs="+", help="bands for --variant band_mean / band_concat")
     parser.add_argument("--variant", nargs="+", default=["single"],
-                        choices=("single", "band_mean", "band_concat", "joint"),
+                        choices=("single", "band_mean", "band_concat", "joint", "joint_per_band"),
                         help="how bands become features: one band, per-band mean or concatenation of a "
-                             "single-band encoder, or a joint multi-band encoder; several variants share "
-                             "each fold's finetuned encoder")
+                             "single-band encoder, or a joint multi-band encoder (pooled over all steps, or "
+                             "per band and concatenated); several variants share each fold's finetuned encoder")
     parser.add_argument("--spc", type=int, nargs="+", default=[20, 100, 500], help="samples per class")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--only-fold", type=int, nargs="+", help="run only these folds (e.g. to split a long run)")

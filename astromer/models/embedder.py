@@ -57,11 +57,15 @@ class Embedder:
             and no `band` fails with the band names.
         read_rows: table rows read at a time when streaming from files (the
             memory it needs does not grow with the catalogue).
+        per_band: joint multi-band backbones only: pool each band's steps
+            separately (after attention over all bands) and concatenate the
+            per-band vectors in `band_names` order, `(num_bands * dim)`; a
+            band an object lacks gives zeros.
     """
 
     def __init__(self, backbone, layer="last", pooling="mean", layer_weights=None,
                  window_mode="nonoverlapping", float32_first=False, batch_size=256, cleaning=None,
-                 band=None, read_rows=500_000):
+                 band=None, read_rows=500_000, per_band=False):
         if pooling not in ("mean", "max"):
             raise ValueError(f"Unknown pooling {pooling!r}; use 'mean' or 'max'.")
         valid_layer = layer in ("last", "input", "mix", "all") or (
@@ -91,6 +95,10 @@ class Embedder:
         self.report = CleaningReport()
         self.band = band
         self.read_rows = int(read_rows)
+        self.per_band = bool(per_band)
+        self.num_bands = len(getattr(backbone, "band_names", None) or [])
+        if self.per_band and not self.num_bands:
+            raise ValueError("per_band=True needs a joint multi-band backbone (one with band_names).")
         self._pooled_model = None
 
     # ---------------------------------------------------------- building
@@ -127,7 +135,18 @@ class Embedder:
         inputs = backbone.make_inputs(backbone.window_size)
         outputs = backbone(inputs)
         layers = [outputs["input_embedding"], *outputs["block_outputs"]]
-        pool = (MaskedMeanPooling if self.pooling == "mean" else MaskedMaxPooling)(name="pooling")
+        pool_layer = (MaskedMeanPooling if self.pooling == "mean" else MaskedMaxPooling)(name="pooling")
+        if self.per_band:
+            # One pooled vector per band: padded steps and other bands' steps
+            # are masked out; the band axis comes before the feature axis.
+            masks = [keras.ops.maximum(inputs["padding_mask"],
+                                       keras.ops.cast(keras.ops.not_equal(inputs["bands"], b), "float32"))
+                     for b in range(self.num_bands)]
+
+            def pool(x, padding_mask):
+                return keras.ops.stack([pool_layer(x, m) for m in masks], axis=-2)
+        else:
+            pool = pool_layer
         if self.layer == "all":
             pooled = keras.ops.stack([pool(x, inputs["padding_mask"]) for x in layers], axis=1)
         else:
@@ -262,17 +281,27 @@ class Embedder:
                 acc, weight, n_windows = None, 0, 0
             current = lc
             n = int(window["lengths"])
+            if self.per_band:
+                # observations of each band in this window, for the band axis
+                real = np.asarray(window["padding_mask"]) < 0.5
+                n = np.array([np.sum(real & (np.asarray(window["bands"]) == b)) for b in range(self.num_bands)])
+                n = n[:, None]
+                if self.pooling == "max":
+                    vector = np.where(n > 0, vector, -np.inf)
             if self.pooling == "mean":
                 acc = vector * n if acc is None else acc + vector * n
             else:
                 acc = vector if acc is None else np.maximum(acc, vector)
-            weight += n
+            weight = weight + n
             n_windows += 1
         if current is not None:
             yield current.id, self._finish(acc, weight), len(current), n_windows
 
     def _finish(self, acc, weight):
-        return (acc / max(weight, 1)) if self.pooling == "mean" else acc
+        if not self.per_band:
+            return (acc / max(weight, 1)) if self.pooling == "mean" else acc
+        out = acc / np.maximum(weight, 1) if self.pooling == "mean" else np.where(weight > 0, acc, 0.0)
+        return out.reshape(*out.shape[:-2], -1)  # (..., bands, dim) -> (..., bands * dim)
 
     def __call__(self, source, ids=None):
         """Embeddings of every light curve of `source` (table path, DataFrame,
