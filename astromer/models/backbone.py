@@ -150,5 +150,8 @@ class Backbone(keras.Model):
         if [tuple(v.shape) for v in targets] != [tuple(v.shape) for v in sources]:
             raise ValueError("The multi-band copy's variables do not line up with this backbone's.")
         for target, source in zip(targets, sources):
-            target.assign(source)
+            # A host copy: on JAX, assigning the array itself would share one
+            # buffer between two models, and a step that donates it would
+            # delete the other model's weights.
+            target.assign(keras.ops.convert_to_numpy(source))
         return joint
