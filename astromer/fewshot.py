@@ -36,6 +36,7 @@ import copy
 import json
 import math
 import os
+import re
 import time
 
 import numpy as np
@@ -488,7 +489,7 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
 
     plots.f1_vs_spc(summary, os.path.join(out_dir, "macro_f1_vs_spc.png"))
     for (name, spc), matrices in _group(confusions).items():
-        plots.confusion_matrix(sum(matrices), classes, os.path.join(out_dir, f"confusion_{name}_spc{spc}.png"),
+        plots.confusion_matrix(sum(matrices), classes, os.path.join(out_dir, f"confusion_{_slug(name)}_spc{spc}.png"),
                                title=f"{name}, {spc} per class (sum over folds)")
     if gammas:
         plots.gamma_weights(gammas, os.path.join(out_dir, "gamma_weights.png"))
@@ -499,6 +500,11 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
         plots.tsne_per_layer(first.mean_layers[first.rows(test_ids)],
                              [classes[y_by_id[i]] for i in test_ids], os.path.join(out_dir, "tsne_per_block.png"))
     return frame
+
+
+def _slug(name):
+    """A method name as a file-name part: "a2 joint (finetuned)" -> "a2_joint_finetuned"."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")
 
 
 def _group(confusions):

@@ -146,6 +146,7 @@ def test_per_band_variants_are_the_mean_and_concatenation_of_single_band_feature
                         spcs=(4,), folds=1, finetune=True, finetune_epochs=1, variant=["band_mean", "band_concat"],
                         bands=["B", "R"], verbose=False)
     assert sorted(frame["method"]) == ["logreg band_concat", "logreg band_mean"]
+    assert (tmp_path / "out" / "confusion_logreg_band_mean_spc4.png").exists()
     assert [p.name for p in (tmp_path / "out" / "finetune").iterdir()] == ["fold0_spc4"]
     summary = pd.read_csv(tmp_path / "out" / "summary.csv")
     assert len(summary) == 2
