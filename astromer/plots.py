@@ -52,6 +52,7 @@ def f1_vs_spc(summary, path, reference=None):
         ax.plot(spcs, values, "--", color="gray", alpha=0.7, label=name)
     ax.set_xscale("log")
     ax.set_xticks(spcs, [str(s) for s in spcs])
+    ax.set_xticks([], minor=True)  # no log-scale minor labels between the spc values
     ax.set_xlabel("samples per class")
     ax.set_ylabel("macro-F1 (test)")
     ax.grid(alpha=0.3)

@@ -2,7 +2,8 @@
 
     python docs/bench/eros_fewshot/table.py per_fold_a.csv [per_fold_b.csv ...] --rows "LABEL=encoder:method" ...
 
-A cell over fewer than 3 folds is marked with the number of folds.
+A cell over fewer than 3 folds is marked with the number of folds; a split
+present in several files counts once (the first file's value).
 """
 
 import argparse
@@ -13,7 +14,8 @@ parser = argparse.ArgumentParser()
 parser.add_argument("csv", nargs="+")
 parser.add_argument("--rows", nargs="+", required=True, help="LABEL=encoder:method")
 args = parser.parse_args()
-frame = pd.concat([pd.read_csv(p) for p in args.csv])
+# A split present in several files counts once: the first file's value.
+frame = pd.concat([pd.read_csv(p) for p in args.csv]).drop_duplicates(["encoder", "method", "spc", "fold"])
 spcs = sorted(frame["spc"].unique())
 print("| | " + " | ".join(f"{s} per class" for s in spcs) + " |")
 print("|---" * (len(spcs) + 1) + "|")
