@@ -353,13 +353,7 @@ def finetune_encoder(model, config, light_curves_by_id, train_ids, val_ids, out_
     settings = config["pretraining"]
     settings.update(epochs=int(epochs), learning_rate=float(learning_rate), warmup_steps=0,
                     batch_size=min(int(settings["batch_size"]), 64), patience=min(int(settings.get("patience", 20)), 5))
-    # keras.models.clone_model rebuilds subclassed functional models as plain
-    # `Functional`, losing the task API; the config round trip keeps the class.
-    model_config = model.get_config()
-    if dropout is not None:
-        model_config["backbone"]["config"]["dropout"] = float(dropout)
-    clone = type(model).from_config(model_config)
-    clone.set_weights(model.get_weights())
+    clone = model.with_settings(**({} if dropout is None else {"dropout": float(dropout)}))
     train, val = pack(train_ids), pack(val_ids)
     clone.compile(training.make_optimizer(settings))
     before = training.evaluate_masked(clone, val, config, settings["batch_size"])["loss"]
@@ -389,6 +383,8 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
     """
     if band is not None:
         variant, bands = "single", [band]
+    if only_folds is not None and not set(only_folds) <= set(range(folds)):
+        raise ValueError(f"only_folds={sorted(only_folds)}: folds are numbered 0 to {folds - 1} (--folds {folds}).")
     variants = [variant] if isinstance(variant, str) else list(variant)
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
@@ -419,7 +415,7 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
     baseline_windows = None
     heads = [m for m in methods if m in FEATURE_HEADS]
     # only_folds: run these folds of the `folds` (long jobs split over machines).
-    for fold in (range(folds) if only_folds is None else [f for f in range(folds) if f in set(only_folds)]):
+    for fold in (range(folds) if only_folds is None else sorted(set(only_folds))):
         for spc in spcs:
             split = splits[(fold, spc)]
             split = split[split["id"].isin(by_id)]

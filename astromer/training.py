@@ -555,17 +555,21 @@ def evaluate_masked(model, split, config, batch_size):
     """Masked-reconstruction loss, RMSE and R2 on the probed steps of a
     held-out split: one random window per light curve with its probe masks,
     the same for every model and run with the same seed (epoch 0 draws)."""
+    result = model.evaluate(_held_out_data(model, split, config, batch_size, "eval"), verbose=0, return_dict=True)
+    return {k: float(result[k]) for k in ("loss", "rmse", "r2")}
+
+
+def _held_out_data(model, split, config, batch_size, mode):
+    """`split` (packed light curves or a TFRecord folder) as `model`'s
+    windows in pipeline `mode` ("eval" or "inference")."""
     from astromer.data.datasets import NumpyWindowDataset, PackedLightCurves
 
     pipeline = pipeline_config(model, config)
     if isinstance(split, PackedLightCurves):
-        data = NumpyWindowDataset(split, pipeline, batch_size, mode="eval")
-    else:
-        from astromer.data.datasets import tf_dataset
+        return NumpyWindowDataset(split, pipeline, batch_size, mode=mode)
+    from astromer.data.datasets import tf_dataset
 
-        data, _ = tf_dataset(split, pipeline, batch_size, mode="eval")
-    result = model.evaluate(data, verbose=0, return_dict=True)
-    return {k: float(result[k]) for k in ("loss", "rmse", "r2")}
+    return tf_dataset(split, pipeline, batch_size, mode=mode)[0]
 
 
 def finish_run(model, out_dir, elapsed, data, config, batch_size=256):
@@ -602,16 +606,8 @@ def evaluate_reconstruction(model, split, config, batch_size=256):
     """RMSE and R2 of the reconstruction on ALL observations of every
     sequential window, without masking (Astromer 2 paper, Sect. 5.2: the
     probed subset is random, so finetuning is compared on all points)."""
-    from astromer.data.datasets import NumpyWindowDataset, PackedLightCurves
-
-    pipeline = pipeline_config(model, config)
-    if isinstance(split, PackedLightCurves):
-        data = NumpyWindowDataset(split, pipeline, batch_size, mode="inference")
-    else:
-        from astromer.data.datasets import tf_dataset
-
-        data, _ = tf_dataset(split, pipeline, batch_size, mode="inference")
-    result = model.evaluate(data, verbose=0, return_dict=True)
+    result = model.evaluate(_held_out_data(model, split, config, batch_size, "inference"), verbose=0,
+                            return_dict=True)
     return {"rmse": float(result["rmse"]), "r2": float(result["r2"])}
 
 
@@ -633,14 +629,11 @@ def load_for_finetuning(weights, preset=None, overrides=()):
         config = presets.apply_overrides(config, changes)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    model_config = model.get_config()
-    model_config["backbone"]["config"].update({k: v for k, v in config["model"].items() if k != "class"})
-    rebuilt = type(model).from_config(model_config)
     try:
-        rebuilt.set_weights(model.get_weights())
-    except ValueError:
-        raise ConfigError(f"{changes} change the architecture of {weights!r}: its weights no longer fit. "
-                          "Only settings such as model.dropout can change when loading weights.") from None
+        rebuilt = model.with_settings(**{k: v for k, v in config["model"].items() if k != "class"})
+    except ValueError as error:
+        raise ConfigError(f"{changes} cannot apply to {weights!r} ({error}); only settings that keep the "
+                          "architecture, such as model.dropout, can change when loading weights.") from None
     return rebuilt, config
 
 

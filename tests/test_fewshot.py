@@ -104,3 +104,8 @@ def test_command_end_to_end_on_a_small_survey(tmp_path):
         f1 = np.where(matrix.sum(0) + matrix.sum(1) > 0, 2 * tp / np.maximum(matrix.sum(0) + matrix.sum(1), 1), 0)
         assert abs(f1.mean() - row["macro_f1"]) < 1e-9
         assert matrix.sum() == 3 * 6  # floor(0.3 * 20) test objects per class
+
+
+def test_only_folds_outside_the_folds_fail_by_name(tmp_path):
+    with pytest.raises(ValueError, match=r"only_folds=\[1, 3\]: folds are numbered 0 to 2"):
+        fewshot.run([], {}, None, {}, tmp_path, folds=3, only_folds=[3, 1])

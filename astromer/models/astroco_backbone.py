@@ -172,11 +172,6 @@ class AstroCoBackbone(Backbone):
             raise ValueError(
                 f"num_heads * head_dim must be at least 2, got {num_heads!r} * {head_dim!r}."
             )
-        if isinstance(band_names, str):
-            raise ValueError(
-                f"band_names={band_names!r}: give the list of band names (e.g. ['EROS_B', 'EROS_R']); "
-                "'auto' is resolved from the training data by astromer-train."
-            )
         input_names = self.names_with_bands(band_names)
         inputs = self.inputs_for(window_size, input_names)
         padding_mask = inputs["padding_mask"]

@@ -91,11 +91,6 @@ class AstromerBackbone(Backbone):
             if int(value) <= 0:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
         hidden_dim = int(num_heads) * int(head_dim)
-        if isinstance(band_names, str):
-            raise ValueError(
-                f"band_names={band_names!r}: give the list of band names (e.g. ['EROS_B', 'EROS_R']); "
-                "'auto' is resolved from the training data by astromer-train."
-            )
         input_names = self.names_with_bands(band_names)
         inputs = self.inputs_for(window_size, input_names)
         ignore_mask = ops.maximum(inputs["padding_mask"], inputs["hidden_mask"])

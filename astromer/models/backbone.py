@@ -29,7 +29,12 @@ class Backbone(keras.Model):
     @classmethod
     def names_with_bands(cls, band_names):
         """The input names of a single-band model, plus `bands` when the
-        model reads several bands."""
+        model reads several bands (`band_names` must then be a list)."""
+        if isinstance(band_names, str):
+            raise ValueError(
+                f"band_names={band_names!r}: give the list of band names (e.g. ['EROS_B', 'EROS_R']); "
+                "'auto' is resolved from the training data by astromer-train."
+            )
         return tuple(cls.input_names) + (("bands",) if band_names else ())
 
     def band_indices(self, band_values):

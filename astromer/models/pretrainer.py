@@ -76,6 +76,21 @@ class Pretrainer(keras.Model):
     def reconstruction_head(self):
         return self.get_layer("reconstruction_head")
 
+    def with_settings(self, **overrides):
+        """A copy with the same weights and some backbone settings changed
+        (e.g. `dropout=0.0`); a copy with none changed when called bare.
+
+        `keras.models.clone_model` would rebuild this subclassed functional
+        model as a plain `Functional`, losing the task API; the config round
+        trip keeps the class. Raises ValueError when `overrides` change the
+        architecture so that the weights no longer fit.
+        """
+        config = self.get_config()
+        config["backbone"]["config"].update(overrides)
+        changed = type(self).from_config(config)
+        changed.set_weights(self.get_weights())
+        return changed
+
     def with_bands(self, band_names, **overrides):
         """This model made joint multi-band (`Backbone.with_bands`), with the
         same reconstruction head: it starts as exactly this model."""

@@ -21,7 +21,6 @@ from astromer import fewshot, training
 from astromer.data.cleaning import CleaningConfig, clean_light_curves
 from astromer.data.datasets import PackedLightCurves
 from astromer.data.lightcurves import LightCurve, iter_light_curves
-from astromer.models.pretrainer import Pretrainer
 
 SHARED = os.environ.get("SHARED", os.path.join(os.path.dirname(__file__), "../../../../shared"))
 EROS = os.environ.get("EROS", os.path.join(SHARED, "data/eros1_lmc"))
@@ -52,10 +51,7 @@ if mode == "joint":
     model = a1.with_bands(BANDS, dropout=DROPOUT)
     lcs = curves
 else:
-    config = a1.get_config()
-    config["backbone"]["config"]["dropout"] = DROPOUT
-    model = Pretrainer.from_config(config)
-    model.set_weights(a1.get_weights())
+    model = a1.with_settings(dropout=DROPOUT)
     lcs = []
     for lc in curves:
         for band in BANDS:
