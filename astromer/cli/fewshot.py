@@ -47,6 +47,8 @@ def main(argv=None):
     parser.add_argument("--finetune-dropout", type=float, default=0.0,
                         help="encoder dropout during --finetune (-1 keeps the model's)")
     parser.add_argument("--epochs", type=int, default=300, help="classifier epochs (early stopping on val)")
+    parser.add_argument("--head-seeds", type=int, default=1,
+                        help="heads trained per split with different seeds, probabilities averaged (lower variance)")
     parser.add_argument("--attention-maps", type=int, default=0, metavar="N", help="attention maps of N test objects per class")
     parser.add_argument("--periods", help="CSV id,period to fold the attention maps")
     parser.add_argument("--out", default="runs/fewshot")
@@ -80,7 +82,7 @@ def main(argv=None):
     frame = fewshot.run(
         light_curves, labels, model, config, args.out, methods=args.methods, spcs=args.spc, folds=args.folds,
         splits_dir=args.splits, band=args.band, finetune=args.finetune, finetune_epochs=args.finetune_epochs,
-        head_settings={"epochs": args.epochs}, label_suffix=" (finetuned)" if args.finetune else "",
+        head_settings={"epochs": args.epochs, "seeds": args.head_seeds}, label_suffix=" (finetuned)" if args.finetune else "",
         variant=args.variant, bands=args.bands, finetune_learning_rate=args.finetune_lr,
         finetune_dropout=None if args.finetune_dropout < 0 else args.finetune_dropout, only_folds=args.only_fold,
     )

@@ -3,6 +3,7 @@ are in no fold's test set (masked reconstruction, both bands).
 
     python docs/bench/eros_multiband/pretrain_eros.py joint    OUT_DIR [EPOCHS]
     python docs/bench/eros_multiband/pretrain_eros.py per_band OUT_DIR [EPOCHS]
+    WINDOW=256 python docs/bench/eros_multiband/pretrain_eros.py joint OUT_DIR [EPOCHS]
 
 joint: A1 weights plus a band embedding (EROS_B, EROS_R; initialised to zero,
 so step 0 is exactly A1), trained on both bands merged into one sequence.
@@ -32,6 +33,11 @@ BANDS = ["EROS_B", "EROS_R"]
 # on EROS_R windows): continuing with it raises the validation loss from the
 # first epoch. Continued training here optimises the inference-mode model.
 DROPOUT = float(os.environ.get("DROPOUT", "0.0"))
+# Observations per window. EROS-1 objects have about 120 per band: a 200-step
+# single-band window holds a whole band, a 200-step joint window only 5/6 of
+# the merged sequence (the rest becomes a short second window). WINDOW=256
+# gives the joint model the whole light curve too.
+WINDOW = int(os.environ.get("WINDOW", "200"))
 
 mode, out_dir = sys.argv[1], sys.argv[2]
 epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 100
@@ -48,10 +54,10 @@ else:
 
     a1 = load_original(WEIGHTS)
 if mode == "joint":
-    model = a1.with_bands(BANDS, dropout=DROPOUT)
+    model = a1.with_bands(BANDS, dropout=DROPOUT, window_size=WINDOW)
     lcs = curves
 else:
-    model = a1.with_settings(dropout=DROPOUT)
+    model = a1.with_settings(dropout=DROPOUT, window_size=WINDOW)
     lcs = []
     for lc in curves:
         for band in BANDS:
