@@ -258,6 +258,15 @@ def head_optimizer(settings):
     return keras.optimizers.AdamW(settings["learning_rate"], weight_decay=settings["weight_decay"])
 
 
+def check_options(folds, only_folds=None, head_seeds=1):
+    """Raises ValueError naming a bad `only_folds` / `head_seeds` value (the
+    command line checks these before it reads any data)."""
+    if only_folds is not None and not set(only_folds) <= set(range(folds)):
+        raise ValueError(f"only_folds={sorted(only_folds)}: folds are numbered 0 to {folds - 1} (--folds {folds}).")
+    if int(head_seeds) < 1:
+        raise ValueError(f"Head seeds must be at least 1, got {head_seeds} (--head-seeds).")
+
+
 def train_head(method, features, y, rows, num_classes, settings, seed):
     """Fits a frozen-encoder head (`settings["seeds"]` of them, probabilities
     averaged); returns (predict function, gamma weights averaged over seeds).
@@ -279,15 +288,16 @@ def train_head(method, features, y, rows, num_classes, settings, seed):
     x = features.max_last if method == "max_pool" else features.mean_layers
     heads = []
     for k in range(int(settings.get("seeds", 1))):
+        head_seed = seed + SEED_STRIDE * k
         # Seeded before construction: the initial weights are the seed's,
-        # not whatever the heads trained before left in the global state.
-        keras.utils.set_random_seed(seed + SEED_STRIDE * k)
+        # not whatever the models trained before left in the global state.
+        keras.utils.set_random_seed(head_seed)
         head = FeatureClassifier(num_classes, head=method, feature_shape=x.shape[1:], dropout=settings["dropout"],
                                  standardize=settings["standardize"])
         head.adapt(x[rows["train"]])
         _fit(head, {"features": x[rows["train"]]}, y[rows["train"]], {"features": x[rows["val"]]},
              y[rows["val"]], settings["epochs"], settings["batch_size"], settings["patience"],
-             seed + SEED_STRIDE * k, head_optimizer(settings))
+             head_seed, head_optimizer(settings))
         heads.append(head)
 
     def probabilities(r):
@@ -304,6 +314,8 @@ def train_head(method, features, y, rows, num_classes, settings, seed):
 def train_baseline(method, windows, ids_by_split, y_by_id, num_classes, window_size, settings, seed):
     """Fits a supervised baseline on the windows of the training objects;
     an object's prediction averages its windows' probabilities."""
+    import keras
+
     from astromer.models import baselines
 
     def stack(ids):
@@ -314,14 +326,13 @@ def train_baseline(method, windows, ids_by_split, y_by_id, num_classes, window_s
 
     cls = {"raw_gru": baselines.RawGRUClassifier, "emb_gru": baselines.EmbeddingGRUClassifier,
            "emb_mlp": baselines.EmbeddingMLPClassifier}[method]
+    keras.utils.set_random_seed(seed)  # initial weights from the seed, as for the heads
     model = cls(num_classes, window_size=window_size)
     x_train, y_train = stack(ids_by_split["train"])
     x_val, y_val = stack(ids_by_split["val"])
     _fit(model, x_train, y_train, x_val, y_val, settings["epochs"], settings["batch_size"], settings["patience"], seed)
 
     def predict(ids):
-        import keras
-
         unique = list(dict.fromkeys(ids))
         x, _ = stack(unique)
         probs = keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(x, verbose=0, batch_size=512)))
@@ -406,17 +417,14 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
     """
     if band is not None:
         variant, bands = "single", [band]
-    if only_folds is not None and not set(only_folds) <= set(range(folds)):
-        raise ValueError(f"only_folds={sorted(only_folds)}: folds are numbered 0 to {folds - 1} (--folds {folds}).")
+    head_settings = {**HEAD_SETTINGS, **(head_settings or {})}
+    check_options(folds, only_folds, head_settings["seeds"])
     variants = [variant] if isinstance(variant, str) else list(variant)
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ValueError(f"Unknown variant(s) {unknown}; use {VARIANTS}.")
     from sklearn.metrics import confusion_matrix, f1_score
 
-    head_settings = {**HEAD_SETTINGS, **(head_settings or {})}
-    if int(head_settings["seeds"]) < 1:
-        raise ValueError(f"Head seeds must be at least 1, got {head_settings['seeds']} (--head-seeds).")
     os.makedirs(out_dir, exist_ok=True)
     light_curves = list(light_curves)
     by_id = {lc.id: lc for lc in light_curves}

@@ -137,3 +137,13 @@ def test_head_seeds_average_the_probabilities_of_single_seed_heads():
 def test_head_seeds_below_one_fail(tmp_path):
     with pytest.raises(ValueError, match="Head seeds must be at least 1, got 0"):
         fewshot.run([], {}, None, {}, tmp_path, head_settings={"seeds": 0})
+
+
+def test_command_rejects_bad_fold_and_seed_options_before_reading_data(capsys):
+    from astromer.cli.fewshot import main
+
+    common = ["--data", "missing.parquet", "--labels", "missing.csv"]
+    assert main(common + ["--head-seeds", "0"]) == 2
+    assert "Head seeds must be at least 1, got 0 (--head-seeds)" in capsys.readouterr().err
+    assert main(common + ["--only-fold", "5"]) == 2
+    assert "only_folds=[5]: folds are numbered 0 to 2 (--folds 3)" in capsys.readouterr().err

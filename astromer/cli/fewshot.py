@@ -58,9 +58,10 @@ def main(argv=None):
     from astromer.data.cleaning import CleaningConfig, CleaningReport, clean_light_curves
     from astromer.data.lightcurves import iter_light_curves, read_labels
 
-    if args.only_fold and not set(args.only_fold) <= set(range(args.folds)):
-        print(f"astromer-fewshot: error: --only-fold {args.only_fold}: folds are numbered 0 to {args.folds - 1} "
-              f"(--folds {args.folds})", file=sys.stderr)
+    try:
+        fewshot.check_options(args.folds, args.only_fold, args.head_seeds)
+    except ValueError as error:
+        print(f"astromer-fewshot: error: {error}", file=sys.stderr)
         return 2
     unknown = sorted(set(args.methods) - set(fewshot.METHODS))
     if unknown:
