@@ -21,6 +21,11 @@ convolution kernel applied to every step, plus 4 L d per step and
 attention block for the scores and the weighted sum; training counts 3x
 the forward pass (forward + backward).
 
+`--profile DIR` (JAX backend) traces a few more steps and adds where
+their time goes: device time per step by kernel kind (matmul, attention,
+elementwise fusions, ...) and the top kernels (`astromer.profiling`); the
+trace in DIR opens in TensorBoard / XProf.
+
 `embed` streams a catalogue (by default a simulated Parquet table of
 `--light-curves` objects) through `astromer-embed`'s code path and reports
 light curves/s and the peak resident memory, which must not grow with the
@@ -171,7 +176,8 @@ def _device_memory_peak():
             import jax
 
             stats = jax.devices()[0].memory_stats() or {}
-            return stats.get("peak_bytes_in_use")
+            if "peak_bytes_in_use" in stats:
+                return stats["peak_bytes_in_use"]
         if backend == "tensorflow":
             import tensorflow as tf
 
@@ -272,11 +278,37 @@ def run_model(args):
             "gflop_per_window": round(flops / 1e9, 3), "peak_memory_gb": round(peak / 2**30, 2) if peak else None,
             "steps": args.steps, "overrides": args.overrides, "prng": args.prng, **_environment(),
         }
+        if args.profile:
+            result["profile"] = profile_steps(step, args, batch)
         print(json.dumps(result), flush=True)
         results.append(result)
         del model
         keras.backend.clear_session()
     return results
+
+
+def profile_steps(step, args, batch):
+    """Traces `--profile-steps` more steps (JAX profiler) into
+    `--profile/<mode>-b<batch>` and returns the kernel breakdown per step."""
+    import jax
+
+    from astromer.profiling import summarize_kernels, trace_kernel_events
+
+    trace_dir = os.path.join(args.profile, f"{args.preset}-{args.mode}-{args.precision}-b{batch}")
+    with jax.profiler.trace(trace_dir):
+        start = time.perf_counter()
+        for _ in range(args.profile_steps):
+            step()
+        wall = time.perf_counter() - start
+    events, source = trace_kernel_events(trace_dir)
+    summary = {"source": source, **summarize_kernels(events, args.profile_steps)}
+    summary["wall_ms_per_step"] = round(wall / args.profile_steps * 1e3, 3)
+    # Below 1: the device waits for the host (dispatch, transfers) part of the step.
+    summary["device_busy"] = round(min(1.0, summary["device_ms_per_step"] / summary["wall_ms_per_step"]), 3)
+    summary["trace"] = trace_dir
+    with open(os.path.join(trace_dir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    return summary
 
 
 def run_embed(args):
@@ -334,11 +366,16 @@ def main(argv=None):
     model.add_argument("--batch", type=int, nargs="+", default=[1024, 2500])
     model.add_argument("--precision", choices=("bf16", "fp32"), default="bf16")
     model.add_argument("--mode", choices=("train", "embed"), default="train")
-    model.add_argument("--attention", choices=("auto", "explicit", "fused"), default="auto")
+    model.add_argument("--attention", choices=("auto", "explicit", "fused", "lengths"), default="auto",
+                       help="lengths: masked keys sorted last and cut by key lengths (needs an excluding "
+                            "mask: --set model.mask_alpha=-1e9 for a2-original, as the reference uses)")
     model.add_argument("--steps", type=int, default=30)
     model.add_argument("--warmup", type=int, default=3)
     model.add_argument("--no-jit", dest="jit", action="store_false")
     model.add_argument("--prng", choices=("threefry2x32", "rbg", "unsafe_rbg"), help="JAX random generator")
+    model.add_argument("--profile", metavar="DIR",
+                       help="also trace --profile-steps steps (JAX backend) into DIR and add a kernel breakdown")
+    model.add_argument("--profile-steps", type=int, default=5)
     model.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     embed = sub.add_parser("embed", help="embedding throughput and peak memory")
     embed.add_argument("--data", help="Parquet/CSV table (default: simulated)")
@@ -353,6 +390,13 @@ def main(argv=None):
     elif args.what == "embed":
         run_embed(args)
     elif args.what == "model":
+        if args.profile:
+            import keras
+
+            if keras.backend.backend() != "jax":
+                parser.error(f"--profile needs KERAS_BACKEND=jax (this is {keras.backend.backend()}).")
+            if args.profile_steps < 1:
+                parser.error(f"--profile-steps must be at least 1, got {args.profile_steps}.")
         run_model(args)
 
 

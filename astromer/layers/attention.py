@@ -1,12 +1,16 @@
 """Multi-head self-attention with Astromer's additive mask."""
 
 import math
+import warnings
 
 import keras
 from keras import ops
 
 MASK_FORMATS = ("K", "Q", "QK")
 ATTENTION_IMPLEMENTATIONS = ("auto", "explicit", "fused")
+# A bias at or below this excludes a key: exp(-1e4 + logit) is 0 in float32
+# for any logit a trained model produces, as exp(-1e9) is.
+EXCLUDING_ALPHA = -1e4
 
 
 def attention_bias(ignore_mask, mask_alpha, mask_format):
@@ -93,6 +97,84 @@ def scaled_dot_product_attention(
     return output
 
 
+def key_length_attention(query, key, value, key_lengths, scale):
+    """Fused attention over the first `key_lengths[b]` keys of each row.
+
+    The same as `scaled_dot_product_attention` with an excluding key mask
+    (`mask_format="K"`, `mask_alpha=-1e9`) that is 1 on the last steps of
+    each row, but with no `(batch, 1, q, k)` bias tensor: on JAX the lengths
+    go to `jax.nn.dot_product_attention(key_value_seq_lengths=...)`, which
+    cuDNN applies as a padding mask inside its fused kernel. (A bias costs a
+    read of the full grid in every block and, because JAX's cuDNN backward
+    always returns the bias gradient, a write of it in training.) Other
+    backends get an equivalent boolean mask.
+
+    Args:
+        query, key, value: `(batch, steps, heads, head_dim)`.
+        key_lengths: `(batch,)` int, at least 1 (a row with no key has no
+            softmax; callers clamp).
+        scale: float multiplying the logits.
+
+    Returns `(batch, steps, heads, head_dim)`.
+    """
+    key_lengths = ops.cast(key_lengths, "int32")
+    if keras.backend.backend() == "jax":
+        return _jax_key_length_attention(query, key, value, key_lengths, scale)
+    steps = ops.shape(key)[1]
+    keep = ops.less(ops.arange(steps, dtype="int32")[None, :], key_lengths[:, None])
+    return ops.dot_product_attention(query, key, value, mask=keep[:, None, None, :], scale=scale)
+
+
+def _jax_key_length_attention(query, key, value, key_lengths, scale):
+    import jax
+
+    implementations = ["xla"]
+    if jax.devices()[0].platform == "gpu" and query.dtype in ("bfloat16", "float16"):
+        implementations.insert(0, "cudnn")
+    for implementation in implementations:
+        try:
+            return jax.nn.dot_product_attention(
+                query,
+                key,
+                value,
+                scale=scale,
+                key_value_seq_lengths=key_lengths,
+                implementation=implementation,
+            )
+        except Exception as error:  # cuDNN missing or shape unsupported: XLA below
+            if implementation == implementations[-1]:
+                raise
+            warnings.warn(f"cuDNN attention unavailable ({error}); using XLA attention.")
+
+
+def masked_last_order(ignore_mask):
+    """A per-row reordering of the steps that puts masked steps last.
+
+    Astromer's layers are per-step except attention, which is equivariant
+    to a reordering of its steps; so a window can run through the encoder
+    with its visible steps first (each group keeping its time order) and
+    its masked keys excluded by a length instead of a bias.
+
+    Args:
+        ignore_mask: `(batch, steps)`, 1 on steps to keep out of attention.
+
+    Returns `(order, restore, key_lengths)`: `take_along_axis(x, order,
+    axis=1)` sorts, `restore` undoes it, and `key_lengths` `(batch,)` int32
+    counts the visible steps, clamped to at least 1 (a window with no
+    visible step attends to its first step instead of to all of them
+    equally, as a -1e9 bias would: both are meaningless).
+    """
+    steps = ops.shape(ignore_mask)[1]
+    ignore = ops.cast(ignore_mask, "float32")
+    # Distinct float keys (exact below 2^24 steps): no reliance on a stable sort.
+    sort_key = ignore * float(steps) + ops.cast(ops.arange(steps), "float32")[None, :]
+    order = ops.argsort(sort_key, axis=-1)
+    restore = ops.argsort(order, axis=-1)
+    visible = ops.sum(1.0 - ignore, axis=-1)
+    key_lengths = ops.cast(ops.maximum(visible, 1.0), "int32")
+    return order, restore, key_lengths
+
+
 @keras.saving.register_keras_serializable(package="astromer")
 class AstromerAttention(keras.layers.Layer):
     """Multi-head self-attention with the original additive mask.
@@ -118,6 +200,10 @@ class AstromerAttention(keras.layers.Layer):
     Call arguments:
         inputs: `(batch, steps, hidden_dim)`.
         ignore_mask: `(batch, steps)`, 1 on hidden or padded steps.
+        key_lengths: `(batch,)` int, instead of `ignore_mask`: only the
+            first `key_lengths[b]` steps of row `b` are attended to (an
+            excluding key mask; `AstromerBackbone` with
+            `attention_implementation="lengths"` sorts masked steps last).
         return_attention_scores: also return `(batch, heads, steps, steps)`.
 
     Reference: Donoso-Oliva et al. 2023 (Astromer 1), 2025 (Astromer 2) Eq. 3.
@@ -174,7 +260,7 @@ class AstromerAttention(keras.layers.Layer):
         )
         self.output_dense.build(tuple(input_shape[:-1]) + (self.num_heads * self.head_dim,))
 
-    def call(self, inputs, ignore_mask=None, return_attention_scores=False):
+    def call(self, inputs, ignore_mask=None, key_lengths=None, return_attention_scores=False):
         # One matmul for the three projections: same weights, fewer kernels.
         kernel = ops.concatenate(
             [self.query.kernel, self.key.kernel, self.value.kernel], axis=-1
@@ -187,17 +273,34 @@ class AstromerAttention(keras.layers.Layer):
         implementation = self.attention_implementation
         if implementation == "auto":
             implementation = "explicit" if return_attention_scores else "fused"
-        result = scaled_dot_product_attention(
-            query,
-            key,
-            value,
-            ignore_mask=ignore_mask,
-            mask_alpha=self.mask_alpha,
-            mask_format=self.mask_format,
-            temperature=self.temperature,
-            return_attention_scores=return_attention_scores,
-            implementation=implementation,
-        )
+        mask_alpha, mask_format = self.mask_alpha, self.mask_format
+        if key_lengths is not None and ignore_mask is not None:
+            raise ValueError("Give either ignore_mask or key_lengths, not both.")
+        if key_lengths is not None and implementation == "fused" and not return_attention_scores:
+            scale = 1.0 / math.sqrt(self.head_dim)
+            if self.temperature:
+                scale = scale / self.temperature
+            result = key_length_attention(query, key, value, key_lengths, scale=scale)
+        else:
+            if key_lengths is not None:
+                # The same exclusion as a mask, for scores and the explicit path.
+                steps = ops.shape(inputs)[1]
+                ignore_mask = ops.greater_equal(
+                    ops.arange(steps, dtype="int32")[None, :],
+                    ops.cast(key_lengths, "int32")[:, None],
+                )
+                mask_alpha, mask_format = -1e9, "K"
+            result = scaled_dot_product_attention(
+                query,
+                key,
+                value,
+                ignore_mask=ignore_mask,
+                mask_alpha=mask_alpha,
+                mask_format=mask_format,
+                temperature=self.temperature,
+                return_attention_scores=return_attention_scores,
+                implementation=implementation,
+            )
         output, scores = (result if return_attention_scores else (result, None))
         output = ops.reshape(output, tuple(batch_shape) + (self.num_heads * self.head_dim,))
         output = self.output_dense(output)

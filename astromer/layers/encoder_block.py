@@ -32,6 +32,8 @@ class AstromerEncoderBlock(keras.layers.Layer):
     Call arguments:
         inputs: `(batch, steps, hidden_dim)`.
         ignore_mask: `(batch, steps)`, 1 on hidden or padded steps.
+        key_lengths: `(batch,)`, instead of `ignore_mask`: attend to the
+            first `key_lengths[b]` steps only (see `AstromerAttention`).
         training: bool, enables dropout.
 
     Returns `(batch, steps, hidden_dim)`.
@@ -118,9 +120,14 @@ class AstromerEncoderBlock(keras.layers.Layer):
             self.leak_ffn = keras.layers.Dense(hidden_dim, name="leak_ffn", **dense)
             self.leak_ffn.build(input_shape)
 
-    def call(self, inputs, ignore_mask=None, training=None, return_attention_scores=False):
+    def call(
+        self, inputs, ignore_mask=None, key_lengths=None, training=None, return_attention_scores=False
+    ):
         attended = self.attention(
-            inputs, ignore_mask=ignore_mask, return_attention_scores=return_attention_scores
+            inputs,
+            ignore_mask=ignore_mask,
+            key_lengths=key_lengths,
+            return_attention_scores=return_attention_scores,
         )
         if return_attention_scores:
             attended, scores = attended

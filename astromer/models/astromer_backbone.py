@@ -5,11 +5,19 @@ import keras
 from astromer.layers.dropout import HashDropout
 from keras import ops
 
+from astromer.layers.attention import (
+    ATTENTION_IMPLEMENTATIONS,
+    EXCLUDING_ALPHA,
+    masked_last_order,
+)
 from astromer.layers.band_embedding import BandEmbedding
 from astromer.layers.encoder_block import AstromerEncoderBlock
 from astromer.layers.input_embedding import AstromerInputEmbedding
 from astromer.layers.mask_token import MaskToken
 from astromer.models.backbone import Backbone
+
+
+BACKBONE_ATTENTION = ATTENTION_IMPLEMENTATIONS + ("lengths",)
 
 
 @keras.saving.register_keras_serializable(package="astromer")
@@ -47,7 +55,14 @@ class AstromerBackbone(Backbone):
         temperature: float. Attention temperature (0 = off).
         use_leak: bool. Original learned-projection "residuals".
         mask_token: bool. Replace masked magnitudes by a trainable token (A2).
-        attention_implementation: "auto", "explicit" or "fused".
+        attention_implementation: "auto", "explicit", "fused" or
+            "lengths". "lengths" reorders each window so its masked steps
+            come last and excludes them from attention by per-window key
+            lengths instead of a bias tensor (JAX: cuDNN's padding mask,
+            `astromer.layers.attention.key_length_attention`); outputs come
+            back in the original order. It needs an excluding key mask
+            (`mask_format="K"`, `mask_alpha <= -1e4`); same results as
+            "fused" within float tolerance.
         layer_norm_epsilon: float.
         band_names: list of band names for a joint multi-band model (an
             extra `bands` input of band indices and a learned band
@@ -90,20 +105,39 @@ class AstromerBackbone(Backbone):
         for name, value in (("num_layers", num_layers), ("window_size", window_size)):
             if int(value) <= 0:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        if attention_implementation not in BACKBONE_ATTENTION:
+            raise ValueError(
+                f"Unknown attention_implementation {attention_implementation!r}; "
+                f"use one of {BACKBONE_ATTENTION}."
+            )
+        sort_keys = attention_implementation == "lengths"
+        if sort_keys and (mask_format != "K" or float(mask_alpha) > EXCLUDING_ALPHA):
+            raise ValueError(
+                f'attention_implementation="lengths" excludes masked keys, which needs '
+                f'mask_format="K" and mask_alpha <= {EXCLUDING_ALPHA:g}; this model has '
+                f"mask_format={mask_format!r}, mask_alpha={mask_alpha!r} (an original soft or "
+                f'bonus mask). Use attention_implementation="fused" for it.'
+            )
         hidden_dim = int(num_heads) * int(head_dim)
         input_names = self.names_with_bands(band_names)
         inputs = self.inputs_for(window_size, input_names)
         ignore_mask = ops.maximum(inputs["padding_mask"], inputs["hidden_mask"])
+        steps_in = inputs
+        key_lengths = None
+        if sort_keys:
+            order, restore, key_lengths = masked_last_order(ignore_mask)
+            steps_in = {name: ops.take_along_axis(x, order, axis=1) for name, x in inputs.items()}
+            ignore_mask = ops.take_along_axis(ignore_mask, order, axis=1)
 
-        magnitudes = inputs["magnitudes"]
+        magnitudes = steps_in["magnitudes"]
         if mask_token:
             magnitudes = MaskToken(dtype=dtype, name="mask_token")(magnitudes, ignore_mask)
         embedding = AstromerInputEmbedding(
             hidden_dim, pe_base=pe_base, dtype=dtype, name="input_embedding"
-        )(magnitudes, inputs["times"])
+        )(magnitudes, steps_in["times"])
         if band_names:
             embedding = BandEmbedding(len(band_names), hidden_dim, dtype=dtype, name="band_embedding")(
-                embedding, inputs["bands"]
+                embedding, steps_in["bands"]
             )
         x = HashDropout(dropout, dtype=dtype, name="embedding_dropout")(embedding)
         block_outputs = []
@@ -116,13 +150,18 @@ class AstromerBackbone(Backbone):
                 mask_alpha=mask_alpha,
                 mask_format=mask_format,
                 temperature=temperature,
-                attention_implementation=attention_implementation,
+                attention_implementation="fused" if sort_keys else attention_implementation,
                 use_leak=use_leak,
                 layer_norm_epsilon=layer_norm_epsilon,
                 dtype=dtype,
                 name=f"block_{i}",
-            )(x, ignore_mask=ignore_mask)
+            )(x, **({"key_lengths": key_lengths} if sort_keys else {"ignore_mask": ignore_mask}))
             block_outputs.append(x)
+        if sort_keys:
+            x, embedding, *block_outputs = [
+                ops.take_along_axis(t, restore[:, :, None], axis=1)
+                for t in (x, embedding, *block_outputs)
+            ]
 
         super().__init__(
             inputs=inputs,

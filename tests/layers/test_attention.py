@@ -2,7 +2,12 @@ import keras
 import numpy as np
 import pytest
 
-from astromer.layers.attention import AstromerAttention, attention_bias, scaled_dot_product_attention
+from astromer.layers.attention import (
+    AstromerAttention,
+    attention_bias,
+    masked_last_order,
+    scaled_dot_product_attention,
+)
 
 ALPHAS = {"m0p5": -0.5, "m1e9": -1e9, "p1": 1.0}
 
@@ -116,3 +121,33 @@ def test_bfloat16_close_to_float32():
     a = np.asarray(ref(x, ignore_mask=mask))
     b = np.asarray(keras.ops.cast(fast(x, ignore_mask=mask), "float32"))
     assert np.linalg.norm(a - b) / np.linalg.norm(a) < 2e-2
+
+
+def test_masked_last_order_by_hand():
+    mask = np.array([[0, 1, 0, 1, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0]], "float32")
+    order, restore, lengths = (keras.ops.convert_to_numpy(t) for t in masked_last_order(mask))
+    # Visible steps first, each group in time order; all-masked rows keep one key.
+    np.testing.assert_array_equal(order, [[0, 2, 4, 1, 3], [0, 1, 2, 3, 4], [0, 1, 2, 3, 4]])
+    np.testing.assert_array_equal(np.take_along_axis(order, restore, axis=1), np.tile(np.arange(5), (3, 1)))
+    np.testing.assert_array_equal(lengths, [3, 1, 5])
+
+
+@pytest.mark.parametrize("implementation", ["explicit", "fused"])
+def test_key_lengths_equal_an_excluding_suffix_mask(implementation):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3, 10, 16)).astype("float32")
+    lengths = np.array([10, 4, 1], "int32")
+    suffix = (np.arange(10)[None, :] >= lengths[:, None]).astype("float32")
+    layer = AstromerAttention(2, 8, temperature=1.5, attention_implementation=implementation)
+    expected = np.asarray(layer(x, ignore_mask=suffix))
+    np.testing.assert_allclose(np.asarray(layer(x, key_lengths=lengths)), expected, atol=1e-5)
+    # With the soft original mask the two differ: lengths always exclude.
+    soft = AstromerAttention(
+        2, 8, mask_alpha=-0.5, temperature=1.5, attention_implementation=implementation
+    )
+    soft(x)
+    soft.set_weights(layer.get_weights())
+    assert np.abs(np.asarray(soft(x, ignore_mask=suffix)) - expected).max() > 1e-3
+    np.testing.assert_allclose(np.asarray(soft(x, key_lengths=lengths)), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="either ignore_mask or key_lengths"):
+        layer(x, ignore_mask=suffix, key_lengths=lengths)

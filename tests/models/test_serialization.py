@@ -137,3 +137,90 @@ def test_mixed_precision_keeps_times_and_magnitudes_exact():
         a = np.asarray(ref[key])
         b = np.asarray(keras.ops.cast(backbone(x)[key], "float32"))
         assert np.linalg.norm(a - b) / np.linalg.norm(a) < 2e-2, key
+
+
+def padded_in_the_middle(n=4, window=12, seed=1):
+    # Padding at the end, in the middle and everywhere (row 3): the sorted
+    # path must not assume where masked steps are.
+    x = random_inputs(n=n, window=window, seed=seed)
+    x["padding_mask"][1, 3:6] = 1
+    x["padding_mask"][3] = 1
+    x["hidden_mask"] *= 1 - x["padding_mask"]
+    return x
+
+
+def test_sorted_key_lengths_match_the_bias_mask_on_every_output():
+    x = padded_in_the_middle()
+    a = tiny_backbone(attention_implementation="explicit", dropout=0.0)
+    b = tiny_backbone(attention_implementation="lengths", dropout=0.0)
+    b.set_weights(a.get_weights())
+    out_a, out_b = a.predict_on_batch(x), b.predict_on_batch(x)
+    # Rows 0-2 have visible steps; row 3 (all padding) differs by design
+    # but must stay finite.
+    for name in ("sequence_output", "input_embedding"):
+        np.testing.assert_allclose(out_b[name][:3], out_a[name][:3], atol=1e-5)
+    for block_a, block_b in zip(out_a["block_outputs"], out_b["block_outputs"]):
+        np.testing.assert_allclose(block_b[:3], block_a[:3], atol=1e-5)
+    assert np.isfinite(out_b["sequence_output"]).all()
+    # Scores for plots come from the explicit path in the original order.
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(b.attention_scores(x, block=1)),
+        keras.ops.convert_to_numpy(a.attention_scores(x, block=1)),
+        atol=1e-6,
+    )
+
+
+def test_sorted_key_lengths_train_like_the_bias_mask():
+    # One SGD step from the same weights: same loss and same weight change,
+    # i.e. the same gradients through the reordering. (Not Adam: it scales
+    # float noise on gradients that are zero in theory, e.g. key biases, to
+    # the size of the learning rate.)
+    x = random_inputs(n=4, seed=2)
+    x["padding_mask"][2, 2:4] = 1
+    x["hidden_mask"] *= 1 - x["padding_mask"]
+    probe = np.maximum(x["hidden_mask"], (np.random.default_rng(3).uniform(size=(4, 12)) < 0.2)) * (
+        1 - x["padding_mask"]
+    )
+    y = {"magnitudes": x["magnitudes"] + 0.1, "probe_mask": probe.astype("float32"),
+         "loss_weight": np.ones((4, 12), "float32")}
+    models = []
+    for implementation in ("explicit", "lengths"):
+        keras.utils.set_random_seed(0)
+        model = Pretrainer(tiny_backbone(attention_implementation=implementation, dropout=0.0),
+                           uncertainty_weighted=True)
+        models.append(model)
+    models[1].set_weights(models[0].get_weights())
+    start = models[0].get_weights()
+    losses = []
+    for model in models:
+        model.compile(keras.optimizers.SGD(1.0))
+        losses.append(float(model.train_on_batch(x, y, return_dict=True)["loss"]))
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+    changed = 0
+    for w0, w_a, w_b in zip(start, models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_allclose(w_b - w0, w_a - w0, atol=1e-5)
+        changed += np.abs(w_a - w0).max() > 1e-3
+    assert changed > len(start) // 2
+
+
+def test_sorted_key_lengths_mixed_precision_and_round_trip(tmp_path):
+    x = padded_in_the_middle()
+    a = tiny_backbone(dropout=0.0)
+    b = tiny_backbone(attention_implementation="lengths", dropout=0.0, dtype="mixed_bfloat16")
+    b.set_weights(a.get_weights())
+    out_b = b.predict_on_batch(x)["sequence_output"]
+    np.testing.assert_allclose(
+        np.asarray(out_b[:3], "float32"), a.predict_on_batch(x)["sequence_output"][:3], atol=6e-2
+    )
+    b.save(tmp_path / "b.keras")
+    loaded = keras.saving.load_model(tmp_path / "b.keras")
+    assert loaded.get_config()["attention_implementation"] == "lengths"
+    np.testing.assert_array_equal(loaded.predict_on_batch(x)["sequence_output"], out_b)
+
+
+@pytest.mark.parametrize("kwargs", [{"mask_alpha": -0.5}, {"mask_alpha": 1.0, "mask_format": "QK"}])
+def test_sorted_key_lengths_refuse_soft_masks(kwargs):
+    with pytest.raises(ValueError, match=r'needs mask_format="K" and mask_alpha <= -10000.*Use attention_implementation="fused"'):
+        tiny_backbone(attention_implementation="lengths", **kwargs)
+    with pytest.raises(ValueError, match=r"Unknown attention_implementation 'flash'"):
+        tiny_backbone(attention_implementation="flash")
