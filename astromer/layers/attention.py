@@ -180,8 +180,8 @@ class AstromerAttention(keras.layers.Layer):
     """Multi-head self-attention with the original additive mask.
 
     Query, key and value are three dense projections (`query`, `key`,
-    `value`, kept separate so original checkpoints map one to one) computed
-    as a single fused matmul; `output` merges the heads.
+    `value`, kept separate so original checkpoints map one to one),
+    computed as one matmul when `fused_qkv`; `output` merges the heads.
 
     Args:
         num_heads: int. Number of heads.
@@ -195,6 +195,10 @@ class AstromerAttention(keras.layers.Layer):
             (`keras.ops.dot_product_attention`, cuDNN/flash kernels where the
             backend has them) or "auto" (fused except when scores are
             requested). Same results within float tolerance.
+        fused_qkv: bool. One matmul for the three projections (fewer,
+            larger kernels), or three (each result already contiguous for a
+            fused attention kernel, which otherwise gets copies of the three
+            slices). Same weights and results either way.
         kernel_initializer: initializer of the projections.
 
     Call arguments:
@@ -217,6 +221,7 @@ class AstromerAttention(keras.layers.Layer):
         mask_format="K",
         temperature=0.0,
         attention_implementation="auto",
+        fused_qkv=True,
         kernel_initializer="glorot_uniform",
         **kwargs,
     ):
@@ -240,6 +245,7 @@ class AstromerAttention(keras.layers.Layer):
         self.mask_format = mask_format
         self.temperature = float(temperature)
         self.attention_implementation = attention_implementation
+        self.fused_qkv = bool(fused_qkv)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         inner = self.num_heads * self.head_dim
         dense = dict(kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy)
@@ -261,15 +267,21 @@ class AstromerAttention(keras.layers.Layer):
         self.output_dense.build(tuple(input_shape[:-1]) + (self.num_heads * self.head_dim,))
 
     def call(self, inputs, ignore_mask=None, key_lengths=None, return_attention_scores=False):
-        # One matmul for the three projections: same weights, fewer kernels.
-        kernel = ops.concatenate(
-            [self.query.kernel, self.key.kernel, self.value.kernel], axis=-1
-        )
-        bias = ops.concatenate([self.query.bias, self.key.bias, self.value.bias], axis=-1)
-        qkv = ops.matmul(inputs, kernel) + bias
         batch_shape = ops.shape(inputs)[:-1]
-        qkv = ops.reshape(qkv, tuple(batch_shape) + (3, self.num_heads, self.head_dim))
-        query, key, value = qkv[..., 0, :, :], qkv[..., 1, :, :], qkv[..., 2, :, :]
+        heads = tuple(batch_shape) + (self.num_heads, self.head_dim)
+        if self.fused_qkv:
+            kernel = ops.concatenate(
+                [self.query.kernel, self.key.kernel, self.value.kernel], axis=-1
+            )
+            bias = ops.concatenate([self.query.bias, self.key.bias, self.value.bias], axis=-1)
+            qkv = ops.matmul(inputs, kernel) + bias
+            qkv = ops.reshape(qkv, tuple(batch_shape) + (3, self.num_heads, self.head_dim))
+            query, key, value = qkv[..., 0, :, :], qkv[..., 1, :, :], qkv[..., 2, :, :]
+        else:
+            query, key, value = (
+                ops.reshape(projection(inputs), heads)
+                for projection in (self.query, self.key, self.value)
+            )
         implementation = self.attention_implementation
         if implementation == "auto":
             implementation = "explicit" if return_attention_scores else "fused"
@@ -321,6 +333,7 @@ class AstromerAttention(keras.layers.Layer):
                 "mask_format": self.mask_format,
                 "temperature": self.temperature,
                 "attention_implementation": self.attention_implementation,
+                "fused_qkv": self.fused_qkv,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             }
         )

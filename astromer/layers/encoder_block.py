@@ -23,8 +23,8 @@ class AstromerEncoderBlock(keras.layers.Layer):
         head_dim: int. Size of each head.
         ff_dim: int. Hidden units of the tanh feed-forward ("mixer") layer.
         dropout: float. Dropout after attention and after the feed-forward.
-        mask_alpha, mask_format, temperature, attention_implementation:
-            passed to `AstromerAttention`.
+        mask_alpha, mask_format, temperature, attention_implementation,
+            fused_qkv: passed to `AstromerAttention`.
         use_leak: bool. Learned projection "residuals" of the original code.
         layer_norm_epsilon: float. 1e-6 as in the original.
         kernel_initializer: initializer of every dense kernel.
@@ -51,6 +51,7 @@ class AstromerEncoderBlock(keras.layers.Layer):
         mask_format="K",
         temperature=0.0,
         attention_implementation="auto",
+        fused_qkv=True,
         use_leak=False,
         layer_norm_epsilon=1e-6,
         kernel_initializer="glorot_uniform",
@@ -69,6 +70,7 @@ class AstromerEncoderBlock(keras.layers.Layer):
         self.mask_format = mask_format
         self.temperature = float(temperature)
         self.attention_implementation = attention_implementation
+        self.fused_qkv = bool(fused_qkv)
         self.use_leak = bool(use_leak)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -81,6 +83,7 @@ class AstromerEncoderBlock(keras.layers.Layer):
             mask_format=self.mask_format,
             temperature=self.temperature,
             attention_implementation=self.attention_implementation,
+            fused_qkv=self.fused_qkv,
             kernel_initializer=self.kernel_initializer,
             dtype=policy,
             name="attention",
@@ -160,6 +163,7 @@ class AstromerEncoderBlock(keras.layers.Layer):
                 "mask_format": self.mask_format,
                 "temperature": self.temperature,
                 "attention_implementation": self.attention_implementation,
+                "fused_qkv": self.fused_qkv,
                 "use_leak": self.use_leak,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),

@@ -63,6 +63,8 @@ class AstromerBackbone(Backbone):
             back in the original order. It needs an excluding key mask
             (`mask_format="K"`, `mask_alpha <= -1e4`); same results as
             "fused" within float tolerance.
+        fused_qkv: bool. Query, key and value projections as one matmul
+            (True) or three (see `AstromerAttention`); same results.
         layer_norm_epsilon: float.
         band_names: list of band names for a joint multi-band model (an
             extra `bands` input of band indices and a learned band
@@ -97,6 +99,7 @@ class AstromerBackbone(Backbone):
         use_leak=False,
         mask_token=True,
         attention_implementation="auto",
+        fused_qkv=True,
         layer_norm_epsilon=1e-6,
         band_names=None,
         dtype=None,
@@ -151,6 +154,7 @@ class AstromerBackbone(Backbone):
                 mask_format=mask_format,
                 temperature=temperature,
                 attention_implementation="fused" if sort_keys else attention_implementation,
+                fused_qkv=fused_qkv,
                 use_leak=use_leak,
                 layer_norm_epsilon=layer_norm_epsilon,
                 dtype=dtype,
@@ -187,6 +191,7 @@ class AstromerBackbone(Backbone):
         self.use_leak = bool(use_leak)
         self.mask_token = bool(mask_token)
         self.attention_implementation = attention_implementation
+        self.fused_qkv = bool(fused_qkv)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
         self.input_names = input_names
         self.band_names = list(band_names) if band_names else None
@@ -239,6 +244,7 @@ class AstromerBackbone(Backbone):
             "use_leak": self.use_leak,
             "mask_token": self.mask_token,
             "attention_implementation": self.attention_implementation,
+            "fused_qkv": self.fused_qkv,
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "band_names": self.band_names,
             "dtype": keras.dtype_policies.serialize(self.layer_dtype) if self.layer_dtype else None,

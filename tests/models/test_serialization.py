@@ -224,3 +224,17 @@ def test_sorted_key_lengths_refuse_soft_masks(kwargs):
         tiny_backbone(attention_implementation="lengths", **kwargs)
     with pytest.raises(ValueError, match=r"Unknown attention_implementation 'flash'"):
         tiny_backbone(attention_implementation="flash")
+
+
+def test_separate_qkv_projections_give_the_same_outputs():
+    x = padded_in_the_middle()
+    a = tiny_backbone(dropout=0.0)
+    b = tiny_backbone(dropout=0.0, fused_qkv=False, attention_implementation="lengths")
+    c = tiny_backbone(dropout=0.0, fused_qkv=False, attention_implementation="explicit")
+    assert [w.shape for w in b.get_weights()] == [w.shape for w in a.get_weights()]
+    b.set_weights(a.get_weights())
+    c.set_weights(a.get_weights())
+    expected = a.predict_on_batch(x)["sequence_output"][:3]
+    np.testing.assert_allclose(b.predict_on_batch(x)["sequence_output"][:3], expected, atol=1e-5)
+    np.testing.assert_allclose(c.predict_on_batch(x)["sequence_output"][:3], expected, atol=1e-5)
+    assert AstromerBackbone.from_config(b.get_config()).fused_qkv is False
