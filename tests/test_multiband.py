@@ -244,3 +244,26 @@ def test_per_band_pooling_of_a_joint_model():
     assert np.abs(alone[0, :, dim:]).max() > 0
     with pytest.raises(ValueError, match="needs a joint multi-band backbone"):
         Embedder(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=64), per_band=True)
+
+
+def test_sorted_key_lengths_reorder_the_bands_with_the_steps():
+    # attention_implementation="lengths" reorders each window (hidden and
+    # padded steps last); the band of each step must travel with it.
+    rng = np.random.default_rng(8)
+    n, window = 3, 64
+    pad = np.zeros((n, window), "float32")
+    pad[0, 20:30] = 1
+    pad[1, 50:] = 1
+    hidden = (rng.uniform(size=(n, window)) < 0.3).astype("float32") * (1 - pad)
+    x = {"magnitudes": rng.normal(size=(n, window)).astype("float32"),
+         "times": np.sort(rng.uniform(0, 300, (n, window)), 1).astype("float32"),
+         "padding_mask": pad, "hidden_mask": hidden,
+         "bands": (rng.uniform(size=(n, window)) < 0.5).astype("float32")}
+    a = joint(attention_implementation="explicit")
+    b = joint(attention_implementation="lengths")
+    b.set_weights(a.get_weights())
+    expected = a.predict_on_batch(x)["sequence_output"]
+    np.testing.assert_allclose(b.predict_on_batch(x)["sequence_output"], expected, atol=1e-5)
+    # The bands matter here: flipping them changes the output.
+    flipped = b.predict_on_batch({**x, "bands": 1 - x["bands"]})["sequence_output"]
+    assert np.abs(flipped - expected).max() > 1e-2
