@@ -85,3 +85,35 @@ def test_bench_model_profile_and_sorted_attention_on_jax(tmp_path):
 def test_bench_model_refuses_profile_off_jax():
     out = _bench("--preset", "a1", "--profile", "/tmp/x", backend="tensorflow")
     assert out.returncode == 2 and "--profile needs KERAS_BACKEND=jax (this is tensorflow)" in out.stderr
+
+
+FAKE_REFERENCE = """
+import argparse, json
+ap = argparse.ArgumentParser()
+ap.add_argument("--mode"); ap.add_argument("--batch", type=int, nargs="+"); ap.add_argument("--steps", type=int)
+a = ap.parse_args()
+for b in a.batch:
+    if b == 5:
+        raise SystemExit("out of memory at batch 5")
+    print("compiling...")
+    print(json.dumps({"impl": "fake-torch", "mode": a.mode, "batch": b, "windows_per_s": 10 * b + a.steps}))
+"""
+
+
+def test_bench_model_side_by_side_with_a_reference(tmp_path):
+    script = tmp_path / "reference.py"
+    script.write_text(FAKE_REFERENCE)
+    common = ("--preset", "a1", "--set", "model.num_layers=1", "--steps", "2", "--warmup", "1", "--precision", "fp32",
+              "--mode", "embed", "--reference", str(script))
+    out = _bench(*common, "--batch", "2", "3", backend="tensorflow")
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert [r["batch"] for r in rows] == [2, 3]
+    for row in rows:
+        # The reference got the same batch, mode and steps: 10 * batch + steps.
+        theirs = 10 * row["batch"] + 2
+        assert row["reference"] == {"impl": "fake-torch", "windows_per_s": theirs}
+        # (windows_per_s is rounded to an integer in the row, the ratio is not)
+        assert abs(row["ratio_to_reference"] - row["windows_per_s"] / theirs) < 0.6 / theirs + 1e-3
+    failed = _bench(*common, "--batch", "5", backend="tensorflow")
+    assert failed.returncode != 0 and "out of memory at batch 5" in failed.stderr

@@ -21,6 +21,10 @@ convolution kernel applied to every step, plus 4 L d per step and
 attention block for the scores and the weighted sum; training counts 3x
 the forward pass (forward + backward).
 
+`--reference SCRIPT` runs the PyTorch reference first, in a subprocess
+with the same mode, batches and steps, and adds its windows/s and the
+ratio ours / reference to each row: the two numbers of one session.
+
 `--profile DIR` (JAX backend) traces a few more steps and adds where
 their time goes: device time per step by kernel kind (matmul, attention,
 elementwise fusions, ...) and the top kernels (`astromer.profiling`); the
@@ -227,6 +231,33 @@ def synthetic_windows(batch, window, seed=0, masked=True):
     return x, y
 
 
+def run_reference(args):
+    """Runs the PyTorch reference script (`--reference`) with this run's mode,
+    batches and steps; returns {batch: its JSON row}.
+
+    In a subprocess, before our model touches the device, so the two never
+    hold device memory at the same time.
+    """
+    import subprocess
+
+    command = [sys.executable, args.reference, "--mode", args.mode, "--steps", str(args.steps),
+               "--batch", *map(str, args.batch)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(
+            f"The reference {args.reference} failed (exit {done.returncode}):\n{done.stderr[-2000:]}"
+        )
+    rows = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            rows[int(row["batch"])] = row
+    missing = [b for b in args.batch if b not in rows]
+    if missing:
+        raise SystemExit(f"The reference {args.reference} printed no result for batch {missing}.")
+    return rows
+
+
 def run_model(args):
     import keras
 
@@ -242,6 +273,7 @@ def run_model(args):
     policy = "mixed_bfloat16" if args.precision == "bf16" else "float32"
     overrides = [f"model.dtype={policy}", f"model.attention_implementation={args.attention}", *args.overrides]
     config = resolve_config(args.preset, overrides)
+    reference = run_reference(args) if args.reference else None
     results = []
     for batch in args.batch:
         keras.utils.set_random_seed(0)
@@ -278,6 +310,10 @@ def run_model(args):
             "gflop_per_window": round(flops / 1e9, 3), "peak_memory_gb": round(peak / 2**30, 2) if peak else None,
             "steps": args.steps, "overrides": args.overrides, "prng": args.prng, **_environment(),
         }
+        if reference:
+            theirs = reference[batch]
+            result["reference"] = {"impl": theirs.get("impl"), "windows_per_s": theirs["windows_per_s"]}
+            result["ratio_to_reference"] = round(rate / theirs["windows_per_s"], 3)
         if args.profile:
             result["profile"] = profile_steps(step, args, batch)
         print(json.dumps(result), flush=True)
@@ -373,6 +409,9 @@ def main(argv=None):
     model.add_argument("--warmup", type=int, default=3)
     model.add_argument("--no-jit", dest="jit", action="store_false")
     model.add_argument("--prng", choices=("threefry2x32", "rbg", "unsafe_rbg"), help="JAX random generator")
+    model.add_argument("--reference", metavar="SCRIPT",
+                       help="first run this reference (shared/bench/torch_a2_reference.py) with the same "
+                            "--mode/--batch/--steps and add its windows/s and our ratio to each row")
     model.add_argument("--profile", metavar="DIR",
                        help="also trace --profile-steps steps (JAX backend) into DIR and add a kernel breakdown")
     model.add_argument("--profile-steps", type=int, default=5)
