@@ -147,34 +147,6 @@ def _jax_key_length_attention(query, key, value, key_lengths, scale):
             warnings.warn(f"cuDNN attention unavailable ({error}); using XLA attention.")
 
 
-def masked_last_order(ignore_mask):
-    """A per-row reordering of the steps that puts masked steps last.
-
-    Astromer's layers are per-step except attention, which is equivariant
-    to a reordering of its steps; so a window can run through the encoder
-    with its visible steps first (each group keeping its time order) and
-    its masked keys excluded by a length instead of a bias.
-
-    Args:
-        ignore_mask: `(batch, steps)`, 1 on steps to keep out of attention.
-
-    Returns `(order, restore, key_lengths)`: `take_along_axis(x, order,
-    axis=1)` sorts, `restore` undoes it, and `key_lengths` `(batch,)` int32
-    counts the visible steps, clamped to at least 1 (a window with no
-    visible step attends to its first step instead of to all of them
-    equally, as a -1e9 bias would: both are meaningless).
-    """
-    steps = ops.shape(ignore_mask)[1]
-    ignore = ops.cast(ignore_mask, "float32")
-    # Distinct float keys (exact below 2^24 steps): no reliance on a stable sort.
-    sort_key = ignore * float(steps) + ops.cast(ops.arange(steps), "float32")[None, :]
-    order = ops.argsort(sort_key, axis=-1)
-    restore = ops.argsort(order, axis=-1)
-    visible = ops.sum(1.0 - ignore, axis=-1)
-    key_lengths = ops.cast(ops.maximum(visible, 1.0), "int32")
-    return order, restore, key_lengths
-
-
 @keras.saving.register_keras_serializable(package="astromer")
 class AstromerAttention(keras.layers.Layer):
     """Multi-head self-attention with the original additive mask.

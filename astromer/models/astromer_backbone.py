@@ -5,15 +5,12 @@ import keras
 from astromer.layers.dropout import HashDropout
 from keras import ops
 
-from astromer.layers.attention import (
-    ATTENTION_IMPLEMENTATIONS,
-    EXCLUDING_ALPHA,
-    masked_last_order,
-)
+from astromer.layers.attention import ATTENTION_IMPLEMENTATIONS, EXCLUDING_ALPHA
 from astromer.layers.band_embedding import BandEmbedding
 from astromer.layers.encoder_block import AstromerEncoderBlock
 from astromer.layers.input_embedding import AstromerInputEmbedding
 from astromer.layers.mask_token import MaskToken
+from astromer.layers.step_order import PermuteSteps, masked_last_order
 from astromer.models.backbone import Backbone
 
 
@@ -129,8 +126,9 @@ class AstromerBackbone(Backbone):
         key_lengths = None
         if sort_keys:
             order, restore, key_lengths = masked_last_order(ignore_mask)
-            steps_in = {name: ops.take_along_axis(x, order, axis=1) for name, x in inputs.items()}
-            ignore_mask = ops.take_along_axis(ignore_mask, order, axis=1)
+            to_sorted = PermuteSteps(name="sort_steps")
+            steps_in = {name: to_sorted(x, order) for name, x in inputs.items()}
+            ignore_mask = to_sorted(ignore_mask, order)
 
         magnitudes = steps_in["magnitudes"]
         if mask_token:
@@ -162,9 +160,9 @@ class AstromerBackbone(Backbone):
             )(x, **({"key_lengths": key_lengths} if sort_keys else {"ignore_mask": ignore_mask}))
             block_outputs.append(x)
         if sort_keys:
+            to_original = PermuteSteps(name="restore_steps")
             x, embedding, *block_outputs = [
-                ops.take_along_axis(t, restore[:, :, None], axis=1)
-                for t in (x, embedding, *block_outputs)
+                to_original(t, restore) for t in (x, embedding, *block_outputs)
             ]
 
         super().__init__(

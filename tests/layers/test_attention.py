@@ -2,12 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from astromer.layers.attention import (
-    AstromerAttention,
-    attention_bias,
-    masked_last_order,
-    scaled_dot_product_attention,
-)
+from astromer.layers.attention import AstromerAttention, attention_bias, scaled_dot_product_attention
 
 ALPHAS = {"m0p5": -0.5, "m1e9": -1e9, "p1": 1.0}
 
@@ -121,15 +116,6 @@ def test_bfloat16_close_to_float32():
     a = np.asarray(ref(x, ignore_mask=mask))
     b = np.asarray(keras.ops.cast(fast(x, ignore_mask=mask), "float32"))
     assert np.linalg.norm(a - b) / np.linalg.norm(a) < 2e-2
-
-
-def test_masked_last_order_by_hand():
-    mask = np.array([[0, 1, 0, 1, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0]], "float32")
-    order, restore, lengths = (keras.ops.convert_to_numpy(t) for t in masked_last_order(mask))
-    # Visible steps first, each group in time order; all-masked rows keep one key.
-    np.testing.assert_array_equal(order, [[0, 2, 4, 1, 3], [0, 1, 2, 3, 4], [0, 1, 2, 3, 4]])
-    np.testing.assert_array_equal(np.take_along_axis(order, restore, axis=1), np.tile(np.arange(5), (3, 1)))
-    np.testing.assert_array_equal(lengths, [3, 1, 5])
 
 
 @pytest.mark.parametrize("implementation", ["explicit", "fused"])
