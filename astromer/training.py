@@ -311,7 +311,11 @@ def build_pretrainer(config):
 
     model_config = dict(config["model"])
     class_name = model_config.pop("class")
-    backbone = presets.backbone_class(class_name)(**model_config)
+    try:
+        backbone = presets.backbone_class(class_name)(**model_config)
+    except (ValueError, TypeError) as error:
+        # A bad `model.*` setting: report it like the other settings.
+        raise ConfigError(f"model settings: {error}") from error
     return Pretrainer(backbone, uncertainty_weighted=bool(config["pretraining"].get("uncertainty_weighted", False)))
 
 

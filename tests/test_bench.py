@@ -82,9 +82,12 @@ def test_bench_model_profile_and_sorted_attention_on_jax(tmp_path):
         assert json.load(f)["top_kernels"] == profile["top_kernels"]
 
 
-def test_bench_model_refuses_profile_off_jax():
+def test_bench_model_refuses_bad_options_cleanly():
     out = _bench("--preset", "a1", "--profile", "/tmp/x", backend="tensorflow")
     assert out.returncode == 2 and "--profile needs KERAS_BACKEND=jax (this is tensorflow)" in out.stderr
+    # The original A2 mask is soft: key lengths cannot express it.
+    out = _bench("--preset", "a2-original", "--attention", "lengths", "--batch", "2", backend="tensorflow")
+    assert out.returncode == 2 and "mask_alpha=-0.5" in out.stderr and "Traceback" not in out.stderr
 
 
 FAKE_REFERENCE = """

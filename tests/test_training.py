@@ -116,6 +116,11 @@ def test_bad_inputs_fail_before_training(tmp_path):
     (tmp_path / "bad.csv").write_text("id,time,mag\n1,2,3\n")
     out = run_cli(["--preset", "a1", "--data", str(tmp_path / "bad.csv")], cwd=tmp_path)
     assert out.returncode == 2 and "no column for ['err']" in out.stderr
+    # A model setting the model refuses: a message, not a traceback.
+    out = run_cli(["--preset", "a2-original", "--set", "model.attention_implementation=lengths", "--set",
+                   "demo.light_curves=40"], cwd=tmp_path)
+    assert out.returncode == 2 and "model settings: attention_implementation=\"lengths\" excludes" in out.stderr
+    assert "Traceback" not in out.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("history.csv"))
 
 

@@ -436,7 +436,12 @@ def main(argv=None):
                 parser.error(f"--profile needs KERAS_BACKEND=jax (this is {keras.backend.backend()}).")
             if args.profile_steps < 1:
                 parser.error(f"--profile-steps must be at least 1, got {args.profile_steps}.")
-        run_model(args)
+        from astromer.training import ConfigError
+
+        try:
+            run_model(args)
+        except ConfigError as error:
+            parser.error(str(error))
 
 
 if __name__ == "__main__":

@@ -61,10 +61,14 @@ def main(argv=None):
     except (ValueError, FileNotFoundError) as error:
         print(f"astromer-train: error: {error}", file=sys.stderr)
         return 2
-    summary = training.pretrain(
-        config, data, out, resume=args.resume, strategy_kind=args.strategy,
-        verbose=0 if args.quiet else 1, input_path=args.input_path,
-    )
+    try:
+        summary = training.pretrain(
+            config, data, out, resume=args.resume, strategy_kind=args.strategy,
+            verbose=0 if args.quiet else 1, input_path=args.input_path,
+        )
+    except training.ConfigError as error:
+        print(f"astromer-train: error: {error}", file=sys.stderr)
+        return 2
     print(f"done: {summary['epochs_run']} epochs, best val_loss {summary['best_val_loss']:.4f} "
           f"(epoch {summary['best_epoch']}); outputs in {out}")
     return 0
