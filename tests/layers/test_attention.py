@@ -8,7 +8,7 @@ ALPHAS = {"m0p5": -0.5, "m1e9": -1e9, "p1": 1.0}
 
 
 def to_bshd(x):
-    return np.transpose(np.asarray(x), (0, 2, 1, 3))
+    return np.transpose(keras.ops.convert_to_numpy(x), (0, 2, 1, 3))
 
 
 @pytest.mark.parametrize("fmt", ["K", "Q", "QK"])
@@ -51,9 +51,9 @@ def test_temperature_oracle(a2_oracle):
 
 def test_bias_matrices_by_hand():
     mask = np.array([[0.0, 1.0, 1.0]], "float32")
-    k = np.asarray(attention_bias(mask, -2.0, "K"))
-    q = np.asarray(attention_bias(mask, -2.0, "Q"))
-    qk = np.asarray(attention_bias(mask, -2.0, "QK"))
+    k = keras.ops.convert_to_numpy(attention_bias(mask, -2.0, "K"))
+    q = keras.ops.convert_to_numpy(attention_bias(mask, -2.0, "Q"))
+    qk = keras.ops.convert_to_numpy(attention_bias(mask, -2.0, "QK"))
     np.testing.assert_array_equal(np.broadcast_to(k, (1, 1, 3, 3))[0, 0], [[0, -2, -2]] * 3)
     np.testing.assert_array_equal(np.broadcast_to(q, (1, 1, 3, 3))[0, 0], [[0] * 3, [-2] * 3, [-2] * 3])
     np.testing.assert_array_equal(qk[0, 0], [[0, -2, -2], [-2, -2, -2], [-2, -2, -2]])
@@ -64,12 +64,12 @@ def test_excluded_keys_get_zero_weight_and_do_not_change_output():
     q, k, v = (rng.normal(size=(2, 5, 2, 3)).astype("float32") for _ in range(3))
     mask = np.array([[0, 0, 0, 1, 1], [0, 1, 0, 0, 0]], "float32")
     out, scores = scaled_dot_product_attention(q, k, v, mask, return_attention_scores=True)
-    scores = np.asarray(scores)
+    scores = keras.ops.convert_to_numpy(scores)
     assert np.all(scores[0, :, :, 3:] == 0) and np.all(scores[1, :, :, 1] == 0)
     v2 = v.copy()
     v2[0, 3:] = 1e3  # values behind excluded keys are never read
     out2 = scaled_dot_product_attention(q, k, v2, mask)
-    np.testing.assert_allclose(np.asarray(out2)[0], np.asarray(out)[0], atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out2)[0], keras.ops.convert_to_numpy(out)[0], atol=1e-5)
 
 
 def test_layer_matches_numpy_with_set_weights():
@@ -89,7 +89,7 @@ def test_layer_matches_numpy_with_set_weights():
     expected = np.einsum("bhqk,bkhd->bqhd", w, vh).reshape(2, 4, 6) @ wo + bo
     for impl in ("explicit", "fused"):
         layer.attention_implementation = impl
-        np.testing.assert_allclose(np.asarray(layer(x, ignore_mask=mask)), expected, atol=1e-5)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x, ignore_mask=mask)), expected, atol=1e-5)
 
 
 def test_config_round_trip_and_bad_arguments():
@@ -113,8 +113,8 @@ def test_bfloat16_close_to_float32():
     fast = AstromerAttention(4, 8, dtype="mixed_bfloat16")
     fast(x, ignore_mask=mask)
     fast.set_weights(ref.get_weights())
-    a = np.asarray(ref(x, ignore_mask=mask))
-    b = np.asarray(keras.ops.cast(fast(x, ignore_mask=mask), "float32"))
+    a = keras.ops.convert_to_numpy(ref(x, ignore_mask=mask))
+    b = keras.ops.convert_to_numpy(keras.ops.cast(fast(x, ignore_mask=mask), "float32"))
     assert np.linalg.norm(a - b) / np.linalg.norm(a) < 2e-2
 
 
@@ -125,15 +125,15 @@ def test_key_lengths_equal_an_excluding_suffix_mask(implementation):
     lengths = np.array([10, 4, 1], "int32")
     suffix = (np.arange(10)[None, :] >= lengths[:, None]).astype("float32")
     layer = AstromerAttention(2, 8, temperature=1.5, attention_implementation=implementation)
-    expected = np.asarray(layer(x, ignore_mask=suffix))
-    np.testing.assert_allclose(np.asarray(layer(x, key_lengths=lengths)), expected, atol=1e-5)
+    expected = keras.ops.convert_to_numpy(layer(x, ignore_mask=suffix))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x, key_lengths=lengths)), expected, atol=1e-5)
     # With the soft original mask the two differ: lengths always exclude.
     soft = AstromerAttention(
         2, 8, mask_alpha=-0.5, temperature=1.5, attention_implementation=implementation
     )
     soft(x)
     soft.set_weights(layer.get_weights())
-    assert np.abs(np.asarray(soft(x, ignore_mask=suffix)) - expected).max() > 1e-3
-    np.testing.assert_allclose(np.asarray(soft(x, key_lengths=lengths)), expected, atol=1e-5)
+    assert np.abs(keras.ops.convert_to_numpy(soft(x, ignore_mask=suffix)) - expected).max() > 1e-3
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(soft(x, key_lengths=lengths)), expected, atol=1e-5)
     with pytest.raises(ValueError, match="either ignore_mask or key_lengths"):
         layer(x, ignore_mask=suffix, key_lengths=lengths)
