@@ -26,6 +26,13 @@ def backend():
     return keras.backend.backend()
 
 
+def to_numpy(x, dtype=None):
+    """Any backend's tensor (or array-like) as a NumPy array; on PyTorch
+    `np.asarray` fails on tensors that require grad."""
+    array = keras.ops.convert_to_numpy(x)
+    return array.astype(dtype) if dtype is not None else array
+
+
 def requires_tensorflow_backend():
     if backend() != "tensorflow":
         pytest.skip("TensorFlow backend only")

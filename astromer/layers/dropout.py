@@ -11,11 +11,18 @@ def _u32(value):
 
 
 def hash32(x):
-    """lowbias32 (C. Wellons): a well-mixed 32-bit integer hash, elementwise."""
+    """lowbias32 (C. Wellons): a well-mixed 32-bit integer hash, elementwise.
+
+    `x` holds values below 2^32 as "uint32". Keras' PyTorch backend has no
+    such type and gives int64 instead, where products do not wrap at 32
+    bits: they are cut to 32 bits explicitly (a no-op the compiler drops
+    where the type really is uint32).
+    """
+    low32 = _u32(_MASK32)
     x = ops.bitwise_xor(x, ops.right_shift(x, _u32(16)))
-    x = ops.multiply(x, _u32(0x7FEB352D))
+    x = ops.bitwise_and(ops.multiply(x, _u32(0x7FEB352D)), low32)
     x = ops.bitwise_xor(x, ops.right_shift(x, _u32(15)))
-    x = ops.multiply(x, _u32(0x846CA68B))
+    x = ops.bitwise_and(ops.multiply(x, _u32(0x846CA68B)), low32)
     return ops.bitwise_xor(x, ops.right_shift(x, _u32(16)))
 
 

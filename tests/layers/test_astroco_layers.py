@@ -10,6 +10,7 @@ from astromer.layers.astroco_embedding import AstroCoInputEmbedding
 from astromer.layers.conformer_block import ConformerBlock
 from astromer.layers.conv_module import ConformerConvModule
 from astromer.layers.gated_ffn import GatedFeedForward
+from tests.conftest import to_numpy
 
 ATOL = 3e-5
 
@@ -166,7 +167,7 @@ def test_embedding_matches_numpy(dim):
     photometry = np.stack([m * keep, e * keep], -1) @ w["p_k"] + w["p_b"]
     features = np.concatenate([photometry, time_features(t * keep, dim // 2, 1000.0)], -1)
     expected = layer_norm(gelu(features @ w["f_k"] + w["f_b"]), w["ln_g"], w["ln_b"])
-    np.testing.assert_allclose(np.asarray(embed(m, e, t, mask)), expected, atol=ATOL)
+    np.testing.assert_allclose(to_numpy(embed(m, e, t, mask)), expected, atol=ATOL)
 
 
 def test_embedding_placeholder_hides_every_input():
@@ -174,16 +175,16 @@ def test_embedding_placeholder_hides_every_input():
     embed = AstroCoInputEmbedding(6)
     m, e, t = rng.normal(size=(3, 1, 4)).astype("float32")
     mask = np.array([[0, 1, 0, 1]], "float32")
-    base = np.asarray(embed(m, e, t, mask))
+    base = to_numpy(embed(m, e, t, mask))
     m2, e2, t2 = m.copy(), e.copy(), t.copy()
     for a in (m2, e2, t2):
         a[mask > 0] = [np.nan, 1e4]
-    out = np.asarray(embed(m2, e2, t2, mask))
+    out = to_numpy(embed(m2, e2, t2, mask))
     np.testing.assert_array_equal(out, base)
     # Both placeholders are the same vector: the embedding of (0, 0, 0).
     np.testing.assert_array_equal(out[0, 1], out[0, 3])
     zero = np.zeros((1, 1), "float32")
-    np.testing.assert_allclose(out[0, 1], np.asarray(embed(zero, zero, zero, zero))[0, 0], atol=1e-6)
+    np.testing.assert_allclose(out[0, 1], to_numpy(embed(zero, zero, zero, zero))[0, 0], atol=1e-6)
 
 
 def test_embedding_keeps_times_in_float32_under_mixed_precision():
@@ -195,10 +196,10 @@ def test_embedding_keeps_times_in_float32_under_mixed_precision():
     mask = np.zeros((2, 5), "float32")
     full = AstroCoInputEmbedding(16)
     half = AstroCoInputEmbedding(16, dtype="mixed_bfloat16")
-    want = np.asarray(full(m, e, t, mask))
+    want = to_numpy(full(m, e, t, mask))
     half(m, e, t, mask)
     half.set_weights(full.get_weights())
-    got = np.asarray(half(m, e, t, mask), np.float32)
+    got = to_numpy(half(m, e, t, mask), np.float32)
     assert np.linalg.norm(got - want) / np.linalg.norm(want) < 2e-2
     assert AstroCoInputEmbedding.from_config(half.get_config()).dtype_policy.name == "mixed_bfloat16"
 
@@ -214,12 +215,12 @@ def test_conv_module_inference_matches_numpy(kernel_size):
     conv(x, padding_mask=pad)
     w = set_conv_module(rng, conv)
     expected, _ = numpy_conv_module(x.astype(np.float64), pad, w, training=False)
-    np.testing.assert_allclose(np.asarray(conv(x, padding_mask=pad)), expected, atol=ATOL)
+    np.testing.assert_allclose(to_numpy(conv(x, padding_mask=pad)), expected, atol=ATOL)
     # Inference leaves the moving statistics alone.
-    np.testing.assert_array_equal(np.asarray(conv.batch_norm.moving_mean), w["bn_mean"])
+    np.testing.assert_array_equal(to_numpy(conv.batch_norm.moving_mean), w["bn_mean"])
     # Without a mask every step counts as real.
     no_pad, _ = numpy_conv_module(x.astype(np.float64), 0 * pad, w, training=False)
-    np.testing.assert_allclose(np.asarray(conv(x)), no_pad, atol=ATOL)
+    np.testing.assert_allclose(to_numpy(conv(x)), no_pad, atol=ATOL)
 
 
 def test_conv_module_training_uses_masked_batch_statistics():
@@ -229,11 +230,11 @@ def test_conv_module_training_uses_masked_batch_statistics():
     conv(x, padding_mask=pad)
     w = set_conv_module(rng, conv)
     expected, (mean, var) = numpy_conv_module(x.astype(np.float64), pad, w, training=True)
-    out = np.asarray(conv(x, padding_mask=pad, training=True))
+    out = to_numpy(conv(x, padding_mask=pad, training=True))
     real = pad == 0
     np.testing.assert_allclose(out[real], expected[real], atol=ATOL)
-    np.testing.assert_allclose(np.asarray(conv.batch_norm.moving_mean), mean, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(conv.batch_norm.moving_variance), var, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(conv.batch_norm.moving_mean), mean, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(conv.batch_norm.moving_variance), var, atol=1e-5)
 
 
 def test_conv_module_kernel_alignment_is_the_papers():
@@ -248,7 +249,7 @@ def test_conv_module_kernel_alignment_is_the_papers():
         kernel = np.zeros((4, 2, 1), "float32")
         kernel[tap] = 1.0
         conv.depthwise.kernel.assign(kernel)
-        out = np.asarray(conv.depthwise(np.pad(impulse, [(0, 0), (2, 1), (0, 0)])))
+        out = to_numpy(conv.depthwise(np.pad(impulse, [(0, 0), (2, 1), (0, 0)])))
         assert np.argmax(out[0, :, 0]) == 3 + shift
 
 
@@ -259,17 +260,17 @@ def test_conv_module_ignores_padding(training):
     x, pad = padded_batch(rng)
     conv(x, padding_mask=pad)
     set_conv_module(rng, conv)
-    base = np.asarray(conv(x, padding_mask=pad, training=training))
+    base = to_numpy(conv(x, padding_mask=pad, training=training))
     real = pad == 0
     # New values on padded steps.
     changed = x.copy()
     changed[pad > 0] = rng.normal(size=changed[pad > 0].shape) * 100
-    out = np.asarray(conv(changed, padding_mask=pad, training=training))
+    out = to_numpy(conv(changed, padding_mask=pad, training=training))
     np.testing.assert_allclose(out[real], base[real], atol=1e-6)
     # More padding: four extra padded steps at the end of every window.
     longer = np.concatenate([x, rng.normal(size=(2, 4, 6)).astype("float32")], 1)
     longer_pad = np.concatenate([pad, np.ones((2, 4), "float32")], 1)
-    out = np.asarray(conv(longer, padding_mask=longer_pad, training=training))
+    out = to_numpy(conv(longer, padding_mask=longer_pad, training=training))
     np.testing.assert_allclose(out[:, :9][real], base[real], atol=1e-5)
 
 
@@ -283,11 +284,11 @@ def test_conv_module_dropout_only_in_training():
     twin(x, padding_mask=pad)
     twin.set_weights(conv.get_weights())
     np.testing.assert_array_equal(
-        np.asarray(conv(x, padding_mask=pad)), np.asarray(twin(x, padding_mask=pad))
+        to_numpy(conv(x, padding_mask=pad)), to_numpy(twin(x, padding_mask=pad))
     )
     assert not np.allclose(
-        np.asarray(conv(x, padding_mask=pad, training=True)),
-        np.asarray(twin(x, padding_mask=pad, training=True)),
+        to_numpy(conv(x, padding_mask=pad, training=True)),
+        to_numpy(twin(x, padding_mask=pad, training=True)),
         atol=1e-3,
     )
 
@@ -304,9 +305,9 @@ def test_gated_ffn_matches_numpy():
     assert ffn.output_projection.kernel.shape == (12, 4)
     w = set_gated_ffn(rng, ffn)
     expected = numpy_gated_ffn(x.astype(np.float64), w)
-    np.testing.assert_allclose(np.asarray(ffn(x)), expected, atol=ATOL)
-    np.testing.assert_allclose(np.asarray(ffn(x, training=False)), expected, atol=ATOL)
-    assert not np.allclose(np.asarray(ffn(x, training=True)), expected, atol=1e-3)
+    np.testing.assert_allclose(to_numpy(ffn(x)), expected, atol=ATOL)
+    np.testing.assert_allclose(to_numpy(ffn(x, training=False)), expected, atol=ATOL)
+    assert not np.allclose(to_numpy(ffn(x, training=True)), expected, atol=1e-3)
 
 
 # --- the whole block -------------------------------------------------------
@@ -332,11 +333,11 @@ def test_conformer_block_matches_numpy():
     h = layer_norm(x64 + numpy_attention(x64, pad, w, 2, 3), w["att_ln_g"], w["att_ln_b"])
     h, _ = numpy_conv_module(h, pad, conv_w, training=False)
     expected = numpy_gated_ffn(h, ffn_w)
-    np.testing.assert_allclose(np.asarray(block(x, padding_mask=pad)), expected, atol=1e-4)
+    np.testing.assert_allclose(to_numpy(block(x, padding_mask=pad)), expected, atol=1e-4)
     output, scores = block(x, padding_mask=pad, return_attention_scores=True)
-    np.testing.assert_allclose(np.asarray(output), expected, atol=1e-4)
+    np.testing.assert_allclose(to_numpy(output), expected, atol=1e-4)
     # Padded keys get no attention; hidden steps are not masked here.
-    assert np.asarray(scores)[0, :, :, 6:].max() == 0.0
+    assert to_numpy(scores)[0, :, :, 6:].max() == 0.0
 
 
 def test_configs_round_trip_and_validate():

@@ -2,20 +2,21 @@ import keras
 import numpy as np
 import pytest
 
-from astromer.layers.dropout import HashDropout
+from astromer.layers.dropout import HashDropout, hash32
+from tests.conftest import to_numpy
 
 
 def test_identity_at_inference_and_rate_zero():
     x = np.random.default_rng(0).normal(size=(4, 50, 8)).astype("float32")
-    np.testing.assert_array_equal(np.asarray(HashDropout(0.3)(x)), x)
-    np.testing.assert_array_equal(np.asarray(HashDropout(0.0)(x, training=True)), x)
+    np.testing.assert_array_equal(to_numpy(HashDropout(0.3)(x)), x)
+    np.testing.assert_array_equal(to_numpy(HashDropout(0.0)(x, training=True)), x)
 
 
 def test_keep_fraction_scale_and_fresh_masks():
     layer = HashDropout(0.25, seed=1)
     x = np.ones((64, 200, 32), "float32")
-    a = np.asarray(layer(x, training=True))
-    b = np.asarray(layer(x, training=True))
+    a = to_numpy(layer(x, training=True))
+    b = to_numpy(layer(x, training=True))
     kept = a > 0
     assert abs(kept.mean() - 0.75) < 0.005  # 409,600 draws: sd 0.0007
     np.testing.assert_allclose(a[kept], 1 / 0.75, rtol=1e-6)
@@ -37,3 +38,22 @@ def test_mixed_precision_dtype():
     x = keras.ops.ones((2, 10, 4), dtype="bfloat16")
     out = HashDropout(0.5, dtype="mixed_bfloat16")(x, training=True)
     assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"
+
+
+def test_hash32_matches_a_numpy_lowbias32():
+    # The hash must wrap at 32 bits on every backend (Keras' PyTorch
+    # backend stores "uint32" as int64: without the explicit cut the bits
+    # were huge and dropout kept everything there).
+    def reference(v):
+        v = v.astype(np.uint64)
+        v ^= v >> 16
+        v = (v * 0x7FEB352D) & 0xFFFFFFFF
+        v ^= v >> 15
+        v = (v * 0x846CA68B) & 0xFFFFFFFF
+        return v ^ (v >> 16)
+
+    values = np.array([0, 1, 2, 3, 4, 12345, 2**31 - 1, 2**32 - 1], dtype=np.uint64)
+    expected = reference(values)
+    assert list(expected[:5]) == [0, 1753845952, 3507691905, 1408362973, 3648937681]
+    got = to_numpy(hash32(keras.ops.convert_to_tensor(values.astype(np.uint32), dtype="uint32")))
+    np.testing.assert_array_equal(got.astype(np.uint64), expected)

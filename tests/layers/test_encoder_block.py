@@ -4,6 +4,7 @@ import pytest
 from astromer.layers.encoder_block import AstromerEncoderBlock
 from astromer.layers.heads import ReconstructionHead
 from astromer.layers.mask_token import MaskToken
+from tests.conftest import to_numpy
 
 
 def layer_norm(x, gamma, beta, eps=1e-6):
@@ -51,10 +52,10 @@ def test_block_matches_numpy_with_set_weights(use_leak):
         layer.gamma.assign(w[f"{name}_g"])
         layer.beta.assign(w[f"{name}_b"])
     expected = numpy_block(x.astype(np.float64), mask, w, 2, 4, use_leak)
-    np.testing.assert_allclose(np.asarray(block(x, ignore_mask=mask)), expected, atol=2e-5)
+    np.testing.assert_allclose(to_numpy(block(x, ignore_mask=mask)), expected, atol=2e-5)
     # Dropout only acts in training.
-    np.testing.assert_allclose(np.asarray(block(x, ignore_mask=mask, training=False)), expected, atol=2e-5)
-    assert not np.allclose(np.asarray(block(x, ignore_mask=mask, training=True)), expected, atol=1e-3)
+    np.testing.assert_allclose(to_numpy(block(x, ignore_mask=mask, training=False)), expected, atol=2e-5)
+    assert not np.allclose(to_numpy(block(x, ignore_mask=mask, training=True)), expected, atol=1e-3)
 
 
 def test_block_has_no_identity_residual():
@@ -65,8 +66,8 @@ def test_block_has_no_identity_residual():
     x = np.random.default_rng(1).normal(size=(1, 3, 4)).astype("float32")
     block(x)
     block.attention.value.kernel.assign(np.zeros((4, 4), "float32"))
-    out1 = np.asarray(block(x))
-    out2 = np.asarray(block(x * 10 + 3))
+    out1 = to_numpy(block(x))
+    out2 = to_numpy(block(x * 10 + 3))
     np.testing.assert_allclose(out1, out2, atol=1e-6)
 
 
@@ -81,10 +82,10 @@ def test_block_config_round_trip():
 def test_mask_token_replaces_masked_values_only():
     token = MaskToken(initial_value=0.37)
     mags = np.array([[1.0, -2.0, 3.0]], "float32")
-    out = np.asarray(token(mags, np.array([[0.0, 1.0, 1.0]], "float32")))
+    out = to_numpy(token(mags, np.array([[0.0, 1.0, 1.0]], "float32")))
     np.testing.assert_allclose(out, [[1.0, 0.37, 0.37]], atol=1e-7)
     default = MaskToken()
-    np.testing.assert_allclose(np.asarray(default(mags, np.array([[1.0, 0.0, 0.0]], "float32"))), [[0.0, -2.0, 3.0]])
+    np.testing.assert_allclose(to_numpy(default(mags, np.array([[1.0, 0.0, 0.0]], "float32"))), [[0.0, -2.0, 3.0]])
 
 
 def test_reconstruction_head_is_layernorm_then_dense():
@@ -96,4 +97,4 @@ def test_reconstruction_head_is_layernorm_then_dense():
     head.dense.kernel.assign(kernel)
     head.dense.bias.assign(np.array([0.5], "float32"))
     expected = (layer_norm(x, 1.0, 0.0) @ kernel)[..., 0] + 0.5
-    np.testing.assert_allclose(np.asarray(head(x)), expected, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(head(x)), expected, atol=1e-5)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from astromer.layers.pooling import LayerMix, MaskedMaxPooling, MaskedMeanPooling
+from tests.conftest import to_numpy
 
 # Two windows of 4 steps, 2 features. Window 0 has 3 real steps; window 1
 # is all padding. Padded rows hold large values that must never show up.
@@ -17,7 +18,7 @@ PAD = np.array([[0, 0, 0, 1], [1, 1, 1, 1]], "float32")
 
 
 def test_masked_mean_hand_computed():
-    out = np.asarray(MaskedMeanPooling()(X, PAD))
+    out = to_numpy(MaskedMeanPooling()(X, PAD))
     # Window 0: ((1+3+8)/3, (-2-4-9)/3); window 1 (all padding): zeros.
     np.testing.assert_allclose(out, [[4.0, -5.0], [0.0, 0.0]], rtol=0, atol=1e-6)
 
@@ -26,12 +27,12 @@ def test_masked_mean_ignores_nan_on_padding_and_accepts_bool_masks():
     x = X.copy()
     x[0, 3] = np.nan
     x[1] = np.inf
-    out = np.asarray(MaskedMeanPooling()(x, PAD.astype(bool)))
+    out = to_numpy(MaskedMeanPooling()(x, PAD.astype(bool)))
     np.testing.assert_allclose(out, [[4.0, -5.0], [0.0, 0.0]], atol=1e-6)
 
 
 def test_masked_mean_without_mask_is_the_plain_mean():
-    out = np.asarray(MaskedMeanPooling()(X))
+    out = to_numpy(MaskedMeanPooling()(X))
     np.testing.assert_allclose(out, X.mean(axis=1), atol=1e-5)
 
 
@@ -39,9 +40,9 @@ def test_masked_max_hand_computed():
     # Window 0's real values in feature 1 are all negative: the padded 100
     # (and a padded 0) must not win.
     pad = np.array([[0, 0, 0, 1], [0, 1, 1, 0]], "float32")
-    out = np.asarray(MaskedMaxPooling()(X, pad))
+    out = to_numpy(MaskedMaxPooling()(X, pad))
     np.testing.assert_allclose(out, [[8.0, -2.0], [11.0, 12.0]], atol=0)
-    out = np.asarray(MaskedMaxPooling()(X, PAD))
+    out = to_numpy(MaskedMaxPooling()(X, PAD))
     np.testing.assert_allclose(out, [[8.0, -2.0], [0.0, 0.0]], atol=0)
 
 
@@ -52,14 +53,14 @@ def test_pooling_in_a_functional_model_and_mixed_precision():
     assert tuple(out.shape) == (None, 2)
     model = keras.Model([x, mask], [out, MaskedMaxPooling()(x, mask)])
     mean, maximum = model.predict_on_batch([X, PAD])
-    np.testing.assert_allclose(np.asarray(mean, "float32"), [[4.0, -5.0], [0.0, 0.0]], atol=0.05)
+    np.testing.assert_allclose(to_numpy(mean, "float32"), [[4.0, -5.0], [0.0, 0.0]], atol=0.05)
     np.testing.assert_allclose(maximum, [[8.0, -2.0], [0.0, 0.0]])
 
 
 def test_layer_mix_starts_uniform():
     xs = [np.full((2, 3, 4), v, "float32") for v in (1.0, 2.0, 6.0)]
     mix = LayerMix()
-    out = np.asarray(mix(xs))
+    out = to_numpy(mix(xs))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(mix.normalized_weights()), [1 / 3] * 3, atol=1e-7)
     np.testing.assert_allclose(out, np.full((2, 3, 4), 3.0), atol=1e-6)
 
@@ -73,12 +74,12 @@ def test_layer_mix_with_set_weights_matches_hand_softmax():
     mix.set_weights([np.log(np.array([1.0, 2.0, 5.0], "float32"))])
     np.testing.assert_allclose(keras.ops.convert_to_numpy(mix.normalized_weights()), [0.125, 0.25, 0.625], atol=1e-6)
     expected = 0.125 * xs[0] + 0.25 * xs[1] + 0.625 * xs[2]
-    np.testing.assert_allclose(np.asarray(mix(xs)), expected, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(mix(xs)), expected, atol=1e-6)
     # A second, non-log example: gamma = [0, 1, -1].
     mix.set_weights([np.array([0.0, 1.0, -1.0], "float32")])
     e = np.exp([0.0, 1.0, -1.0])
     w = e / e.sum()
-    np.testing.assert_allclose(np.asarray(mix(xs)), w[0] * xs[0] + w[1] * xs[1] + w[2] * xs[2], atol=1e-6)
+    np.testing.assert_allclose(to_numpy(mix(xs)), w[0] * xs[0] + w[1] * xs[1] + w[2] * xs[2], atol=1e-6)
 
 
 def test_layer_mix_round_trips_and_checks_inputs():

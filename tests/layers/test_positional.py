@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from astromer.layers.positional import TimePositionalEncoding
+from tests.conftest import to_numpy
 
 
 def float32_sin_tolerance(angles):
@@ -16,13 +17,13 @@ def float32_sin_tolerance(angles):
 def reference(times, dim, base=10000.0):
     j = np.arange(dim)
     rates = (1.0 / np.power(np.float32(base), (np.float32(2) * j.astype(np.float32)) / np.float32(dim))).astype(np.float32)
-    angles = np.asarray(times, np.float64)[..., None] * rates
+    angles = to_numpy(times, np.float64)[..., None] * rates
     return np.where(j % 2 == 0, np.sin(angles), np.cos(angles)), angles
 
 
 def test_matches_hand_formula_every_index_not_pairs():
     times = np.array([[0.0, 1.0, -2.5]], "float32")
-    out = np.asarray(TimePositionalEncoding(4)(times))
+    out = to_numpy(TimePositionalEncoding(4)(times))
     # angle_j = t * 10000^(-2j/4): j=1 uses exponent 2/4 (not 0 as in the
     # pairwise transformer schedule).
     expected = np.array(
@@ -39,7 +40,7 @@ def test_matches_hand_formula_every_index_not_pairs():
 def test_a1_unit_oracle(a1_oracle, key):
     # The original ignored `base=1000`: both oracles are base 10000.
     times = a1_oracle["unit_pe_times"][..., 0]
-    out = np.asarray(TimePositionalEncoding(8, base=10000.0)(times))
+    out = to_numpy(TimePositionalEncoding(8, base=10000.0)(times))
     _, angles = reference(times, 8)
     assert np.all(np.abs(out - a1_oracle[key]) <= float32_sin_tolerance(angles))
 
@@ -47,7 +48,7 @@ def test_a1_unit_oracle(a1_oracle, key):
 @pytest.mark.parametrize("key", ["unit_pe_dmodel8_default", "unit_pe_dmodel8_base1000_c1"])
 def test_a2_unit_oracle(a2_oracle, key):
     times = a2_oracle["unit_pe_times"][..., 0]
-    out = np.asarray(TimePositionalEncoding(8, base=10000.0)(times))
+    out = to_numpy(TimePositionalEncoding(8, base=10000.0)(times))
     _, angles = reference(times, 8)
     assert np.all(np.abs(out - a2_oracle[key]) <= float32_sin_tolerance(angles))
 
@@ -57,17 +58,17 @@ def test_full_window_oracles(a1_oracle, a2_oracle):
         (a1_oracle["times"][:1, :, 0], a1_oracle["pe_window0"]),
         (a2_oracle["times"][1:2, :, 0], a2_oracle["pe_window_sel1"]),
     ):
-        out = np.asarray(TimePositionalEncoding(256)(times))
+        out = to_numpy(TimePositionalEncoding(256)(times))
         _, angles = reference(times, 256)
         assert np.all(np.abs(out - expected) <= float32_sin_tolerance(angles))
 
 
 def test_base_changes_frequencies():
     times = np.array([[10.0]], "float32")
-    a = np.asarray(TimePositionalEncoding(8, base=1000.0)(times))
+    a = to_numpy(TimePositionalEncoding(8, base=1000.0)(times))
     expected, _ = reference(times, 8, base=1000.0)
     np.testing.assert_allclose(a, expected, atol=1e-6)
-    assert not np.allclose(a, np.asarray(TimePositionalEncoding(8)(times)))
+    assert not np.allclose(a, to_numpy(TimePositionalEncoding(8)(times)))
 
 
 def test_float32_under_mixed_precision():
@@ -76,14 +77,14 @@ def test_float32_under_mixed_precision():
     out = layer(times)
     assert keras.backend.standardize_dtype(out.dtype) == "float32"
     expected, angles = reference(times, 8)
-    assert np.all(np.abs(np.asarray(out) - expected) <= float32_sin_tolerance(angles))
+    assert np.all(np.abs(to_numpy(out) - expected) <= float32_sin_tolerance(angles))
 
 
 def test_config_round_trip_and_bad_args():
     layer = TimePositionalEncoding(16, base=1000.0, exponent_scale=1.0, name="pe")
     clone = TimePositionalEncoding.from_config(layer.get_config())
     times = np.linspace(-300, 300, 10, dtype="float32")[None]
-    np.testing.assert_array_equal(np.asarray(layer(times)), np.asarray(clone(times)))
+    np.testing.assert_array_equal(to_numpy(layer(times)), to_numpy(clone(times)))
     with pytest.raises(ValueError, match="dim"):
         TimePositionalEncoding(0)
     with pytest.raises(ValueError, match="base"):

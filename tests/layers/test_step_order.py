@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from astromer.layers.step_order import PermuteSteps, masked_last_order
+from tests.conftest import to_numpy
 
 
 def test_masked_last_order_by_hand():
@@ -39,7 +40,7 @@ def test_permute_steps_gradient_is_the_inverse_permutation():
     if backend == "jax":
         import jax
 
-        grad = np.asarray(jax.grad(lambda v: (layer(v, index) * w).sum())(x))
+        grad = to_numpy(jax.grad(lambda v: (layer(v, index) * w).sum())(x))
     elif backend == "tensorflow":
         import tensorflow as tf
 

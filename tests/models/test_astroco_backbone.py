@@ -11,6 +11,7 @@ from astromer.losses import masked_rmse
 from astromer.models.astroco_backbone import AstroCoBackbone
 from astromer.models.astromer_backbone import AstromerBackbone
 from astromer.models.pretrainer import Pretrainer
+from tests.conftest import to_numpy
 
 WINDOW = 12
 
@@ -42,13 +43,13 @@ def random_inputs(n=3, window=WINDOW, seed=0):
 
 def outputs(backbone, x, training=False):
     out = backbone(x, training=training)
-    return [np.asarray(out["input_embedding"])] + [np.asarray(b) for b in out["block_outputs"]]
+    return [to_numpy(out["input_embedding"])] + [to_numpy(b) for b in out["block_outputs"]]
 
 
 def test_output_keys_and_shapes():
     backbone = tiny_backbone()
     out = backbone(random_inputs())
-    out = {k: [np.asarray(t) for t in v] if isinstance(v, list) else np.asarray(v) for k, v in out.items()}
+    out = {k: [to_numpy(t) for t in v] if isinstance(v, list) else to_numpy(v) for k, v in out.items()}
     assert set(out) == {"sequence_output", "input_embedding", "block_outputs"}
     assert out["sequence_output"].shape == (3, WINDOW, 8)
     assert out["input_embedding"].shape == (3, WINDOW, 8)
@@ -107,7 +108,7 @@ def test_hidden_steps_do_not_leak():
 def test_attention_scores_skip_padded_keys_only():
     backbone = tiny_backbone(attention_implementation="explicit")
     x = random_inputs()
-    scores = np.asarray(backbone.attention_scores(x, block=1))
+    scores = to_numpy(backbone.attention_scores(x, block=1))
     assert scores.shape == (3, 2, WINDOW, WINDOW)
     np.testing.assert_allclose(scores.sum(-1), 1.0, atol=1e-5)
     assert scores[0, :, :, 8:].max() == 0.0
@@ -161,7 +162,7 @@ def test_pretrainer_learns_and_round_trips(tmp_path):
     # Training moved the BatchNorm statistics away from their initial values;
     # the saved file must carry them.
     moving = model.backbone.get_layer("block_0").conv_module.batch_norm.moving_mean
-    assert np.abs(np.asarray(moving)).max() > 0
+    assert np.abs(to_numpy(moving)).max() > 0
 
     path = tmp_path / "astroco.keras"
     model.save(path)
@@ -217,7 +218,7 @@ def test_mixed_bfloat16_is_close_to_float32():
     assert keras.backend.standardize_dtype(got["sequence_output"].dtype) == "bfloat16"
     real = x["padding_mask"] == 0
     for key in ("input_embedding", "sequence_output"):
-        error = np.asarray(got[key], np.float32)[real] - want[key][real]
+        error = to_numpy(got[key], np.float32)[real] - want[key][real]
         relative = np.linalg.norm(error) / np.linalg.norm(want[key][real])
         assert relative < 2e-2, (key, relative)
 

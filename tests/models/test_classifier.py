@@ -8,6 +8,7 @@ import pytest
 
 from astromer.models.classifier import Classifier
 from tests.models.test_serialization import tiny_backbone
+from tests.conftest import to_numpy
 
 WINDOW = 12
 
@@ -33,7 +34,7 @@ def sinusoids(n=64, window=WINDOW, periods=(0.7, 30.0), offsets=(0.0, 0.0), seed
     """
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % 2
-    per_class = lambda values: np.asarray(values, "float64")[labels][:, None]  # noqa: E731
+    per_class = lambda values: to_numpy(values, "float64")[labels][:, None]  # noqa: E731
     t = np.sort(rng.uniform(0, 10, (n, window)), 1)
     real = np.arange(window)[None] < rng.integers(8, window + 1, n)[:, None]
     mean = lambda a: (a * real).sum(1, keepdims=True) / real.sum(1, keepdims=True)  # noqa: E731
@@ -50,7 +51,7 @@ def sinusoids(n=64, window=WINDOW, periods=(0.7, 30.0), offsets=(0.0, 0.0), seed
 
 
 def logits(model, x):
-    return np.asarray(model(x, training=False))
+    return to_numpy(model(x, training=False))
 
 
 def check_padding_never_changes_the_logits(make):
@@ -139,7 +140,7 @@ def test_trained_model_round_trip_keeps_compile_and_optimizer_state(tmp_path):
     assert loaded.compiled and float(loaded.optimizer.learning_rate) == pytest.approx(2e-3)
     assert int(loaded.optimizer.iterations) == 2
     for a, b in zip(loaded.optimizer.variables, model.optimizer.variables):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
 
 
 def test_frozen_backbone_is_unchanged_by_fit_while_the_head_learns():

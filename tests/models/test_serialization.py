@@ -6,7 +6,7 @@ import pytest
 
 from astromer.models.astromer_backbone import AstromerBackbone
 from astromer.models.pretrainer import Pretrainer
-from tests.conftest import requires_tensorflow_backend
+from tests.conftest import requires_tensorflow_backend, to_numpy
 
 
 def tiny_backbone(**kwargs):
@@ -72,7 +72,7 @@ def test_saved_model_export(tmp_path):
     model.export(str(tmp_path / "served"), format="tf_saved_model")
     served = tf.saved_model.load(str(tmp_path / "served"))
     out = served.serve({k: tf.constant(v) for k, v in x.items()})
-    np.testing.assert_allclose(np.asarray(out), expected, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(out), expected, atol=1e-6)
 
 
 def test_explicit_and_fused_attention_agree():
@@ -118,7 +118,7 @@ def test_bad_inputs_have_clear_errors():
     # The original (batch, steps, 1) layout is accepted.
     legacy = {k: v[..., None] for k, v in x.items()}
     np.testing.assert_allclose(
-        np.asarray(backbone(legacy)["sequence_output"]), np.asarray(backbone(x)["sequence_output"]), atol=1e-6
+        to_numpy(backbone(legacy)["sequence_output"]), to_numpy(backbone(x)["sequence_output"]), atol=1e-6
     )
 
 
@@ -128,14 +128,14 @@ def test_mixed_precision_keeps_times_and_magnitudes_exact():
     backbone = tiny_backbone(dtype="mixed_bfloat16", dropout=0.0)
     x = random_inputs(n=1)
     x["times"][0, :3] = [40.0, 40.1, 40.2]
-    emb = np.asarray(keras.ops.cast(backbone(x)["input_embedding"], "float32"))
+    emb = to_numpy(keras.ops.cast(backbone(x)["input_embedding"], "float32"))
     assert not np.allclose(emb[0, 0], emb[0, 1], atol=1e-3)
     reference = tiny_backbone(dropout=0.0)
     reference.set_weights(backbone.get_weights())
     ref = reference(x)
     for key in ("input_embedding", "sequence_output"):
-        a = np.asarray(ref[key])
-        b = np.asarray(keras.ops.cast(backbone(x)[key], "float32"))
+        a = to_numpy(ref[key])
+        b = to_numpy(keras.ops.cast(backbone(x)[key], "float32"))
         assert np.linalg.norm(a - b) / np.linalg.norm(a) < 2e-2, key
 
 
@@ -210,7 +210,7 @@ def test_sorted_key_lengths_mixed_precision_and_round_trip(tmp_path):
     b.set_weights(a.get_weights())
     out_b = b.predict_on_batch(x)["sequence_output"]
     np.testing.assert_allclose(
-        np.asarray(out_b[:3], "float32"), a.predict_on_batch(x)["sequence_output"][:3], atol=6e-2
+        to_numpy(out_b[:3], "float32"), a.predict_on_batch(x)["sequence_output"][:3], atol=6e-2
     )
     b.save(tmp_path / "b.keras")
     loaded = keras.saving.load_model(tmp_path / "b.keras")
