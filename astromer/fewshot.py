@@ -392,7 +392,10 @@ def finetune_encoder(model, config, light_curves_by_id, train_ids, val_ids, out_
     clone.compile(training.make_optimizer(settings))
     before = training.evaluate_masked(clone, val, config, settings["batch_size"])["loss"]
     data = training.TrainingData("packed", train, val, description="few-shot training objects")
-    summary = training.pretrain(config, data, out_dir, initial_model=clone, verbose=0, input_path="numpy")
+    # Deterministic as when the documented few-shot tables were made, so
+    # that reruns reproduce them exactly.
+    summary = training.pretrain(config, data, out_dir, initial_model=clone, verbose=0, input_path="numpy",
+                                deterministic=True)
     with open(os.path.join(out_dir, "finetune.json"), "w") as f:
         json.dump({"val_loss_before": before, "best_val_loss": summary["best_val_loss"],
                    "best_epoch": summary["best_epoch"], "kept": summary["best_val_loss"] < before}, f, indent=2)

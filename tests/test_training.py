@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -60,6 +61,19 @@ def test_demo_run_learns_and_writes_every_output(tmp_path):
     model = keras.saving.load_model(run / "model.keras")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["epochs_run"] == 6 and summary["best_epoch"] == int(history["val_loss"].idxmin()) + 1
+    assert summary["xla"] is True  # compiled by default, TensorFlow included
+
+
+def test_deterministic_runs_trade_xla_for_identical_reruns(tmp_path):
+    preset = tiny_preset(tmp_path, epochs=1, light_curves=80)
+    histories = []
+    for run in ("a", "b"):
+        out = run_cli(["--preset", str(preset), "--out", run, "--quiet", "--deterministic"], cwd=tmp_path)
+        assert out.returncode == 0, out.stderr[-3000:]
+        summary = json.loads((tmp_path / run / "summary.json").read_text())
+        assert summary["xla"] is (keras.backend.backend() != "tensorflow")
+        histories.append(pd.read_csv(tmp_path / run / "history.csv").drop(columns="windows_per_s"))
+    np.testing.assert_array_equal(histories[0].to_numpy(), histories[1].to_numpy())
 
 
 def test_same_seed_same_loss_curve(tmp_path):

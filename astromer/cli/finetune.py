@@ -31,6 +31,8 @@ def main(argv=None):
     parser.add_argument("--out", help="run folder (default runs/finetune-<time>)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--strategy", default="auto", choices=("auto", "none", "mirrored", "multiworker", "data-parallel"))
+    parser.add_argument("--deterministic", action="store_true",
+                        help="TensorFlow op determinism: bitwise-identical reruns, but no XLA (slower)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     from astromer import training
@@ -50,7 +52,8 @@ def main(argv=None):
     print(f"before finetuning: test RMSE {before['rmse']:.4f}, R2 {before['r2']:.4f} (all observations, no masking)")
     start = time.time()
     summary = training.pretrain(config, data, out, resume=args.resume, strategy_kind=args.strategy,
-                                verbose=0 if args.quiet else 1, initial_model=model)
+                                verbose=0 if args.quiet else 1, initial_model=model,
+                                deterministic=args.deterministic)
     seconds = time.time() - start
     import keras
 

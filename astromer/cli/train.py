@@ -31,6 +31,8 @@ def build_parser(prog="astromer-train", doc=__doc__):
                              "TF_CONFIG, JAX DataParallel with several devices)")
     parser.add_argument("--input", dest="input_path", default="auto", choices=("auto", "tfdata", "numpy"),
                         help="input pipeline (auto: tf.data when TensorFlow is installed)")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="TensorFlow op determinism: bitwise-identical reruns, but no XLA (slower)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -64,7 +66,7 @@ def main(argv=None):
     try:
         summary = training.pretrain(
             config, data, out, resume=args.resume, strategy_kind=args.strategy,
-            verbose=0 if args.quiet else 1, input_path=args.input_path,
+            verbose=0 if args.quiet else 1, input_path=args.input_path, deterministic=args.deterministic,
         )
     except training.ConfigError as error:
         print(f"astromer-train: error: {error}", file=sys.stderr)
