@@ -498,7 +498,7 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
             model is built from `config["model"]`.
         deterministic: TensorFlow op determinism, for bitwise-identical
             reruns on GPUs. Keras then trains without XLA (it refuses
-            `jit_compile` under op determinism): about 25% slower on CPU.
+            `jit_compile` under op determinism): 15-25% slower on CPU.
             Off, runs still repeat within float rounding (XLA on CPU).
     """
     import keras

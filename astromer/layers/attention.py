@@ -52,6 +52,7 @@ def scaled_dot_product_attention(
     temperature=0.0,
     return_attention_scores=False,
     implementation="explicit",
+    key_lengths=None,
 ):
     """Attention on `(batch, steps, heads, head_dim)` tensors.
 
@@ -60,6 +61,11 @@ def scaled_dot_product_attention(
     mask bias, then softmax over keys. Softmax runs in float32 also under
     mixed precision.
 
+    `key_lengths` `(batch,)`, instead of `ignore_mask`, keeps only the first
+    `key_lengths[b]` keys of row `b` (always excluding, whatever
+    `mask_alpha`): fused, without a bias tensor (`key_length_attention`),
+    or as the equivalent -1e9 key mask for scores and the explicit path.
+
     Returns `(batch, steps, heads, head_dim)`, and the scores
     `(batch, heads, q, k)` when `return_attention_scores=True`.
     """
@@ -67,6 +73,13 @@ def scaled_dot_product_attention(
     scale = 1.0 / math.sqrt(head_dim)
     if temperature:
         scale = scale / float(temperature)
+    if key_lengths is not None:
+        if ignore_mask is not None:
+            raise ValueError("Give either ignore_mask or key_lengths, not both.")
+        if implementation == "fused" and not return_attention_scores:
+            return key_length_attention(query, key, value, key_lengths, scale)
+        ignore_mask = ops.logical_not(_keys_kept(key_lengths, ops.shape(key)[1]))
+        mask_alpha, mask_format = -1e9, "K"
     bias = None
     if ignore_mask is not None:
         bias = attention_bias(ignore_mask, mask_alpha, mask_format)
@@ -120,9 +133,13 @@ def key_length_attention(query, key, value, key_lengths, scale):
     key_lengths = ops.cast(key_lengths, "int32")
     if keras.backend.backend() == "jax":
         return _jax_key_length_attention(query, key, value, key_lengths, scale)
-    steps = ops.shape(key)[1]
-    keep = ops.less(ops.arange(steps, dtype="int32")[None, :], key_lengths[:, None])
+    keep = _keys_kept(key_lengths, ops.shape(key)[1])
     return ops.dot_product_attention(query, key, value, mask=keep[:, None, None, :], scale=scale)
+
+
+def _keys_kept(key_lengths, steps):
+    """`(batch, steps)` bool: True on the first `key_lengths[b]` steps."""
+    return ops.less(ops.arange(steps, dtype="int32")[None, :], ops.cast(key_lengths, "int32")[:, None])
 
 
 def _jax_key_length_attention(query, key, value, key_lengths, scale):
@@ -240,7 +257,6 @@ class AstromerAttention(keras.layers.Layer):
 
     def call(self, inputs, ignore_mask=None, key_lengths=None, return_attention_scores=False):
         batch_shape = ops.shape(inputs)[:-1]
-        heads = tuple(batch_shape) + (self.num_heads, self.head_dim)
         if self.fused_qkv:
             kernel = ops.concatenate(
                 [self.query.kernel, self.key.kernel, self.value.kernel], axis=-1
@@ -250,6 +266,7 @@ class AstromerAttention(keras.layers.Layer):
             qkv = ops.reshape(qkv, tuple(batch_shape) + (3, self.num_heads, self.head_dim))
             query, key, value = qkv[..., 0, :, :], qkv[..., 1, :, :], qkv[..., 2, :, :]
         else:
+            heads = tuple(batch_shape) + (self.num_heads, self.head_dim)
             query, key, value = (
                 ops.reshape(projection(inputs), heads)
                 for projection in (self.query, self.key, self.value)
@@ -257,34 +274,18 @@ class AstromerAttention(keras.layers.Layer):
         implementation = self.attention_implementation
         if implementation == "auto":
             implementation = "explicit" if return_attention_scores else "fused"
-        mask_alpha, mask_format = self.mask_alpha, self.mask_format
-        if key_lengths is not None and ignore_mask is not None:
-            raise ValueError("Give either ignore_mask or key_lengths, not both.")
-        if key_lengths is not None and implementation == "fused" and not return_attention_scores:
-            scale = 1.0 / math.sqrt(self.head_dim)
-            if self.temperature:
-                scale = scale / self.temperature
-            result = key_length_attention(query, key, value, key_lengths, scale=scale)
-        else:
-            if key_lengths is not None:
-                # The same exclusion as a mask, for scores and the explicit path.
-                steps = ops.shape(inputs)[1]
-                ignore_mask = ops.greater_equal(
-                    ops.arange(steps, dtype="int32")[None, :],
-                    ops.cast(key_lengths, "int32")[:, None],
-                )
-                mask_alpha, mask_format = -1e9, "K"
-            result = scaled_dot_product_attention(
-                query,
-                key,
-                value,
-                ignore_mask=ignore_mask,
-                mask_alpha=mask_alpha,
-                mask_format=mask_format,
-                temperature=self.temperature,
-                return_attention_scores=return_attention_scores,
-                implementation=implementation,
-            )
+        result = scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            ignore_mask=ignore_mask,
+            mask_alpha=self.mask_alpha,
+            mask_format=self.mask_format,
+            temperature=self.temperature,
+            return_attention_scores=return_attention_scores,
+            implementation=implementation,
+            key_lengths=key_lengths,
+        )
         output, scores = (result if return_attention_scores else (result, None))
         output = ops.reshape(output, tuple(batch_shape) + (self.num_heads * self.head_dim,))
         output = self.output_dense(output)
