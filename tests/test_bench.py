@@ -82,9 +82,29 @@ def test_bench_model_profile_and_sorted_attention_on_jax(tmp_path):
         assert json.load(f)["top_kernels"] == profile["top_kernels"]
 
 
+def test_queued_steps_train_exactly_like_synced_ones():
+    # `--sync end` (the reference's way of timing) must run the very same
+    # training: the same weights step after step give the same last loss.
+    pytest.importorskip("jax")
+    common = ("--preset", "a1", "--set", "model.num_layers=1", "--batch", "4", "--steps", "3", "--warmup", "2",
+              "--precision", "fp32")
+    rows = {}
+    for sync in ("step", "end"):
+        for mode in ("train", "embed"):
+            out = _bench(*common, "--mode", mode, "--sync", sync, backend="jax")
+            assert out.returncode == 0, out.stderr[-3000:]
+            (rows[sync, mode],) = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert rows["end", "train"]["sync"] == "end" and rows["end", "embed"]["windows_per_s"] > 0
+    # Five steps from the same seed; a sync that skipped or repeated a step,
+    # or returned a running mean, would give another loss.
+    assert rows["end", "train"]["final_loss"] == pytest.approx(rows["step", "train"]["final_loss"], rel=1e-5)
+
+
 def test_bench_model_refuses_bad_options_cleanly():
     out = _bench("--preset", "a1", "--profile", "/tmp/x", backend="tensorflow")
     assert out.returncode == 2 and "--profile needs KERAS_BACKEND=jax (this is tensorflow)" in out.stderr
+    out = _bench("--preset", "a1", "--sync", "end", backend="tensorflow")
+    assert out.returncode == 2 and "--sync end needs KERAS_BACKEND=jax" in out.stderr
     # The original A2 mask is soft: key lengths cannot express it.
     out = _bench("--preset", "a2-original", "--attention", "lengths", "--batch", "2", backend="tensorflow")
     assert out.returncode == 2 and "mask_alpha=-0.5" in out.stderr and "Traceback" not in out.stderr

@@ -21,6 +21,10 @@ convolution kernel applied to every step, plus 4 L d per step and
 attention block for the scores and the weighted sum; training counts 3x
 the forward pass (forward + backward).
 
+`--sync end` (JAX) queues the timed steps and waits for the last one
+only, as the PyTorch reference times itself; the default `--sync step`
+brings every step's result to the host.
+
 `--reference SCRIPT` runs the PyTorch reference first, in a subprocess
 with the same mode, batches and steps, and adds its windows/s and the
 ratio ours / reference to each row: the two numbers of one session.
@@ -278,52 +282,131 @@ def run_model(args):
     for batch in args.batch:
         keras.utils.set_random_seed(0)
         model = build_pretrainer(config)
-        window = model.backbone.window_size
-        x, y = synthetic_windows(batch, window, masked=args.mode == "train")
-        x = {k: v for k, v in x.items() if k in model.backbone.input_names}
+        backbone = model.backbone
+        x, y = synthetic_windows(batch, backbone.window_size, masked=args.mode == "train")
+        x = {k: v for k, v in x.items() if k in backbone.input_names}
         if args.mode == "train":
             model.compile(make_optimizer(config["pretraining"]), jit_compile=args.jit)
             x, y = _on_device(x), _on_device(y)
-
-            def step():
-                return float(model.train_on_batch(x, y, return_dict=True)["loss"])
         else:
-            pooled = Embedder(model.backbone, batch_size=batch).pooled_model()
-            pooled.compile(jit_compile=args.jit)
-            x = _on_device(x)
-
-            def step():
-                return np.asarray(pooled.predict_on_batch(x)).shape
-        for _ in range(args.warmup):
-            step()
+            model = Embedder(model.backbone, batch_size=batch).pooled_model()
+            model.compile(jit_compile=args.jit)
+            x, y = _on_device(x), None
+        run = model_steps(model, args.mode, x, y, args.sync)
+        run(args.warmup)
         start = time.perf_counter()
-        for _ in range(args.steps):
-            step()
+        result_on_host = run(args.steps)
         elapsed = time.perf_counter() - start
         rate = args.steps * batch / elapsed
-        flops = model_flops(model.backbone, args.mode)
+        flops = model_flops(backbone, args.mode)
         peak = _device_memory_peak()
         result = {
             "bench": "model", "impl": f"astromer-keras-{keras.backend.backend()}", "preset": args.preset,
             "mode": args.mode, "precision": args.precision, "batch": batch, "attention": args.attention,
             "windows_per_s": round(rate), "tflops": round(rate * flops / 1e12, 2),
             "gflop_per_window": round(flops / 1e9, 3), "peak_memory_gb": round(peak / 2**30, 2) if peak else None,
-            "steps": args.steps, "overrides": args.overrides, "prng": args.prng, **_environment(),
+            "steps": args.steps, "sync": args.sync, "overrides": args.overrides, "prng": args.prng,
+            **_environment(),
         }
+        if args.mode == "train":
+            result["final_loss"] = result_on_host
         if reference:
             theirs = reference[batch]
             result["reference"] = {"impl": theirs.get("impl"), "windows_per_s": theirs["windows_per_s"]}
             result["ratio_to_reference"] = round(rate / theirs["windows_per_s"], 3)
         if args.profile:
-            result["profile"] = profile_steps(step, args, batch)
+            result["profile"] = profile_steps(run, args, batch)
         print(json.dumps(result), flush=True)
         results.append(result)
-        del model
+        del model, backbone, run
         keras.backend.clear_session()
     return results
 
 
-def profile_steps(step, args, batch):
+def model_steps(model, mode, x, y, sync):
+    """`run(n)`: n training (`train`) or embedding steps of a compiled model
+    on device-resident batches; returns the last result on the host (the
+    loss as a float, or the pooled embeddings' shape).
+
+    `sync="step"` brings every step's result to the host before the next
+    starts, as a loop that logs each step would; `sync="end"` (JAX) queues
+    the steps back to back and waits for the last one only, as the PyTorch
+    reference times itself (one `torch.cuda.synchronize()` after all
+    steps): the device then never waits for Python between steps. Each
+    training step takes the previous step's weights, so the last loss
+    cannot arrive before every step has run.
+    """
+    import keras
+
+    if sync == "end":
+        if keras.backend.backend() != "jax":
+            raise ValueError(f"--sync end needs KERAS_BACKEND=jax (this is {keras.backend.backend()}).")
+        return _queued_jax_steps(model, mode, x, y)
+    if mode == "train":
+        def step():
+            return float(model.train_on_batch(x, y, return_dict=True)["loss"])
+    else:
+        def step():
+            return np.asarray(model.predict_on_batch(x)).shape
+
+    def run(n):
+        result = None
+        for _ in range(n):
+            result = step()
+        return result
+
+    return run
+
+
+def _queued_jax_steps(model, mode, x, y):
+    import jax
+
+    if mode == "train":
+        # What `fit` jits on JAX: Keras' stateless train step; the state
+        # (weights, optimizer slots, metrics) goes from step to step. The
+        # first step goes through `train_on_batch`, which builds the
+        # optimizer and the compiled metrics.
+        groups = (lambda: (model.trainable_variables, model.non_trainable_variables,
+                           model.optimizer.variables, model.metrics_variables))
+        train_step = jax.jit(model.train_step)
+        state = zero_metrics = None
+
+        def run(n):
+            nonlocal state, zero_metrics
+            if n == 0:
+                return None
+            if state is None:
+                loss = float(model.train_on_batch(x, y, return_dict=True)["loss"])
+                # Metrics start from zero every step (as in `train_on_batch`),
+                # so the loss returned is the last batch's, not a running mean.
+                model.reset_metrics()
+                state = [[v.value for v in group] for group in groups()]
+                zero_metrics = state[3]
+                if n == 1:
+                    return loss
+                n -= 1
+            for _ in range(n):
+                logs, state = train_step([*state[:3], zero_metrics], (x, y, None))
+            for group, values in zip(groups(), state):
+                for variable, value in zip(group, values):
+                    variable.assign(value)
+            return float(logs["loss"])
+
+        return run
+
+    weights = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
+    embed = jax.jit(lambda trainable, other, inputs: model.stateless_call(trainable, other, inputs)[0])
+
+    def run(n):
+        outputs = None
+        for _ in range(n):
+            outputs = embed(*weights, x)
+        return np.asarray(outputs).shape if outputs is not None else None
+
+    return run
+
+
+def profile_steps(run, args, batch):
     """Traces `--profile-steps` more steps (JAX profiler) into
     `--profile/<mode>-b<batch>` and returns the kernel breakdown per step."""
     import jax
@@ -333,8 +416,7 @@ def profile_steps(step, args, batch):
     trace_dir = os.path.join(args.profile, f"{args.preset}-{args.mode}-{args.precision}-b{batch}")
     with jax.profiler.trace(trace_dir):
         start = time.perf_counter()
-        for _ in range(args.profile_steps):
-            step()
+        run(args.profile_steps)
         wall = time.perf_counter() - start
     events, source = trace_kernel_events(trace_dir)
     summary = {"source": source, **summarize_kernels(events, args.profile_steps)}
@@ -407,6 +489,9 @@ def main(argv=None):
                             "mask: --set model.mask_alpha=-1e9 for a2-original, as the reference uses)")
     model.add_argument("--steps", type=int, default=30)
     model.add_argument("--warmup", type=int, default=3)
+    model.add_argument("--sync", choices=("step", "end"), default="step",
+                       help="step: every step's result is brought to the host; end (JAX): steps are queued back "
+                            "to back and only the last is waited for, as the PyTorch reference times itself")
     model.add_argument("--no-jit", dest="jit", action="store_false")
     model.add_argument("--prng", choices=("threefry2x32", "rbg", "unsafe_rbg"), help="JAX random generator")
     model.add_argument("--reference", metavar="SCRIPT",
@@ -429,11 +514,14 @@ def main(argv=None):
     elif args.what == "embed":
         run_embed(args)
     elif args.what == "model":
-        if args.profile:
-            import keras
+        import keras
 
-            if keras.backend.backend() != "jax":
-                parser.error(f"--profile needs KERAS_BACKEND=jax (this is {keras.backend.backend()}).")
+        backend = keras.backend.backend()
+        if args.profile and backend != "jax":
+            parser.error(f"--profile needs KERAS_BACKEND=jax (this is {backend}).")
+        if args.sync == "end" and backend != "jax":
+            parser.error(f"--sync end needs KERAS_BACKEND=jax (this is {backend}); use --sync step.")
+        if args.profile:
             if args.profile_steps < 1:
                 parser.error(f"--profile-steps must be at least 1, got {args.profile_steps}.")
         from astromer.training import ConfigError
