@@ -3,6 +3,7 @@
     astromer-bench data [--data PATH] [--batch 256] [--steps 100] [--threads 1 0]
     astromer-bench embed [--data TABLE | --light-curves 200000] [--preset a1 | --weights W]
     astromer-bench model --preset a2 [--batch 1024 2500] [--precision bf16|fp32] [--mode train|embed]
+    astromer-bench hlo --preset a2 [--batch 2048] [--mode train|embed]   (JAX; no GPU needed)
 
 `data` measures windows/s of the input pipelines (pretraining windows with
 probe masks): the tf.data path (TFRecords) and the NumPy path. `--threads 0`
@@ -33,6 +34,13 @@ ratio ours / reference to each row: the two numbers of one session.
 their time goes: device time per step by kernel kind (matmul, attention,
 elementwise fusions, ...) and the top kernels (`astromer.profiling`); the
 trace in DIR opens in TensorBoard / XProf.
+
+`hlo` (JAX) compiles one training or embedding step for an H100 without
+one (JAX's deviceless compilation; needs `pip install 'jax[cuda12]'`,
+no GPU or driver) and estimates from the compiled program where the time
+would go: kernels, bytes moved, matmul FLOPs and a roofline time by
+kernel kind and by Keras layer (`astromer.roofline`). An estimate to
+compare configurations with, not a measurement.
 
 `embed` streams a catalogue (by default a simulated Parquet table of
 `--light-curves` objects) through `astromer-embed`'s code path and reports
@@ -429,6 +437,91 @@ def profile_steps(run, args, batch):
     return summary
 
 
+def gpu_compile_only_device(target_config):
+    """A compile-only GPU device described by `target_config` (no GPU needed:
+    JAX's deviceless compilation, through its CUDA plugin)."""
+    try:
+        from jax.experimental import topologies
+
+        topology = topologies.get_topology_desc("astromer", "cuda", target_config=target_config, topology="1x1x1")
+    except Exception as error:
+        raise SystemExit(
+            "astromer-bench hlo compiles for a GPU without one, through JAX's CUDA plugin: "
+            f"install it with `pip install 'jax[cuda12]'` (no GPU or driver needed). ({error})"
+        )
+    return topology.devices[0]
+
+
+def trace_for_gpu(function, args, device):
+    """Traces `function(*args)` for `device` as it would be traced on that GPU.
+
+    Layers that choose cuDNN attention ask JAX which devices it has (and
+    JAX's cuDNN check asks the GPU's compute capability): here the answer
+    is the compile-only device, for the duration of the trace only.
+    """
+    import jax
+    from jax._src.cudnn import fused_attention_stablehlo as cudnn_attention
+    from jax.sharding import SingleDeviceSharding
+
+    sharding = SingleDeviceSharding(device)
+    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=sharding), args)
+    devices, capability = jax.devices, cudnn_attention.check_compute_capability
+    jax.devices = lambda *_, **__: [device]
+    cudnn_attention.check_compute_capability = lambda *_, **__: True
+    try:
+        traced = jax.jit(function).trace(*abstract)
+    finally:
+        jax.devices, cudnn_attention.check_compute_capability = devices, capability
+    return traced.lower(lowering_platforms=("cuda",)).compile()
+
+
+def run_hlo(args):
+    """`astromer-bench hlo`: roofline estimate of one step compiled for an H100."""
+    import keras
+
+    from astromer import roofline
+    from astromer.models.embedder import Embedder
+    from astromer.training import build_pretrainer, make_optimizer, resolve_config
+
+    device = gpu_compile_only_device(roofline.H100_TARGET)
+    policy = "mixed_bfloat16" if args.precision == "bf16" else "float32"
+    overrides = [f"model.dtype={policy}", f"model.attention_implementation={args.attention}", *args.overrides]
+    config = resolve_config(args.preset, overrides)
+    keras.utils.set_random_seed(0)
+    model = build_pretrainer(config)
+    backbone = model.backbone
+    x, y = synthetic_windows(args.batch, backbone.window_size, masked=args.mode == "train")
+    x = {k: v for k, v in x.items() if k in backbone.input_names}
+    if args.mode == "train":
+        model.compile(make_optimizer(config["pretraining"]), jit_compile=True)
+        # One step on two windows (on the CPU) builds the optimizer and metrics.
+        model.train_on_batch({k: v[:2] for k, v in x.items()}, {k: v[:2] for k, v in y.items()})
+        groups = (model.trainable_variables, model.non_trainable_variables,
+                  model.optimizer.variables, model.metrics_variables)
+        state = [[np.asarray(v.value) for v in group] for group in groups]
+        compiled = trace_for_gpu(model.train_step, (state, (x, y, None)), device)
+    else:
+        pooled = Embedder(backbone, batch_size=args.batch).pooled_model()
+        weights = ([np.asarray(v.value) for v in pooled.trainable_variables],
+                   [np.asarray(v.value) for v in pooled.non_trainable_variables])
+        compiled = trace_for_gpu(
+            lambda trainable, other, inputs: pooled.stateless_call(trainable, other, inputs)[0],
+            (*weights, x), device,
+        )
+    text = compiled.as_text()
+    if args.dump:
+        with open(args.dump, "w") as f:
+            f.write(text)
+    result = {
+        "bench": "hlo", "target": "H100 SXM (compiled without one)", "preset": args.preset, "mode": args.mode,
+        "precision": args.precision, "batch": args.batch, "attention": args.attention,
+        "overrides": args.overrides, "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        **roofline.summarize(roofline.kernels(text), top=args.top),
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
 def run_embed(args):
     import resource
 
@@ -501,6 +594,15 @@ def main(argv=None):
                        help="also trace --profile-steps steps (JAX backend) into DIR and add a kernel breakdown")
     model.add_argument("--profile-steps", type=int, default=5)
     model.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    hlo = sub.add_parser("hlo", help="roofline estimate of one step compiled for an H100, without a GPU (JAX)")
+    hlo.add_argument("--preset", default="a2")
+    hlo.add_argument("--batch", type=int, default=2048)
+    hlo.add_argument("--precision", choices=("bf16", "fp32"), default="bf16")
+    hlo.add_argument("--mode", choices=("train", "embed"), default="train")
+    hlo.add_argument("--attention", choices=("auto", "explicit", "fused", "lengths"), default="auto")
+    hlo.add_argument("--top", type=int, default=12, help="kernel kinds and layers to list")
+    hlo.add_argument("--dump", metavar="FILE", help="also write the optimized HLO text to FILE")
+    hlo.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     embed = sub.add_parser("embed", help="embedding throughput and peak memory")
     embed.add_argument("--data", help="Parquet/CSV table (default: simulated)")
     embed.add_argument("--light-curves", type=int, default=20000, help="simulated light curves")
@@ -513,6 +615,24 @@ def main(argv=None):
         run_data(args)
     elif args.what == "embed":
         run_embed(args)
+    elif args.what == "hlo":
+        import keras
+
+        if keras.backend.backend() != "jax":
+            parser.error(f"hlo needs KERAS_BACKEND=jax (this is {keras.backend.backend()}).")
+        import jax
+
+        # The step is traced on the CPU and compiled for the GPU target: no
+        # GPU is looked for (JAX would otherwise start its CUDA plugin, which
+        # fails without a driver). Before any device is touched.
+        if not os.environ.get("JAX_PLATFORMS"):
+            jax.config.update("jax_platforms", "cpu")
+        from astromer.training import ConfigError
+
+        try:
+            run_hlo(args)
+        except ConfigError as error:
+            parser.error(str(error))
     elif args.what == "model":
         import keras
 
