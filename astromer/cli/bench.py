@@ -472,7 +472,17 @@ def trace_for_gpu(function, args, device):
         traced = jax.jit(function).trace(*abstract)
     finally:
         jax.devices, cudnn_attention.check_compute_capability = devices, capability
-    return traced.lower(lowering_platforms=("cuda",)).compile()
+    try:
+        return traced.lower(lowering_platforms=("cuda",)).compile()
+    except jax.errors.JaxRuntimeError as error:
+        # Without a GPU, XLA cannot autotune: some Triton GEMM shapes then
+        # find no tiling (seen for AstroCo-S's 828-wide projection).
+        first_line = str(error).splitlines()[0][:400]
+        raise SystemExit(
+            f"XLA could not compile this step for the GPU without one: {first_line}\n"
+            "Matmuls that Triton cannot tile without autotuning compile on cuBLAS: "
+            "set XLA_FLAGS=--xla_gpu_enable_triton_gemm=false."
+        )
 
 
 def run_hlo(args):
