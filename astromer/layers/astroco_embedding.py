@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from astromer.layers.layer_norm import LayerNorm
 from astromer.layers.positional import TimePositionalEncoding
 
 
@@ -94,7 +95,7 @@ class AstroCoInputEmbedding(keras.layers.Layer):
         self.fusion = keras.layers.Dense(
             self.hidden_dim, activation="gelu", name="fusion", **dense
         )
-        self.norm = keras.layers.LayerNormalization(
+        self.norm = LayerNorm(
             epsilon=self.layer_norm_epsilon, dtype=policy, name="norm"
         )
 

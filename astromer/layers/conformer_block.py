@@ -2,11 +2,11 @@
 
 import keras
 
-from astromer.layers.dropout import HashDropout
-
 from astromer.layers.attention import AstromerAttention
 from astromer.layers.conv_module import ConformerConvModule
+from astromer.layers.dropout import HashDropout
 from astromer.layers.gated_ffn import GatedFeedForward
+from astromer.layers.layer_norm import LayerNorm
 
 
 @keras.saving.register_keras_serializable(package="astromer")
@@ -96,7 +96,7 @@ class ConformerBlock(keras.layers.Layer):
         self.attention_dropout = HashDropout(
             self.dropout, dtype=policy, name="attention_dropout"
         )
-        self.attention_norm = keras.layers.LayerNormalization(
+        self.attention_norm = LayerNorm(
             epsilon=self.layer_norm_epsilon, dtype=policy, name="attention_norm"
         )
         self.conv_module = ConformerConvModule(

@@ -1,9 +1,10 @@
 """The convolutional sublayer of a Conformer block, made padding-aware."""
 
 import keras
+from keras import ops
 
 from astromer.layers.dropout import HashDropout
-from keras import ops
+from astromer.layers.layer_norm import LayerNorm
 
 
 @keras.saving.register_keras_serializable(package="astromer")
@@ -87,7 +88,7 @@ class ConformerConvModule(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
         policy = self.dtype_policy
-        self.norm_in = keras.layers.LayerNormalization(
+        self.norm_in = LayerNorm(
             epsilon=self.layer_norm_epsilon, dtype=policy, name="norm_in"
         )
         self.depthwise = keras.layers.DepthwiseConv1D(
@@ -104,7 +105,7 @@ class ConformerConvModule(keras.layers.Layer):
             name="batch_norm",
         )
         self.branch_dropout = HashDropout(self.dropout, dtype=policy, name="dropout")
-        self.norm_out = keras.layers.LayerNormalization(
+        self.norm_out = LayerNorm(
             epsilon=self.layer_norm_epsilon, dtype=policy, name="norm_out"
         )
         self.pointwise_in = None

@@ -2,9 +2,9 @@
 
 import keras
 
-from astromer.layers.dropout import HashDropout
-
 from astromer.layers.attention import AstromerAttention
+from astromer.layers.dropout import HashDropout
+from astromer.layers.layer_norm import LayerNorm
 
 
 @keras.saving.register_keras_serializable(package="astromer")
@@ -89,7 +89,7 @@ class AstromerEncoderBlock(keras.layers.Layer):
             name="attention",
         )
         self.attention_dropout = HashDropout(self.dropout, dtype=policy)
-        self.attention_norm = keras.layers.LayerNormalization(
+        self.attention_norm = LayerNorm(
             epsilon=self.layer_norm_epsilon, dtype=policy, name="attention_norm"
         )
         self.ffn_hidden = keras.layers.Dense(
@@ -100,7 +100,7 @@ class AstromerEncoderBlock(keras.layers.Layer):
             name="ffn_hidden",
         )
         self.ffn_dropout = HashDropout(self.dropout, dtype=policy)
-        self.ffn_norm = keras.layers.LayerNormalization(
+        self.ffn_norm = LayerNorm(
             epsilon=self.layer_norm_epsilon, dtype=policy, name="ffn_norm"
         )
         self.ffn_output = None

@@ -1,9 +1,10 @@
 """The gated feed-forward sublayer of an AstroCo block."""
 
 import keras
+from keras import ops
 
 from astromer.layers.dropout import HashDropout
-from keras import ops
+from astromer.layers.layer_norm import LayerNorm
 
 
 @keras.saving.register_keras_serializable(package="astromer")
@@ -55,7 +56,7 @@ class GatedFeedForward(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         policy = self.dtype_policy
         self.output_dropout = HashDropout(self.dropout, dtype=policy, name="dropout")
-        self.norm = keras.layers.LayerNormalization(
+        self.norm = LayerNorm(
             epsilon=self.layer_norm_epsilon, dtype=policy, name="norm"
         )
         self.value_projection = None

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from astromer.layers.layer_norm import LayerNorm
+
 
 @keras.saving.register_keras_serializable(package="astromer")
 class ReconstructionHead(keras.layers.Layer):
@@ -20,7 +22,7 @@ class ReconstructionHead(keras.layers.Layer):
     def __init__(self, layer_norm_epsilon=1e-6, **kwargs):
         super().__init__(**kwargs)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
-        self.norm = keras.layers.LayerNormalization(
+        self.norm = LayerNorm(
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="norm"
         )
         self.dense = keras.layers.Dense(1, dtype=self.dtype_policy, name="dense")
