@@ -53,6 +53,7 @@ def test_mixed_precision_statistics_in_float32():
     np.testing.assert_allclose(to_numpy(keras.ops.cast(out, "float32")), expected, rtol=1e-2, atol=1e-2)
 
 
+@pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`")
 @pytest.mark.parametrize("kwargs", [{"rms_scaling": True}, {"center": False}, {"axis": 1}])
 def test_other_configurations_are_keras_layer(kwargs):
     if "axis" in kwargs and keras.backend.backend() == "torch":
