@@ -20,9 +20,9 @@ class LayerNorm(keras.layers.LayerNormalization):
     one kernel reading each row once; Keras' own algebra
     (`x * inv + (beta - mean * inv)`) compiles into three passes (two
     reductions, then the normalization). In training, Keras' algebra stays:
-    its gradient compiles into fewer passes than the centred form's
-    (`astromer-bench hlo`, docs/performance.md). The two differ by float32
-    rounding only.
+    with the centred form the whole training step compiles into more passes
+    (its gradient; `astromer-bench hlo`, docs/performance.md). The two
+    differ by float32 rounding only.
 
     Only the last axis, with `center`, `scale` and no RMS scaling, takes the
     fused form; anything else is Keras' layer unchanged.
