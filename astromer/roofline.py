@@ -76,7 +76,8 @@ def _dims(shape):
 
 
 def computations(hlo_text):
-    """`{computation name: [instruction lines]}` and the entry's name."""
+    """`{computation name: [(name, shape, op, operands, attributes), ...]}`,
+    one tuple per instruction, and the entry computation's name."""
     found, current, entry = {}, None, None
     for line in hlo_text.splitlines():
         header = _HEADER.match(line)
@@ -87,37 +88,37 @@ def computations(hlo_text):
                 entry = current
         elif line.startswith("}"):
             current = None
-        elif current is not None and line.strip().startswith(("%", "ROOT")):
-            found[current].append(line.strip())
+        elif current is not None:
+            instruction = _INSTRUCTION.match(line.strip())
+            if instruction:
+                found[current].append(instruction.groups())
     if entry is None:
         raise ValueError("No ENTRY computation in this HLO text (is it an optimized module's as_text()?).")
     return found, entry
 
 
-def _dot_flops(lines, shapes):
-    """2 * output elements * contracted size, summed over the dots in `lines`."""
-    flops = 0
-    for line in lines:
-        match = _INSTRUCTION.match(line)
-        if not match or match.group(3) != "dot":
-            continue
-        out, operands, attributes = match.group(2), match.group(4), match.group(5)
-        lhs = re.findall(r"%([\w.\-]+)", operands)[0]
-        contracting = re.search(r"lhs_contracting_dims=\{([0-9,]*)\}", attributes)
-        lhs_dims = _dims(shapes.get(lhs, ""))
-        if not contracting or not lhs_dims:
-            continue
-        size = math.prod(lhs_dims[int(i)] for i in contracting.group(1).split(",") if i)
-        flops += 2 * math.prod(_dims(out)) * size
-    return flops
+def _operands(operands):
+    return re.findall(r"%([\w.\-]+)", operands)
 
 
-def _library_gemm_flops(out, lhs_shape, attributes):
-    contracting = re.search(r'"lhs_contracting_dimensions":\["(\d+)"', attributes)
+def _gemm_flops(out_shape, lhs_shape, contracting):
+    """2 * output elements * contracted size; `contracting`: the lhs
+    contracting dimensions as text ("1" or "1,2")."""
     lhs_dims = _dims(lhs_shape)
-    if not contracting or not lhs_dims:
+    if not lhs_dims:
         return 0
-    return 2 * math.prod(_dims(out)) * lhs_dims[int(contracting.group(1))]
+    size = math.prod(lhs_dims[int(i)] for i in contracting.split(",") if i)
+    return 2 * math.prod(_dims(out_shape)) * size
+
+
+def _dot_flops(instructions, shapes):
+    """FLOPs of the dot instructions among `instructions`."""
+    flops = 0
+    for _, out, op, operands, attributes in instructions:
+        contracting = re.search(r"lhs_contracting_dims=\{([0-9,]*)\}", attributes)
+        if op == "dot" and contracting:
+            flops += _gemm_flops(out, shapes.get(_operands(operands)[0], ""), contracting.group(1))
+    return flops
 
 
 def kernels(hlo_text, rates=H100):
@@ -130,19 +131,13 @@ def kernels(hlo_text, rates=H100):
     bound).
     """
     found, entry = computations(hlo_text)
-    shapes = {}
-    for lines in found.values():
-        for line in lines:
-            match = _INSTRUCTION.match(line)
-            if match:
-                shapes[match.group(1)] = match.group(2)
+    shapes = {instruction[0]: instruction[1] for body in found.values() for instruction in body}
     rows = []
-    for line in found[entry]:
-        match = _INSTRUCTION.match(line)
-        if not match or match.group(3) in _FREE:
+    for instruction in found[entry]:
+        name, out, op, operands, attributes = instruction
+        if op in _FREE:
             continue
-        name, out, op, operands, attributes = match.groups()
-        operand_names = re.findall(r"%([\w.\-]+)", operands)
+        operand_names = _operands(operands)
         moved = array_bytes(out) + sum(array_bytes(shapes.get(o, "")) for o in operand_names)
         kind, flops = op, 0
         if op == "fusion":
@@ -156,10 +151,11 @@ def kernels(hlo_text, rates=H100):
         elif op == "custom-call":
             target = re.search(r'custom_call_target="([^"]*)"', attributes)
             kind = "custom:" + (target.group(1) if target else "?")
-            if "gemm" in kind or "matmul" in kind:
-                flops = _library_gemm_flops(out, shapes.get(operand_names[0], ""), attributes)
+            contracting = re.search(r'"lhs_contracting_dimensions":\[([^\]]*)\]', attributes)
+            if ("gemm" in kind or "matmul" in kind) and contracting:
+                flops = _gemm_flops(out, shapes.get(operand_names[0], ""), contracting.group(1).replace('"', ""))
         elif op == "dot":
-            flops = _dot_flops([line], shapes)
+            flops = _dot_flops([instruction], shapes)
         layer = re.search(r'op_name="([^"]*)"', attributes)
         rows.append({
             "name": name, "kind": kind, "bytes": moved, "flops": flops,
