@@ -270,11 +270,39 @@ def run_reference(args):
     return rows
 
 
+def bench_config(args):
+    """The preset with this run's precision, attention and `--set` overrides."""
+    from astromer.training import resolve_config
+
+    policy = "mixed_bfloat16" if args.precision == "bf16" else "float32"
+    overrides = [f"model.dtype={policy}", f"model.attention_implementation={args.attention}", *args.overrides]
+    return resolve_config(args.preset, overrides)
+
+
+def model_and_windows(config, batch, mode):
+    """A freshly seeded pretrainer and `batch` synthetic windows for it (x, y)."""
+    import keras
+
+    from astromer.training import build_pretrainer
+
+    keras.utils.set_random_seed(0)
+    model = build_pretrainer(config)
+    x, y = synthetic_windows(batch, model.backbone.window_size, masked=mode == "train")
+    return model, {k: v for k, v in x.items() if k in model.backbone.input_names}, y
+
+
+def train_state_variables(model):
+    """The variable groups of Keras' JAX training state, in its order:
+    weights, non-trainable variables, optimizer slots, metrics."""
+    return (model.trainable_variables, model.non_trainable_variables,
+            model.optimizer.variables, model.metrics_variables)
+
+
 def run_model(args):
     import keras
 
     from astromer.models.embedder import Embedder
-    from astromer.training import build_pretrainer, make_optimizer, resolve_config
+    from astromer.training import make_optimizer
 
     if args.prng and keras.backend.backend() == "jax":
         import jax
@@ -282,17 +310,12 @@ def run_model(args):
         # Dropout masks are random bits every step: JAX's default threefry
         # generator costs more than the matmuls of a small model on a GPU.
         jax.config.update("jax_default_prng_impl", args.prng)
-    policy = "mixed_bfloat16" if args.precision == "bf16" else "float32"
-    overrides = [f"model.dtype={policy}", f"model.attention_implementation={args.attention}", *args.overrides]
-    config = resolve_config(args.preset, overrides)
+    config = bench_config(args)
     reference = run_reference(args) if args.reference else None
     results = []
     for batch in args.batch:
-        keras.utils.set_random_seed(0)
-        model = build_pretrainer(config)
+        model, x, y = model_and_windows(config, batch, args.mode)
         backbone = model.backbone
-        x, y = synthetic_windows(batch, backbone.window_size, masked=args.mode == "train")
-        x = {k: v for k, v in x.items() if k in backbone.input_names}
         if args.mode == "train":
             model.compile(make_optimizer(config["pretraining"]), jit_compile=args.jit)
             x, y = _on_device(x), _on_device(y)
@@ -374,8 +397,6 @@ def _queued_jax_steps(model, mode, x, y):
         # (weights, optimizer slots, metrics) goes from step to step. The
         # first step goes through `train_on_batch`, which builds the
         # optimizer and the compiled metrics.
-        groups = (lambda: (model.trainable_variables, model.non_trainable_variables,
-                           model.optimizer.variables, model.metrics_variables))
         train_step = jax.jit(model.train_step)
         state = zero_metrics = None
 
@@ -388,14 +409,14 @@ def _queued_jax_steps(model, mode, x, y):
                 # Metrics start from zero every step (as in `train_on_batch`),
                 # so the loss returned is the last batch's, not a running mean.
                 model.reset_metrics()
-                state = [[v.value for v in group] for group in groups()]
+                state = [[v.value for v in group] for group in train_state_variables(model)]
                 zero_metrics = state[3]
                 if n == 1:
                     return loss
                 n -= 1
             for _ in range(n):
                 logs, state = train_step([*state[:3], zero_metrics], (x, y, None))
-            for group, values in zip(groups(), state):
+            for group, values in zip(train_state_variables(model), state):
                 for variable, value in zip(group, values):
                     variable.assign(value)
             return float(logs["loss"])
@@ -487,31 +508,21 @@ def trace_for_gpu(function, args, device):
 
 def run_hlo(args):
     """`astromer-bench hlo`: roofline estimate of one step compiled for an H100."""
-    import keras
-
     from astromer import roofline
     from astromer.models.embedder import Embedder
-    from astromer.training import build_pretrainer, make_optimizer, resolve_config
+    from astromer.training import make_optimizer
 
     device = gpu_compile_only_device(roofline.H100_TARGET)
-    policy = "mixed_bfloat16" if args.precision == "bf16" else "float32"
-    overrides = [f"model.dtype={policy}", f"model.attention_implementation={args.attention}", *args.overrides]
-    config = resolve_config(args.preset, overrides)
-    keras.utils.set_random_seed(0)
-    model = build_pretrainer(config)
-    backbone = model.backbone
-    x, y = synthetic_windows(args.batch, backbone.window_size, masked=args.mode == "train")
-    x = {k: v for k, v in x.items() if k in backbone.input_names}
+    config = bench_config(args)
+    model, x, y = model_and_windows(config, args.batch, args.mode)
     if args.mode == "train":
         model.compile(make_optimizer(config["pretraining"]), jit_compile=True)
         # One step on two windows (on the CPU) builds the optimizer and metrics.
         model.train_on_batch({k: v[:2] for k, v in x.items()}, {k: v[:2] for k, v in y.items()})
-        groups = (model.trainable_variables, model.non_trainable_variables,
-                  model.optimizer.variables, model.metrics_variables)
-        state = [[np.asarray(v.value) for v in group] for group in groups]
+        state = [[np.asarray(v.value) for v in group] for group in train_state_variables(model)]
         compiled = trace_for_gpu(model.train_step, (state, (x, y, None)), device)
     else:
-        pooled = Embedder(backbone, batch_size=args.batch).pooled_model()
+        pooled = Embedder(model.backbone, batch_size=args.batch).pooled_model()
         weights = ([np.asarray(v.value) for v in pooled.trainable_variables],
                    [np.asarray(v.value) for v in pooled.non_trainable_variables])
         compiled = trace_for_gpu(
@@ -623,13 +634,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.what == "data":
         run_data(args)
-    elif args.what == "embed":
+        return
+    if args.what == "embed":
         run_embed(args)
-    elif args.what == "hlo":
-        import keras
+        return
+    import keras
 
-        if keras.backend.backend() != "jax":
-            parser.error(f"hlo needs KERAS_BACKEND=jax (this is {keras.backend.backend()}).")
+    from astromer.training import ConfigError
+
+    backend = keras.backend.backend()
+    if args.what == "hlo":
+        if backend != "jax":
+            parser.error(f"hlo needs KERAS_BACKEND=jax (this is {backend}).")
         import jax
 
         # The step is traced on the CPU and compiled for the GPU target: no
@@ -637,29 +653,17 @@ def main(argv=None):
         # fails without a driver). Before any device is touched.
         if not os.environ.get("JAX_PLATFORMS"):
             jax.config.update("jax_platforms", "cpu")
-        from astromer.training import ConfigError
-
-        try:
-            run_hlo(args)
-        except ConfigError as error:
-            parser.error(str(error))
-    elif args.what == "model":
-        import keras
-
-        backend = keras.backend.backend()
+    else:
         if args.profile and backend != "jax":
             parser.error(f"--profile needs KERAS_BACKEND=jax (this is {backend}).")
         if args.sync == "end" and backend != "jax":
             parser.error(f"--sync end needs KERAS_BACKEND=jax (this is {backend}); use --sync step.")
-        if args.profile:
-            if args.profile_steps < 1:
-                parser.error(f"--profile-steps must be at least 1, got {args.profile_steps}.")
-        from astromer.training import ConfigError
-
-        try:
-            run_model(args)
-        except ConfigError as error:
-            parser.error(str(error))
+        if args.profile and args.profile_steps < 1:
+            parser.error(f"--profile-steps must be at least 1, got {args.profile_steps}.")
+    try:
+        (run_hlo if args.what == "hlo" else run_model)(args)
+    except ConfigError as error:
+        parser.error(str(error))
 
 
 if __name__ == "__main__":
