@@ -39,14 +39,22 @@ class ConfigError(ValueError):
 
 
 def resolve_config(preset, overrides=(), demo=False):
-    """The preset, then (for the demo) its `demo` section, then `--set` overrides."""
-    config = presets.load_preset(preset)
-    demo_section = config.pop("demo", {}) or {}
-    if demo:
-        demo_overrides = [f"{k}={v}" for k, v in demo_section.items() if "." in k]
-        config = presets.apply_overrides(config, demo_overrides)
-        config["demo"] = {**DEMO_DEFAULTS, **{k: v for k, v in demo_section.items() if "." not in k}}
-    return presets.apply_overrides(config, overrides)
+    """The preset, then (for the demo) its `demo` section, then `--set` overrides.
+
+    Raises `ConfigError` (a `ValueError`) naming an unknown preset or setting.
+    """
+    try:
+        config = presets.load_preset(preset)
+        demo_section = config.pop("demo", {}) or {}
+        if demo:
+            demo_overrides = [f"{k}={v}" for k, v in demo_section.items() if "." in k]
+            config = presets.apply_overrides(config, demo_overrides)
+            config["demo"] = {**DEMO_DEFAULTS, **{k: v for k, v in demo_section.items() if "." not in k}}
+        return presets.apply_overrides(config, overrides)
+    except ConfigError:
+        raise
+    except (ValueError, FileNotFoundError) as error:
+        raise ConfigError(str(error)) from error
 
 
 def _plain(value):

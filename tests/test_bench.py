@@ -105,6 +105,10 @@ def test_bench_model_refuses_bad_options_cleanly():
     assert out.returncode == 2 and "--profile needs KERAS_BACKEND=jax (this is tensorflow)" in out.stderr
     out = _bench("--preset", "a1", "--sync", "end", backend="tensorflow")
     assert out.returncode == 2 and "--sync end needs KERAS_BACKEND=jax" in out.stderr
+    out = _bench("--preset", "a9", backend="tensorflow")
+    assert out.returncode == 2 and "Unknown preset 'a9'" in out.stderr and "Traceback" not in out.stderr
+    out = _bench("--preset", "a1", "--set", "model.ffn=3", backend="tensorflow")
+    assert out.returncode == 2 and "Unknown setting 'model.ffn'" in out.stderr and "model.ff_dim" in out.stderr
     # The original A2 mask is soft: key lengths cannot express it.
     out = _bench("--preset", "a2-original", "--attention", "lengths", "--batch", "2", backend="tensorflow")
     assert out.returncode == 2 and "mask_alpha=-0.5" in out.stderr and "Traceback" not in out.stderr
