@@ -539,8 +539,9 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
             state = {"best": np.inf, "best_epoch": -1, "early_stopping_wait": 0}
             model = initial_model if initial_model is not None else build_pretrainer(config)
             # XLA: about 30% faster on CPU than TF's graph executor (and what
-            # JAX always does).
-            model.compile(make_optimizer(settings), jit_compile=_backend() in ("tensorflow", "jax"))
+            # JAX always does). PyTorch: each step one traced, compiled graph
+            # (astromer.torch_graph).
+            model.compile(make_optimizer(settings), jit_compile=True)
             initial_epoch = 0
     write_config(config, os.path.join(out_dir, "config.yaml"))
     if initial_epoch >= epochs:
@@ -610,7 +611,8 @@ def finish_run(model, out_dir, elapsed, data, config, batch_size=256):
         "final": {k: float(v) for k, v in history.iloc[-1].items() if k != "epoch"},
         "seconds_this_session": round(elapsed, 1),
         "train_windows_per_s": float(history["windows_per_s"].iloc[-1]) if "windows_per_s" in history else None,
-        # Whether Keras compiled the step (XLA); off under TF op determinism.
+        # Whether the step was compiled (XLA; PyTorch: one Inductor graph);
+        # off under TF op determinism.
         "xla": bool(getattr(model, "jit_compile", False)),
         "data": data.description,
     }

@@ -82,16 +82,17 @@ def test_bench_model_profile_and_sorted_attention_on_jax(tmp_path):
         assert json.load(f)["top_kernels"] == profile["top_kernels"]
 
 
-def test_queued_steps_train_exactly_like_synced_ones():
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_queued_steps_train_exactly_like_synced_ones(backend):
     # `--sync end` (the reference's way of timing) must run the very same
     # training: the same weights step after step give the same last loss.
-    pytest.importorskip("jax")
+    pytest.importorskip(backend)
     common = ("--preset", "a1", "--set", "model.num_layers=1", "--batch", "4", "--steps", "3", "--warmup", "2",
               "--precision", "fp32")
     rows = {}
     for sync in ("step", "end"):
         for mode in ("train", "embed"):
-            out = _bench(*common, "--mode", mode, "--sync", sync, backend="jax")
+            out = _bench(*common, "--mode", mode, "--sync", sync, backend=backend)
             assert out.returncode == 0, out.stderr[-3000:]
             (rows[sync, mode],) = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert rows["end", "train"]["sync"] == "end" and rows["end", "embed"]["windows_per_s"] > 0
@@ -104,7 +105,7 @@ def test_bench_model_refuses_bad_options_cleanly():
     out = _bench("--preset", "a1", "--profile", "/tmp/x", backend="tensorflow")
     assert out.returncode == 2 and "--profile needs KERAS_BACKEND=jax (this is tensorflow)" in out.stderr
     out = _bench("--preset", "a1", "--sync", "end", backend="tensorflow")
-    assert out.returncode == 2 and "--sync end needs KERAS_BACKEND=jax" in out.stderr
+    assert out.returncode == 2 and "--sync end needs KERAS_BACKEND=jax or torch" in out.stderr
     out = _bench("--preset", "a9", backend="tensorflow")
     assert out.returncode == 2 and "Unknown preset 'a9'" in out.stderr and "Traceback" not in out.stderr
     out = _bench("--preset", "a1", "--set", "model.ffn=3", backend="tensorflow")

@@ -323,6 +323,8 @@ def run_model(args):
             model = Embedder(model.backbone, batch_size=batch).pooled_model()
             model.compile(jit_compile=args.jit)
             x, y = _on_device(x), None
+        if args.torch_compile_mode:
+            model.torch_compile_mode = args.torch_compile_mode
         run = model_steps(model, args.mode, x, y, args.sync)
         run(args.warmup)
         start = time.perf_counter()
@@ -337,6 +339,7 @@ def run_model(args):
             "windows_per_s": round(rate), "tflops": round(rate * flops / 1e12, 2),
             "gflop_per_window": round(flops / 1e9, 3), "peak_memory_gb": round(peak / 2**30, 2) if peak else None,
             "steps": args.steps, "sync": args.sync, "overrides": args.overrides, "prng": args.prng,
+            "jit": args.jit, "torch_compile_mode": args.torch_compile_mode,
             **_environment(),
         }
         if args.mode == "train":
@@ -370,8 +373,8 @@ def model_steps(model, mode, x, y, sync):
     import keras
 
     if sync == "end":
-        if keras.backend.backend() != "jax":
-            raise ValueError(f"--sync end needs KERAS_BACKEND=jax (this is {keras.backend.backend()}).")
+        if keras.backend.backend() == "torch":
+            return _queued_torch_steps(model, mode, x, y)
         return _queued_jax_steps(model, mode, x, y)
     if mode == "train":
         def step():
@@ -385,6 +388,36 @@ def model_steps(model, mode, x, y, sync):
         for _ in range(n):
             result = step()
         return result
+
+    return run
+
+
+def _queued_torch_steps(model, mode, x, y):
+    # Keras' step functions (with `jit_compile`, one compiled graph each,
+    # astromer.torch_graph) run asynchronously on a GPU until a result is
+    # read: only the last step's is. The first step goes through Keras'
+    # `*_on_batch`, which builds the optimizer, metrics and step function.
+    step = None
+
+    def run(n):
+        nonlocal step
+        result = None
+        for _ in range(n):
+            if step is None:
+                if mode == "train":
+                    result = {"loss": model.train_on_batch(x, y, return_dict=True)["loss"]}
+                    step = model.make_train_function()
+                else:
+                    result = model.predict_on_batch(x)
+                    step = model.make_predict_function()
+            elif mode == "train":
+                model.reset_metrics()  # the last batch's loss, as `train_on_batch` reports
+                result = step([(x, y)])
+            else:
+                result = step([(x,)])
+        if result is None:
+            return None
+        return float(result["loss"]) if mode == "train" else tuple(np.asarray(result).shape)
 
     return run
 
@@ -604,9 +637,12 @@ def main(argv=None):
     model.add_argument("--steps", type=int, default=30)
     model.add_argument("--warmup", type=int, default=3)
     model.add_argument("--sync", choices=("step", "end"), default="step",
-                       help="step: every step's result is brought to the host; end (JAX): steps are queued back "
+                       help="step: every step's result is brought to the host; end (JAX, PyTorch): steps are queued back "
                             "to back and only the last is waited for, as the PyTorch reference times itself")
     model.add_argument("--no-jit", dest="jit", action="store_false")
+    model.add_argument("--torch-compile-mode", choices=("default", "reduce-overhead", "max-autotune",
+                                                        "max-autotune-no-cudagraphs"),
+                       help="PyTorch: torch.compile mode of the step graphs (astromer.torch_graph)")
     model.add_argument("--prng", choices=("threefry2x32", "rbg", "unsafe_rbg"), help="JAX random generator")
     model.add_argument("--reference", metavar="SCRIPT",
                        help="first run this reference (shared/bench/torch_a2_reference.py) with the same "
@@ -656,8 +692,8 @@ def main(argv=None):
     else:
         if args.profile and backend != "jax":
             parser.error(f"--profile needs KERAS_BACKEND=jax (this is {backend}).")
-        if args.sync == "end" and backend != "jax":
-            parser.error(f"--sync end needs KERAS_BACKEND=jax (this is {backend}); use --sync step.")
+        if args.sync == "end" and backend not in ("jax", "torch"):
+            parser.error(f"--sync end needs KERAS_BACKEND=jax or torch (this is {backend}); use --sync step.")
         if args.profile and args.profile_steps < 1:
             parser.error(f"--profile-steps must be at least 1, got {args.profile_steps}.")
     try:

@@ -85,8 +85,11 @@ def scaled_dot_product_attention(
         bias = attention_bias(ignore_mask, mask_alpha, mask_format)
 
     if implementation == "fused" and not return_attention_scores:
-        if bias is not None:
-            # cuDNN's fused kernels take a bias over the full (q, k) grid only.
+        if bias is not None and keras.backend.backend() != "torch":
+            # cuDNN's fused kernels (JAX) take a bias over the full (q, k)
+            # grid only. PyTorch's SDPA broadcasts a (batch, 1, 1, k) one;
+            # Keras makes the bias contiguous, which would write the full
+            # grid out for every call.
             steps = ops.shape(query)[1]
             bias = ops.broadcast_to(
                 ops.cast(bias, query.dtype), (ops.shape(bias)[0], 1, steps, ops.shape(key)[1])

@@ -10,6 +10,12 @@ def _u32(value):
     return ops.convert_to_tensor(value, dtype="uint32")
 
 
+def _low32(x):
+    # Seed states are uint32 (JAX), int64 (TensorFlow) or int32 (PyTorch,
+    # whose "uint32" is int64: a negative int32 needs the mask).
+    return ops.bitwise_and(ops.cast(x, "uint32"), _u32(_MASK32))
+
+
 def hash32(x):
     """lowbias32 (C. Wellons): a well-mixed 32-bit integer hash, elementwise.
 
@@ -31,16 +37,17 @@ class HashDropout(keras.layers.Layer):
     """Inverted dropout whose mask hashes (a per-call seed, element index).
 
     The same distribution as `keras.layers.Dropout` (each value kept with
-    probability `1 - rate` and scaled by `1 / (1 - rate)`), but only one
-    random number is drawn per call; every element's keep/drop bit is a
-    32-bit integer hash of its index mixed with it, which the compiler
-    fuses into the multiply. With JAX's threefry generator the dropout
+    probability `1 - rate` and scaled by `1 / (1 - rate)`), but no random
+    numbers are drawn: each call hashes its seed generator's state (seed,
+    call counter) into a 32-bit salt, and every element's keep/drop bit is
+    a 32-bit integer hash of its index mixed with the salt, which the
+    compiler fuses into the multiply. With JAX's threefry generator the dropout
     masks of an Astromer 2 training step cost about a fifth of the step on
     an H100 (docs/performance.md); hashing makes them almost free.
 
     Args:
         rate: float in [0, 1). Fraction of the inputs to drop.
-        seed: int or None. Seed of the per-call random draw.
+        seed: int or None. Seed of the generator whose state salts each call.
 
     Call arguments:
         inputs: any float tensor (fewer than 2^31 elements).
@@ -59,8 +66,12 @@ class HashDropout(keras.layers.Layer):
     def call(self, inputs, training=False):
         if not training or self.rate == 0.0:
             return inputs
-        salt = keras.random.randint((), 0, 2**31 - 1, dtype="int32", seed=self.seed_generator)
-        salt = hash32(ops.cast(salt, "uint32"))
+        # The generator's state (seed, call counter) hashed with plain ops,
+        # not a backend random call: PyTorch's draws go through a
+        # `torch.Generator`, which neither Dynamo nor a graph trace can
+        # follow (a Python integer is read out of the state).
+        seed, counter = ops.unstack(self.seed_generator.next(), 2)
+        salt = hash32(ops.bitwise_xor(hash32(_low32(seed)), _low32(counter)))
         shape = ops.shape(inputs)
         size = 1
         for dim in shape:

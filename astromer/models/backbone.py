@@ -4,9 +4,10 @@ import numpy as np
 import keras
 
 from astromer import presets
+from astromer.models.graph_steps import GraphStepsMixin
 
 
-class Backbone(keras.Model):
+class Backbone(GraphStepsMixin, keras.Model):
     """Base class of the functional encoders (`AstromerBackbone`, `AstroCoBackbone`).
 
     Subclasses set `input_names` (every input is `(batch, window_size)`) and

@@ -5,6 +5,7 @@ import numpy as np
 
 from astromer.layers.pooling import LayerMix, MaskedMaxPooling, MaskedMeanPooling
 from astromer.models.backbone import Backbone
+from astromer.models.graph_steps import GraphStepsMixin
 
 HEADS = ("a2", "max_pool", "linear", "mean_last")
 # Hidden layers of the Astromer 2 classifier MLP (paper Sect. 5.4, Fig. 10).
@@ -66,7 +67,7 @@ class _ModelCache:
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class ClassificationTask(keras.Model):
+class ClassificationTask(GraphStepsMixin, keras.Model):
     """Base of the models that map a dict of windows to class logits.
 
     Not used directly: see `Classifier` and `astromer.models.baselines`. It

@@ -162,7 +162,12 @@ class Embedder:
             else:
                 sequence = outputs["block_outputs"][self.layer]
             pooled = pool(sequence, inputs["padding_mask"])
-        self._pooled_model = keras.Model(inputs, keras.ops.cast(pooled, "float32"), name="embedder")
+        from astromer.models.graph_steps import GraphModel
+
+        self._pooled_model = GraphModel(inputs, keras.ops.cast(pooled, "float32"), name="embedder")
+        if keras.backend.backend() == "torch":
+            # Keras leaves PyTorch eager; one traced graph per batch shape.
+            self._pooled_model.jit_compile = True
         return self._pooled_model
 
     # ---------------------------------------------------------- windows

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from astromer.layers.heads import ReconstructionHead
+from astromer.models.graph_steps import GraphStepsMixin
 from astromer.losses import masked_mse_per_sample
 from astromer.metrics import MaskedR2Metric, MaskedRMSEMetric
 
@@ -38,7 +39,7 @@ def scale_for_distribution(loss):
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class Pretrainer(keras.Model):
+class Pretrainer(GraphStepsMixin, keras.Model):
     """A backbone plus a reconstruction head, trained to predict probed magnitudes.
 
     Inputs are the backbone's inputs; the output is the reconstructed

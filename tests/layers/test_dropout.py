@@ -57,3 +57,26 @@ def test_hash32_matches_a_numpy_lowbias32():
     assert list(expected[:5]) == [0, 1753845952, 3507691905, 1408362973, 3648937681]
     got = to_numpy(hash32(keras.ops.convert_to_tensor(values.astype(np.uint32), dtype="uint32")))
     np.testing.assert_array_equal(got.astype(np.uint64), expected)
+
+
+def _lowbias32(v):
+    v = np.asarray(v, dtype=np.uint64)
+    v = v ^ (v >> 16)
+    v = (v * 0x7FEB352D) & 0xFFFFFFFF
+    v = v ^ (v >> 15)
+    v = (v * 0x846CA68B) & 0xFFFFFFFF
+    return v ^ (v >> 16)
+
+
+def test_masks_are_the_documented_hash_on_every_backend():
+    # Call k of a layer seeded s keeps element i where
+    # h(i ^ h(h(s) ^ k)) >= rate * 2^32: the same masks on every backend.
+    rate, seed = 0.3, 12345
+    layer = HashDropout(rate, seed=seed)
+    x = np.ones((3, 7, 5), "float32")
+    index = np.arange(x.size, dtype=np.uint64).reshape(x.shape)
+    for counter in range(3):
+        salt = _lowbias32(_lowbias32(seed) ^ np.uint64(counter))
+        keep = _lowbias32(index ^ salt) >= int(rate * 2**32)
+        got = to_numpy(layer(x, training=True))
+        np.testing.assert_array_equal(got > 0, keep)
