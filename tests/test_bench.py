@@ -99,6 +99,9 @@ def test_queued_steps_train_exactly_like_synced_ones(backend):
     # Five steps from the same seed; a sync that skipped or repeated a step,
     # or returned a running mean, would give another loss.
     assert rows["end", "train"]["final_loss"] == pytest.approx(rows["step", "train"]["final_loss"], rel=1e-5)
+    if backend == "torch":
+        # One graph per run: no timed step traced or compiled again.
+        assert all(row["graph_traces"] == 1 for row in rows.values()), rows
 
 
 def test_bench_model_refuses_bad_options_cleanly():

@@ -344,6 +344,10 @@ def run_model(args):
         }
         if args.mode == "train":
             result["final_loss"] = result_on_host
+        step_function = model.train_function if args.mode == "train" else model.predict_function
+        if hasattr(getattr(step_function, "__self__", None), "traces"):
+            # PyTorch graph steps: more than one trace would mean a timed step compiled.
+            result["graph_traces"] = step_function.__self__.traces
         if reference:
             theirs = reference[batch]
             result["reference"] = {"impl": theirs.get("impl"), "windows_per_s": theirs["windows_per_s"]}
@@ -412,7 +416,7 @@ def _queued_torch_steps(model, mode, x, y):
                     step = model.make_predict_function()
             elif mode == "train":
                 model.reset_metrics()  # the last batch's loss, as `train_on_batch` reports
-                result = step([(x, y)])
+                result = step([(x, y, None)])  # the batch as `train_on_batch` passes it: the same graph
             else:
                 result = step([(x,)])
         if result is None:
