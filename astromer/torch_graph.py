@@ -30,6 +30,8 @@ from keras.src import tree
 from keras.src.trainers import data_adapters
 from torch.fx.experimental.proxy_tensor import make_fx
 
+from astromer.models.graph_steps import step_state_variables
+
 
 def _values(variables):
     return [v.value.detach() for v in variables]
@@ -130,13 +132,7 @@ class GraphSteps:
         return [value if new is None else new for new, value in zip(updated, metrics_vars)]
 
     def _groups(self, kind):
-        model = self.model
-        if kind == "predict":
-            return model.trainable_variables, model.non_trainable_variables
-        if kind == "test":
-            return model.trainable_variables, model.non_trainable_variables, model.metrics_variables
-        return (model.trainable_variables, model.non_trainable_variables,
-                model.optimizer.variables, model.metrics_variables)
+        return step_state_variables(self.model, kind)
 
     def _graph(self, kind, data):
         """The compiled graph for this kind of step and batch signature;

@@ -291,13 +291,6 @@ def model_and_windows(config, batch, mode):
     return model, {k: v for k, v in x.items() if k in model.backbone.input_names}, y
 
 
-def train_state_variables(model):
-    """The variable groups of Keras' JAX training state, in its order:
-    weights, non-trainable variables, optimizer slots, metrics."""
-    return (model.trainable_variables, model.non_trainable_variables,
-            model.optimizer.variables, model.metrics_variables)
-
-
 def run_model(args):
     import keras
 
@@ -429,6 +422,8 @@ def _queued_torch_steps(model, mode, x, y):
 def _queued_jax_steps(model, mode, x, y):
     import jax
 
+    from astromer.models.graph_steps import step_state_variables
+
     if mode == "train":
         # What `fit` jits on JAX: Keras' stateless train step; the state
         # (weights, optimizer slots, metrics) goes from step to step. The
@@ -446,14 +441,14 @@ def _queued_jax_steps(model, mode, x, y):
                 # Metrics start from zero every step (as in `train_on_batch`),
                 # so the loss returned is the last batch's, not a running mean.
                 model.reset_metrics()
-                state = [[v.value for v in group] for group in train_state_variables(model)]
+                state = [[v.value for v in group] for group in step_state_variables(model)]
                 zero_metrics = state[3]
                 if n == 1:
                     return loss
                 n -= 1
             for _ in range(n):
                 logs, state = train_step([*state[:3], zero_metrics], (x, y, None))
-            for group, values in zip(train_state_variables(model), state):
+            for group, values in zip(step_state_variables(model), state):
                 for variable, value in zip(group, values):
                     variable.assign(value)
             return float(logs["loss"])
@@ -547,6 +542,7 @@ def run_hlo(args):
     """`astromer-bench hlo`: roofline estimate of one step compiled for an H100."""
     from astromer import roofline
     from astromer.models.embedder import Embedder
+    from astromer.models.graph_steps import step_state_variables
     from astromer.training import make_optimizer
 
     device = gpu_compile_only_device(roofline.H100_TARGET)
@@ -556,7 +552,7 @@ def run_hlo(args):
         model.compile(make_optimizer(config["pretraining"]), jit_compile=True)
         # One step on two windows (on the CPU) builds the optimizer and metrics.
         model.train_on_batch({k: v[:2] for k, v in x.items()}, {k: v[:2] for k, v in y.items()})
-        state = [[np.asarray(v.value) for v in group] for group in train_state_variables(model)]
+        state = [[np.asarray(v.value) for v in group] for group in step_state_variables(model)]
         compiled = trace_for_gpu(model.train_step, (state, (x, y, None)), device)
     else:
         pooled = Embedder(model.backbone, batch_size=args.batch).pooled_model()

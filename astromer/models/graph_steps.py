@@ -3,6 +3,19 @@
 import keras
 
 
+def step_state_variables(model, kind="train"):
+    """The variable groups a `kind` step ("train", "test", "predict") reads
+    and writes, in the order of Keras' JAX trainer state: weights,
+    non-trainable variables, then optimizer slots (train) and metrics
+    (train, test)."""
+    groups = [model.trainable_variables, model.non_trainable_variables]
+    if kind == "train":
+        groups.append(model.optimizer.variables)
+    if kind in ("train", "test"):
+        groups.append(model.metrics_variables)
+    return tuple(groups)
+
+
 class GraphStepsMixin:
     """Mix into a `keras.Model`: on the PyTorch backend with
     `jit_compile=True`, `fit`, `evaluate` and `predict` run each step as one
@@ -24,32 +37,24 @@ class GraphStepsMixin:
 
         return GraphSteps(self, compile_mode=getattr(self, "torch_compile_mode", None))
 
-    def make_train_function(self, force=False):
-        if self.train_function is not None and not force:
-            return self.train_function
+    def _step_function(self, kind, force, keras_make):
+        attribute = f"{kind}_function"
+        if getattr(self, attribute) is not None and not force:
+            return getattr(self, attribute)
         steps = self._graph_steps()
         if steps is None:
-            return super().make_train_function(force)
-        self.train_function = steps.train
-        return self.train_function
+            return keras_make(force)
+        setattr(self, attribute, getattr(steps, kind))
+        return getattr(self, attribute)
+
+    def make_train_function(self, force=False):
+        return self._step_function("train", force, super().make_train_function)
 
     def make_test_function(self, force=False):
-        if self.test_function is not None and not force:
-            return self.test_function
-        steps = self._graph_steps()
-        if steps is None:
-            return super().make_test_function(force)
-        self.test_function = steps.test
-        return self.test_function
+        return self._step_function("test", force, super().make_test_function)
 
     def make_predict_function(self, force=False):
-        if self.predict_function is not None and not force:
-            return self.predict_function
-        steps = self._graph_steps()
-        if steps is None:
-            return super().make_predict_function(force)
-        self.predict_function = steps.predict
-        return self.predict_function
+        return self._step_function("predict", force, super().make_predict_function)
 
 
 class GraphModel(GraphStepsMixin, keras.Model):
