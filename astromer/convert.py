@@ -15,6 +15,10 @@ The architecture comes from the configuration file next to the weights:
 (main-code: preset `a2-original`), and the weight shapes (layers, mixer size,
 `use_leak`). The original quirks these models need are in those presets.
 
+This module reads and checks arrays and assigns them to a model it is
+given; it imports no model class. `Pretrainer.from_original_checkpoint`
+builds the model and calls it.
+
 After loading, save in Keras format (`model.save("a1.keras")`) to use the
 weights on any backend, also where TensorFlow is not installed.
 """
@@ -22,6 +26,7 @@ weights on any backend, also where TensorFlow is not installed.
 import json
 import os
 import re
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,8 +39,9 @@ _HEAD = "layer_with_weights-1"
 
 def _target_variables(model):
     """Maps canonical original keys (TF checkpoint keys without the suffix)
-    to the variables of a `Pretrainer` on an `AstromerBackbone`."""
-    backbone = model.backbone
+    to the variables of a `Pretrainer` on an `AstromerBackbone`, or of a
+    bare `AstromerBackbone` (no reconstruction head)."""
+    backbone = _backbone_of(model)
     targets = {}
 
     def dense(prefix, layer):
@@ -62,10 +68,16 @@ def _target_variables(model):
         if block.use_leak:
             dense(f"{prefix}/reshape_leak_1", block.leak_attention)
             dense(f"{prefix}/reshape_leak_2", block.leak_ffn)
-    head = model.reconstruction_head
-    norm(f"{_HEAD}/bn_0", head.norm)
-    dense(f"{_HEAD}/reg_layer", head.dense)
+    head = getattr(model, "reconstruction_head", None)
+    if head is not None:
+        norm(f"{_HEAD}/bn_0", head.norm)
+        dense(f"{_HEAD}/reg_layer", head.dense)
     return targets
+
+
+def _backbone_of(model):
+    """The encoder of a task model (its `backbone`), or `model` itself."""
+    return getattr(model, "backbone", model)
 
 
 def read_tf_checkpoint(path):
@@ -224,23 +236,34 @@ def _infer_shapes(arrays):
     return {"num_layers": num_layers, "ff_dim": int(ff_dim), "use_leak": use_leak}, hidden_dim
 
 
-def load_original(path, preset=None, uncertainty_weighted=None, **overrides):
-    """Builds a `Pretrainer` holding the original weights at `path`.
+class OriginalCheckpoint(NamedTuple):
+    """What an original checkpoint holds, read without building a model."""
+
+    model_config: dict
+    """`AstromerBackbone` arguments: the preset's, the weight shapes', the
+    configuration file's, then the caller's overrides."""
+    arrays: dict
+    """`{canonical key: array}` (see `assign_original_weights`)."""
+    correct_loss: bool
+    """The original `correct_loss`: whether it trained with the
+    uncertainty-weighted loss (False for Astromer 1)."""
+    source: str
+    """The path, for error messages."""
+
+
+def read_original(path, preset=None, **overrides):
+    """Reads the original weights at `path` and the architecture they need.
 
     Args:
         path: TF checkpoint folder or prefix, or a legacy `.h5` file.
         preset: "a1-original" or "a2-original"; read from the `conf.json` /
             `config.json` next to the weights when not given.
-        uncertainty_weighted: loss of the returned task (default: the
-            original `correct_loss`, False for Astromer 1).
         **overrides: model settings to change, e.g. `mask_token=True` for
             the "as intended" Astromer 2 behaviour or `mask_alpha=-1e9`.
 
-    Raises ValueError naming missing, extra or mis-shaped variables when the
-    weights do not fit the architecture.
+    Returns an `OriginalCheckpoint`; `Pretrainer.from_original_checkpoint`
+    builds the model and copies the arrays in (`assign_original_weights`).
     """
-    from astromer.models.pretrainer import Pretrainer
-
     if str(path).endswith((".h5", ".hdf5")):
         arrays, layer_names = read_legacy_h5(path)
         folder = os.path.dirname(os.path.abspath(path))
@@ -271,23 +294,25 @@ def load_original(path, preset=None, uncertainty_weighted=None, **overrides):
                 "pass num_heads=..."
             )
         model_config["head_dim"] = hidden_dim // heads
-    if uncertainty_weighted is None:
-        uncertainty_weighted = correct_loss
-    backbone = presets.backbone_class("AstromerBackbone")(**model_config)
-    model = Pretrainer(backbone, uncertainty_weighted=uncertainty_weighted)
-    assign_original_weights(model, arrays, source=str(path))
-    return model
+    return OriginalCheckpoint(model_config, arrays, correct_loss, str(path))
 
 
 def assign_original_weights(model, arrays, source="the weights"):
-    """Copies `{canonical key: array}` into `model`, checking names and shapes."""
+    """Copies `{canonical key: array}` into `model`, checking names and shapes.
+
+    `model` is a `Pretrainer` on an `AstromerBackbone`, or a bare
+    `AstromerBackbone` (the reconstruction head's arrays are then left out).
+    """
     targets = _target_variables(model)
+    backbone = _backbone_of(model)
+    if backbone is model:
+        arrays = {key: value for key, value in arrays.items() if not key.startswith(f"{_HEAD}/")}
     missing = sorted(set(targets) - set(arrays))
     extra = sorted(set(arrays) - set(targets))
     if missing or extra:
         raise ValueError(
             f"{source} does not match the architecture "
-            f"({model.backbone.num_layers} blocks, use_leak={model.backbone.use_leak}): "
+            f"({backbone.num_layers} blocks, use_leak={backbone.use_leak}): "
             f"missing variables {missing or 'none'}; unexpected variables {extra or 'none'}."
         )
     wrong = [

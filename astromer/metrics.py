@@ -12,49 +12,61 @@ from keras import ops
 from astromer.losses import masked_mse_per_sample, masked_r2_terms
 
 
-@keras.saving.register_keras_serializable(package="astromer")
-class MaskedRMSEMetric(keras.metrics.Metric):
-    """RMSE over masked steps: sqrt(mean over samples of per-sample MSE)."""
+class _MaskedSumsMetric(keras.metrics.Metric):
+    """Accumulates scalar sums over an epoch (one variable per name in
+    `sums`, in that order) from `(magnitudes, predictions, mask)` terms."""
 
-    def __init__(self, mask_key="probe_mask", name="rmse", **kwargs):
+    sums = ()
+
+    def __init__(self, mask_key="probe_mask", name=None, **kwargs):
         super().__init__(name=name, **kwargs)
         self.mask_key = mask_key
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+        for sum_name in self.sums:
+            setattr(self, sum_name, self.add_variable(shape=(), initializer="zeros", name=sum_name))
+
+    def terms(self, magnitudes, predictions, mask):
+        """The batch's contribution to each of `sums`."""
+        raise NotImplementedError
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        mse = masked_mse_per_sample(y_true["magnitudes"], y_pred, y_true[self.mask_key])
-        self.total.assign_add(ops.sum(mse))
-        self.count.assign_add(ops.cast(ops.shape(mse)[0], "float32"))
+        terms = self.terms(y_true["magnitudes"], y_pred, y_true[self.mask_key])
+        for sum_name, term in zip(self.sums, terms):
+            getattr(self, sum_name).assign_add(term)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"mask_key": self.mask_key})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="astromer")
+class MaskedRMSEMetric(_MaskedSumsMetric):
+    """RMSE over masked steps: sqrt(mean over samples of per-sample MSE)."""
+
+    sums = ("total", "count")
+
+    def __init__(self, mask_key="probe_mask", name="rmse", **kwargs):
+        super().__init__(mask_key=mask_key, name=name, **kwargs)
+
+    def terms(self, magnitudes, predictions, mask):
+        mse = masked_mse_per_sample(magnitudes, predictions, mask)
+        return ops.sum(mse), ops.cast(ops.shape(mse)[0], "float32")
 
     def result(self):
         return ops.sqrt(ops.where(self.count > 0, self.total / ops.maximum(self.count, 1.0), 0.0))
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"mask_key": self.mask_key})
-        return config
-
 
 @keras.saving.register_keras_serializable(package="astromer")
-class MaskedR2Metric(keras.metrics.Metric):
+class MaskedR2Metric(_MaskedSumsMetric):
     """Coefficient of determination over masked steps (the original `custom_r2`)."""
 
-    def __init__(self, mask_key="probe_mask", name="r2", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.mask_key = mask_key
-        self.ss_res = self.add_variable(shape=(), initializer="zeros", name="ss_res")
-        self.ss_tot = self.add_variable(shape=(), initializer="zeros", name="ss_tot")
+    sums = ("ss_res", "ss_tot")
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        ss_res, ss_tot = masked_r2_terms(y_true["magnitudes"], y_pred, y_true[self.mask_key])
-        self.ss_res.assign_add(ss_res)
-        self.ss_tot.assign_add(ss_tot)
+    def __init__(self, mask_key="probe_mask", name="r2", **kwargs):
+        super().__init__(mask_key=mask_key, name=name, **kwargs)
+
+    def terms(self, magnitudes, predictions, mask):
+        return masked_r2_terms(magnitudes, predictions, mask)
 
     def result(self):
         return 1.0 - ops.where(self.ss_tot > 0, self.ss_res / ops.maximum(self.ss_tot, 1e-30), 0.0)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"mask_key": self.mask_key})
-        return config

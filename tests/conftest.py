@@ -81,16 +81,16 @@ def raw_light_curves():
 
 @pytest.fixture(scope="session")
 def a1_model():
-    from astromer.convert import load_original
+    from astromer.models.pretrainer import Pretrainer
 
-    return load_original(str(shared_path("weights", "astromer1-macho")))
+    return Pretrainer.from_original_checkpoint(str(shared_path("weights", "astromer1-macho")))
 
 
 @pytest.fixture(scope="session")
 def a2_model():
-    from astromer.convert import load_original
+    from astromer.models.pretrainer import Pretrainer
 
-    return load_original(str(shared_path("oracles", "a2_ckpt")))
+    return Pretrainer.from_original_checkpoint(str(shared_path("oracles", "a2_ckpt")))
 
 
 @pytest.fixture(autouse=True)

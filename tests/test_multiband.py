@@ -12,7 +12,7 @@ import pytest
 from astromer.data.demo import simulate_survey
 from astromer.data.lightcurves import LightCurve
 from astromer.models.astromer_backbone import AstromerBackbone
-from astromer.models.embedder import Embedder
+from astromer.embedding import Embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,7 +84,7 @@ def test_training_pipeline_centres_per_band_in_both_paths():
         means = [y["magnitudes"][i][in_band[i]].mean() for i in range(4) if in_band[i].any()]
         np.testing.assert_allclose(means, 0.0, atol=1e-5)
     tf = pytest.importorskip("tensorflow")
-    from astromer.data.datasets import tf_dataset
+    from astromer.data.tf_dataset import tf_dataset
 
     ds, _ = tf_dataset(packed, config, 4, mode="eval")
     tx, ty = next(ds.as_numpy_iterator())

@@ -214,7 +214,7 @@ def test_model_overrides_apply_to_loaded_weights(tmp_path):
 def test_train_cli_on_pytorch_without_tensorflow_is_one_graph_per_step(tmp_path):
     # `astromer-train` on the PyTorch backend, TensorFlow blocked: Parquet
     # input, and each training / validation step one compiled graph
-    # (astromer.torch_graph) with no Dynamo graph break.
+    # (astromer.models.torch_graph) with no Dynamo graph break.
     pytest.importorskip("torch")
     preset = tiny_preset(tmp_path, epochs=3, batch=16)
     script = tmp_path / "torch_train.py"

@@ -34,19 +34,19 @@ def main(argv=None):
     args = parser.parse_args(argv)
     layer = int(args.layer) if args.layer.lstrip("-").isdigit() else args.layer
 
-    from astromer.models.embedder import Embedder
+    from astromer.embedding import embed_table
 
     try:
-        embedder = Embedder.from_weights(
-            args.weights, preset=args.preset, layer=layer, pooling=args.pooling, band=args.band,
-            window_mode=args.windows, float32_first=args.float32_first, batch_size=args.batch,
+        result = embed_table(
+            args.weights, args.data, args.out, preset=args.preset, layer=layer, pooling=args.pooling,
+            band=args.band, window_mode=args.windows, float32_first=args.float32_first, batch_size=args.batch,
         )
-        count = embedder.write_parquet(args.data, args.out)
     except (ValueError, FileNotFoundError) as error:
-        print(f"\nastromer-embed: error: {error}", file=sys.stderr)
+        # No leading newline any more: the progress bar ends its own line.
+        print(f"astromer-embed: error: {error}", file=sys.stderr)
         return 2
-    print(embedder.report.summary())
-    print(f"wrote {count} embeddings of size {embedder.backbone.hidden_dim} to {args.out}")
+    print(result.report.summary())
+    print(f"wrote {result.count} embeddings of size {result.dim} to {args.out}")
     return 0
 
 

@@ -54,62 +54,20 @@ def main(argv=None):
     parser.add_argument("--out", default="runs/fewshot")
     args = parser.parse_args(argv)
 
-    from astromer import fewshot, training
-    from astromer.data.cleaning import CleaningConfig, CleaningReport, clean_light_curves
-    from astromer.data.lightcurves import iter_light_curves, read_labels
+    from astromer import fewshot
 
     try:
-        fewshot.check_options(args.folds, args.only_fold, args.head_seeds)
-    except ValueError as error:
+        frame = fewshot.run_from_files(
+            args.data, args.labels, out=args.out, weights=args.weights, preset=args.preset, band=args.band,
+            bands=args.bands, variant=args.variant, spcs=args.spc, folds=args.folds, only_folds=args.only_fold,
+            splits_dir=args.splits, methods=args.methods, finetune=args.finetune,
+            finetune_epochs=args.finetune_epochs, finetune_learning_rate=args.finetune_lr,
+            finetune_dropout=None if args.finetune_dropout < 0 else args.finetune_dropout, epochs=args.epochs,
+            head_seeds=args.head_seeds, attention_maps=args.attention_maps, periods=args.periods,
+        )
+    except fewshot.UsageError as error:
         print(f"astromer-fewshot: error: {error}", file=sys.stderr)
         return 2
-    unknown = sorted(set(args.methods) - set(fewshot.METHODS))
-    if unknown:
-        print(f"astromer-fewshot: error: unknown method(s) {unknown}; use {list(fewshot.METHODS)}", file=sys.stderr)
-        return 2
-    try:
-        labels = read_labels(args.labels)
-        if args.weights:
-            model, config = training.load_for_finetuning(args.weights, args.preset)
-        else:
-            config = training.resolve_config(args.preset or "a2")
-            model = training.build_pretrainer(config)
-        report = CleaningReport()
-        light_curves = list(clean_light_curves(iter_light_curves(args.data), CleaningConfig(min_observations=1), report))
-    except (ValueError, FileNotFoundError) as error:
-        print(f"astromer-fewshot: error: {error}", file=sys.stderr)
-        return 2
-    print(report.summary())
-    frame = fewshot.run(
-        light_curves, labels, model, config, args.out, methods=args.methods, spcs=args.spc, folds=args.folds,
-        splits_dir=args.splits, band=args.band, finetune=args.finetune, finetune_epochs=args.finetune_epochs,
-        head_settings={"epochs": args.epochs, "seeds": args.head_seeds}, label_suffix=" (finetuned)" if args.finetune else "",
-        variant=args.variant, bands=args.bands, finetune_learning_rate=args.finetune_lr,
-        finetune_dropout=None if args.finetune_dropout < 0 else args.finetune_dropout, only_folds=args.only_fold,
-    )
-    print(open(os.path.join(args.out, "summary.md")).read())
-    if args.attention_maps:
-        from astromer import plots
-
-        periods = {}
-        if args.periods:
-            import pandas as pd
-
-            p = pd.read_csv(args.periods, dtype={"id": str})
-            periods = dict(zip(p["id"], p[[c for c in p.columns if c != "id"][0]]))
-        by_class = {}
-        for lc in light_curves:
-            label = labels.get(lc.id)
-            if label is not None and len(by_class.setdefault(str(label), [])) < args.attention_maps:
-                if args.band is not None and lc.band is not None:
-                    keep = lc.band.astype(str) == args.band
-                    lc = type(lc)(lc.id, lc.time[keep], lc.mag[keep], lc.err[keep])
-                by_class[str(label)].append(lc)
-        for label, lcs in by_class.items():
-            for lc in lcs:
-                plots.attention_maps(model.backbone, lc, os.path.join(args.out, f"attention_{label}_{lc.id}.png"),
-                                     period=periods.get(lc.id), title=f"{label} {lc.id}")
-    print(f"outputs in {args.out}")
     return 0 if len(frame) else 1
 
 

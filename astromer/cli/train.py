@@ -14,66 +14,56 @@ curves (PNG), model.keras and backbone.weights.h5.
 import argparse
 import os
 import sys
-from datetime import datetime
+
+
+def add_run_options(parser, out_help):
+    """The options astromer-train and astromer-finetune share: settings,
+    run folder, resume, distribution, determinism, progress."""
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a preset setting, e.g. pretraining.batch_size=256 (repeatable)")
+    parser.add_argument("--out", help=out_help)
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--strategy", default="auto",
+                        choices=("auto", "none", "mirrored", "multiworker", "data-parallel"),
+                        help="distribution (auto: MirroredStrategy with several GPUs, MultiWorker with "
+                             "TF_CONFIG, JAX DataParallel with several devices)")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="TensorFlow op determinism: bitwise-identical reruns, but no XLA (slower)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def exit_code(prog, workflow, *args, **kwargs):
+    """Runs `workflow(*args, **kwargs)`: 0 when it finishes, 2 with the
+    message on stderr when it rejects its settings, weights or data
+    (`ConfigError`); any other failure propagates with its traceback."""
+    from astromer.training import ConfigError
+
+    try:
+        workflow(*args, **kwargs)
+    except ConfigError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def build_parser(prog="astromer-train", doc=__doc__):
     parser = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="a2", help="preset name or YAML file (default a2)")
     parser.add_argument("--data", help="TFRecord folder or Parquet/CSV table (default: the demo survey)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a preset setting, e.g. pretraining.batch_size=256 (repeatable)")
-    parser.add_argument("--out", help="run folder (default runs/<preset>-<time>)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    parser.add_argument("--strategy", default="auto",
-                        choices=("auto", "none", "mirrored", "multiworker", "data-parallel"),
-                        help="distribution (auto: MirroredStrategy with several GPUs, MultiWorker with "
-                             "TF_CONFIG, JAX DataParallel with several devices)")
+    add_run_options(parser, out_help="run folder (default runs/<preset>-<time>)")
     parser.add_argument("--input", dest="input_path", default="auto", choices=("auto", "tfdata", "numpy"),
                         help="input pipeline (auto: tf.data when TensorFlow is installed)")
-    parser.add_argument("--deterministic", action="store_true",
-                        help="TensorFlow op determinism: bitwise-identical reruns, but no XLA (slower)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
-    from astromer import training
+    from astromer.training import run_pretraining
 
-    try:
-        if args.resume:
-            if not args.out:
-                raise training.ConfigError("--resume needs --out, the run folder to continue.")
-            saved = os.path.join(args.out, "config.yaml")
-            if not os.path.exists(saved):
-                raise training.ConfigError(f"{args.out!r} has no config.yaml: nothing to resume.")
-            config = training.read_config(saved)
-            if args.overrides:
-                from astromer.presets import apply_overrides
-
-                config = apply_overrides(config, args.overrides)
-        else:
-            config = training.resolve_config(args.preset, args.overrides, demo=args.data is None)
-        out = args.out or os.path.join(
-            "runs", f"{config.get('name', 'run')}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-        )
-        data = training.prepare_data(args.data, config, out, input_path=args.input_path)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"astromer-train: error: {error}", file=sys.stderr)
-        return 2
-    try:
-        summary = training.pretrain(
-            config, data, out, resume=args.resume, strategy_kind=args.strategy,
-            verbose=0 if args.quiet else 1, input_path=args.input_path, deterministic=args.deterministic,
-        )
-    except training.ConfigError as error:
-        print(f"astromer-train: error: {error}", file=sys.stderr)
-        return 2
-    print(f"done: {summary['epochs_run']} epochs, best val_loss {summary['best_val_loss']:.4f} "
-          f"(epoch {summary['best_epoch']}); outputs in {out}")
-    return 0
+    return exit_code("astromer-train", run_pretraining, args.preset, args.data, args.overrides, out=args.out,
+                     resume=args.resume, strategy=args.strategy, input_path=args.input_path,
+                     deterministic=args.deterministic, quiet=args.quiet)
 
 
 if __name__ == "__main__":

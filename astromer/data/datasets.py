@@ -5,7 +5,7 @@ Both yield `(x, y)` with `x` the model inputs (`magnitudes`, `times`,
 `y` the reconstruction targets (`magnitudes`, `probe_mask`, `loss_weight`),
 every tensor `(batch, window_size)` float32.
 
-- tf.data (`tf_dataset`): TFRecords (interleaved over shards, parsed and
+- tf.data (`astromer.data.tf_dataset`, its own module): TFRecords (interleaved over shards, parsed and
   windowed in parallel, prefetched) or in-memory light curves; static batch
   shapes in training. Needs TensorFlow.
 - NumPy (`NumpyWindowDataset`, a `keras.utils.PyDataset`): in-memory light
@@ -153,7 +153,7 @@ class PackedLightCurves:
         return [self.subset(np.sort(part)) for part in np.split(order, edges)]
 
 
-def _finish_batch(ops, time64, mag64, err, padding, keys, epoch, config, mode, bands=None):
+def finish_batch(ops, time64, mag64, err, padding, keys, epoch, config, mode, bands=None):
     """Centres, masks and weights a batch of padded windows (either path)."""
     real = 1.0 - padding
     n_real = ops.maximum(ops.sum(real, 1), 1.0)
@@ -194,7 +194,7 @@ def _finish_batch(ops, time64, mag64, err, padding, keys, epoch, config, mode, b
     return x, y
 
 
-def _center_float32_first(time64, mag64, err, padding):
+def center_float32_first(time64, mag64, err, padding):
     """The original centring of each window: float32 cast, then the float32
     mean over its real rows (`astromer.data.windows.center`), for time,
     magnitude and error. Also returns the errors the original loader
@@ -214,7 +214,7 @@ def _center_float32_first(time64, mag64, err, padding):
 
 class NumpyOps64(NumpyOps):
     to_float64 = staticmethod(lambda x: np.asarray(x).astype(np.float64))
-    center_float32_first = staticmethod(_center_float32_first)
+    center_float32_first = staticmethod(center_float32_first)
 
 
 def _epoch_order(keys, seed, epoch):
@@ -246,7 +246,7 @@ def numpy_batch(packed, indices, config, epoch, mode="pretrain", starts=None):
     err = np.where(valid, packed.err[rows], 0.0)
     padding = (~valid).astype(np.float32)
     bands = np.where(valid, packed.band[rows], 0) if config.num_bands else None
-    return _finish_batch(NumpyOps64, time64, mag64, err, padding, keys, eff_epoch, config, mode, bands=bands)
+    return finish_batch(NumpyOps64, time64, mag64, err, padding, keys, eff_epoch, config, mode, bands=bands)
 
 
 def inference_windows(packed, config):
@@ -322,269 +322,3 @@ class NumpyWindowDataset(_pydataset_base()):
     def on_epoch_end(self):
         if self.mode == "pretrain":
             self.epoch += 1
-
-
-class TFOps:
-    """The masking operations of `astromer.data.masking` in TensorFlow."""
-
-    def __init__(self, tf):
-        self.tf = tf
-
-    def u64(self, x):
-        tf = self.tf
-        return tf.cast(x, tf.uint64) if tf.is_tensor(x) else tf.constant(x, tf.uint64)
-
-    def mix32(self, x):
-        tf = self.tf
-        m = tf.constant(0xFFFFFFFF, tf.uint64)
-        x = self.band(x, m)
-        x = self.xor(x, self.shr(x, 16))
-        x = self.band(x * tf.constant(0x7FEB352D, tf.uint64), m)
-        x = self.xor(x, self.shr(x, 15))
-        x = self.band(x * tf.constant(0x846CA68B, tf.uint64), m)
-        return self.xor(x, self.shr(x, 16))
-
-    def xor(self, a, b):
-        return self.tf.bitwise.bitwise_xor(a, b)
-
-    def band(self, a, b):
-        return self.tf.bitwise.bitwise_and(a, b)
-
-    def shr(self, x, n):
-        return self.tf.bitwise.right_shift(x, self.tf.constant(n, self.tf.uint64))
-
-    def argsort(self, x):
-        return self.tf.argsort(x, axis=-1, stable=True)
-
-    def take(self, x, i):
-        return self.tf.gather(x, self.tf.cast(i, self.tf.int32), batch_dims=1)
-
-    def where(self, c, a, b):
-        tf = self.tf
-        a = tf.convert_to_tensor(a)
-        b = tf.convert_to_tensor(b, dtype=a.dtype)
-        return tf.where(c, a, b)
-
-    def to_int64(self, x):
-        return self.tf.cast(x, self.tf.int64)
-
-    def to_float32(self, x):
-        return self.tf.cast(x, self.tf.float32)
-
-    def to_float64(self, x):
-        return self.tf.cast(x, self.tf.float64)
-
-    def center_float32_first(self, time64, mag64, err, padding):
-        # Compatibility mode only: the exact original float32 order, shared
-        # with the NumPy path (speed does not matter here).
-        tf = self.tf
-        out = tf.numpy_function(_center_float32_first, [time64, mag64, err, padding], [tf.float32] * 3)
-        for tensor in out:
-            tensor.set_shape(time64.shape)
-        return out
-
-    def gather(self, table, idx):
-        return self.tf.gather(self.tf.constant(table), idx)
-
-    def minimum(self, a, b):
-        return self.tf.minimum(a, b)
-
-    def maximum(self, a, b):
-        tf = self.tf
-        a = tf.convert_to_tensor(a)
-        return tf.maximum(a, tf.cast(b, a.dtype))
-
-    def mod(self, a, b):
-        return self.tf.math.floormod(a, self.tf.cast(b, a.dtype))
-
-    def arange(self, n):
-        return self.tf.range(n, dtype=self.tf.int64)
-
-    def expand(self, x, axis):
-        return self.tf.expand_dims(x, axis)
-
-    def sum(self, x, axis):
-        return self.tf.reduce_sum(x, axis=axis)
-
-    def max_(self, x, axis):
-        return self.tf.reduce_max(x, axis=axis, keepdims=True)
-
-    def min_(self, x, axis):
-        return self.tf.reduce_min(x, axis=axis, keepdims=True)
-
-
-def _records_source(tf, path, ops, seed):
-    """(elements, to_ragged, count, epoch_ordered): serialized records in a
-    deterministic order with their position, the batch parser, and a
-    function giving the records with the file order permuted for an epoch."""
-    from astromer.data.records import check_records, parse_function, record_files
-
-    files = record_files(path)
-    schema, counts = check_records(files)
-    parse = parse_function(schema)
-    # Each record's key is its position in the unpermuted order: the first
-    # record of file f has key offset[f].
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-
-    def read(file_index):
-        file = tf.gather(tf.constant(files), file_index)
-        positions = tf.data.Dataset.range(tf.gather(tf.constant(offsets), file_index), np.iinfo(np.int64).max)
-        return tf.data.Dataset.zip(positions, tf.data.TFRecordDataset(file))
-
-    def interleaved(file_order):
-        return tf.data.Dataset.from_tensor_slices(file_order).interleave(
-            read, cycle_length=min(len(files), 8), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        )
-
-    ds = interleaved(np.arange(len(files), dtype=np.int64))
-
-    def epoch_ordered(epoch):
-        h = hash_uniform(ops, seed, epoch, tf.range(len(files), dtype=tf.int64), STREAM_SHUFFLE, None)
-        return interleaved(tf.argsort(tf.cast(h, tf.int64), stable=True))
-
-    def to_ragged(index, serialized):
-        item = parse(serialized)
-        # Records without our `key` get their position in the file order.
-        return {
-            "time": item["time"],
-            "mag": tf.cast(item["mag"], tf.float64),
-            "err": tf.cast(item["err"], tf.float64),
-            "band": tf.cast(item["band"], tf.float64),
-            "key": tf.where(item["key"] >= 0, item["key"], index),
-        }
-
-    return ds, to_ragged, int(sum(counts)), epoch_ordered
-
-
-def _packed_source(tf, packed, ops, seed):
-    ragged = lambda values: tf.RaggedTensor.from_row_splits(values, packed.offsets)  # noqa: E731
-    band = packed.band if packed.band is not None else np.zeros(len(packed.time), np.int64)
-    table = {"time": ragged(packed.time), "mag": ragged(packed.mag), "err": ragged(packed.err),
-             "band": ragged(band.astype(np.float64))}
-    ds = tf.data.Dataset.from_tensor_slices((np.arange(len(packed), dtype=np.int64), packed.keys))
-
-    def to_ragged(rows, keys):
-        out = {name: tf.gather(values, rows) for name, values in table.items()}
-        out["key"] = keys
-        return out
-
-    def epoch_ordered(epoch):
-        # In memory: the same full permutation as the NumPy path.
-        h = hash_uniform(ops, seed, epoch, packed.keys, STREAM_SHUFFLE, None)
-        order = tf.argsort(tf.cast(h, tf.int64), stable=True)
-        return tf.data.Dataset.from_tensor_slices((tf.cast(order, tf.int64), tf.gather(packed.keys, order)))
-
-    return ds, to_ragged, len(packed), epoch_ordered
-
-
-def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_epoch=0,
-               shuffle_buffer=10_000, cache=False, options=None):
-    """The tf.data input path.
-
-    Light curves are shuffled as serialized records, batched, parsed with
-    one vectorised call per batch, and windowed/masked per batch.
-
-    Args:
-        source: a TFRecord file/folder, or `PackedLightCurves`.
-        config: `PipelineConfig`.
-        batch_size: windows per batch (the global batch under a distribution strategy).
-        mode: "pretrain", "eval" or "inference".
-        epochs, initial_epoch: "pretrain" yields the epochs
-            `initial_epoch .. epochs - 1` back to back, each with its own
-            shuffle and masks; fit with `steps_per_epoch`.
-        shuffle_buffer: light curves in the shuffle buffer.
-        cache: keep the serialized light curves in memory ("eval" and
-            "inference"; never windows or masks).
-        options: `tf.data.Options` (threads, sharding policy).
-
-    Returns `(dataset, steps_per_epoch)` (steps is None in "inference").
-    """
-    import tensorflow as tf
-
-    if mode not in MODES:
-        raise ValueError(f"Unknown mode {mode!r}; use one of {MODES}.")
-    ops = TFOps(tf)
-    w = config.window_size
-    if isinstance(source, PackedLightCurves):
-        elements, to_ragged, count, epoch_ordered = _packed_source(tf, source, ops, config.seed)
-    else:
-        elements, to_ragged, count, epoch_ordered = _records_source(tf, source, ops, config.seed)
-    if cache and mode != "pretrain":
-        elements = elements.cache()
-    autotune = tf.data.AUTOTUNE
-
-    def crop(batch, starts):
-        lengths = tf.cast(batch["time"].row_lengths(), tf.int64)
-        idx = starts[:, None] + tf.range(w, dtype=tf.int64)[None, :]
-        valid = idx < lengths[:, None]
-        last = tf.maximum(tf.reduce_max(lengths), 1) - 1
-        idx = tf.minimum(idx, last)
-        out = {}
-        for name in ("time", "mag", "err", "band"):
-            dense = batch[name].to_tensor(default_value=0.0)
-            dense = tf.pad(dense, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(dense)[1])]])
-            out[name] = tf.where(valid, tf.gather(dense, idx, batch_dims=1), tf.zeros([], tf.float64))
-            out[name].set_shape([None, w])
-        out["padding"] = tf.cast(tf.logical_not(valid), tf.float32)
-        out["padding"].set_shape([None, w])
-        out["key"] = batch["key"]
-        return out
-
-    def finish(batch, epoch):
-        bands = batch["band"] if config.num_bands else None
-        return _finish_batch(ops, batch["time"], batch["mag"], batch["err"], batch["padding"],
-                             batch["key"], epoch, config, mode, bands=bands)
-
-    def random_windows(batch, epoch):
-        lengths = tf.cast(batch["time"].row_lengths(), tf.int64)
-        starts = window_pivots(ops, lengths, w, config.seed, epoch, batch["key"])
-        return finish(crop(batch, starts), epoch)
-
-    if mode == "pretrain":
-        if count < batch_size:
-            raise ValueError(f"{count} light curves do not fill one batch of {batch_size}.")
-
-        def one_epoch(epoch):
-            # A different order every epoch, deterministic for resuming: the
-            # source is reordered by a hash of (seed, epoch), then a buffer
-            # with a fixed seed mixes it.
-            ds = epoch_ordered(epoch).shuffle(min(shuffle_buffer, count), seed=config.seed,
-                                              reshuffle_each_iteration=False)
-            ds = ds.batch(batch_size, drop_remainder=True)
-            ds = ds.map(to_ragged, num_parallel_calls=autotune, deterministic=True)
-            return ds.map(lambda b: random_windows(b, epoch), num_parallel_calls=autotune, deterministic=True)
-
-        ds = tf.data.Dataset.range(int(initial_epoch), int(epochs)).flat_map(one_epoch)
-        steps = count // batch_size
-    elif mode == "eval":
-        ds = elements.batch(batch_size).map(to_ragged, num_parallel_calls=autotune)
-        zero = tf.constant(0, tf.int64)
-        ds = ds.map(lambda b: random_windows(b, zero), num_parallel_calls=autotune)
-        steps = int(math.ceil(count / batch_size))
-    else:
-        window_mode = config.window_mode
-
-        def windows_of(item):
-            length = tf.shape(item["time"], out_type=tf.int64)[0]
-            if window_mode == "original":
-                k = tf.range(length // w + 1, dtype=tf.int64)
-                starts = tf.minimum(k * w, tf.maximum(length - w, 0))
-            else:
-                starts = tf.range(0, tf.maximum(length, 1), w, dtype=tf.int64)
-            return tf.data.Dataset.from_tensor_slices(starts).map(
-                lambda s: {
-                    "time": item["time"][s : s + w],
-                    "mag": item["mag"][s : s + w],
-                    "err": item["err"][s : s + w],
-                    "band": item["band"][s : s + w],
-                    "key": item["key"],
-                }
-            )
-
-        ds = elements.batch(256).map(to_ragged).unbatch().flat_map(windows_of)
-        ds = ds.ragged_batch(batch_size)
-        ds = ds.map(lambda b: finish(crop(b, tf.zeros_like(b["key"])), 0), num_parallel_calls=autotune)
-        steps = None
-    if options is not None:
-        ds = ds.with_options(options)
-    return ds.prefetch(autotune), steps

@@ -143,7 +143,7 @@ def probe_masks(ops, magnitudes, padding_mask, count_table, mode, seed, epoch, k
     """Probe masks of a batch of centred, padded windows.
 
     Args:
-        ops: `NumpyOps` or `astromer.data.datasets.TFOps`.
+        ops: `NumpyOps` or `astromer.data.tf_dataset.TFOps`.
         magnitudes: `(B, W)` float32, 0 on padding.
         padding_mask: `(B, W)` 1 on padding.
         count_table: `MaskingConfig.count_table(W)`.

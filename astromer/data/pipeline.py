@@ -5,22 +5,10 @@ a Parquet/CSV table.
 """
 
 import os
-import sys
-import time
 
 from astromer.data.cleaning import CleaningConfig, CleaningReport, clean_light_curves
 from astromer.data.lightcurves import iter_light_curves, read_labels, read_table
-
-
-def _progress(items, total, every=2000, stream=sys.stderr, label="light curves"):
-    start = time.time()
-    for i, item in enumerate(items, 1):
-        if i % every == 0 or i == total:
-            rate = i / max(time.time() - start, 1e-9)
-            stream.write(f"\r  {i}/{total} {label} ({rate:,.0f}/s)")
-            stream.flush()
-        yield item
-    stream.write("\n")
+from astromer.progress import progress
 
 
 def table_to_records(table, output, labels=None, splits=None, shards=8, seed=0,
@@ -64,7 +52,7 @@ def table_to_records(table, output, labels=None, splits=None, shards=8, seed=0,
     light_curves = clean_light_curves(iter_light_curves(frame, labels=label_map), config, report)
     if verbose:
         print(f"converting {total} light curves from {table if isinstance(table, str) else 'table'} -> {output}")
-        light_curves = _progress(light_curves, total)
+        light_curves = progress(light_curves, total=total, unit="light curves", desc="writing records")
     multi_band = "band" in frame.columns and band is None and frame["band"].nunique() > 1
     band_names = sorted(frame["band"].astype(str).unique()) if multi_band else None
     manifest = write_records(

@@ -3,12 +3,12 @@
 import keras
 from keras import ops
 
-from astromer.layers.layer_norm import LayerNorm
+from astromer.layers.base import AstromerLayer
 from astromer.layers.positional import TimePositionalEncoding
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class AstroCoInputEmbedding(keras.layers.Layer):
+class AstroCoInputEmbedding(AstromerLayer):
     """Concatenation fusion of photometry and observation times.
 
         p = Dense_p([m, sigma])                      (batch, steps, d - d // 2)
@@ -84,20 +84,12 @@ class AstroCoInputEmbedding(keras.layers.Layer):
         self.time_dim = self.hidden_dim // 2
         self.photometry_dim = self.hidden_dim - self.time_dim
 
-        policy = self.dtype_policy
-        dense = dict(kernel_initializer=self.kernel_initializer, dtype=policy)
-        self.photometry_projection = keras.layers.Dense(
-            self.photometry_dim, name="photometry_projection", **dense
-        )
+        self.photometry_projection = self.make_dense(self.photometry_dim, "photometry_projection")
         self.time_encoding = TimePositionalEncoding(
             self.time_dim, base=self.pe_base, name="time_encoding"
         )
-        self.fusion = keras.layers.Dense(
-            self.hidden_dim, activation="gelu", name="fusion", **dense
-        )
-        self.norm = LayerNorm(
-            epsilon=self.layer_norm_epsilon, dtype=policy, name="norm"
-        )
+        self.fusion = self.make_dense(self.hidden_dim, "fusion", activation="gelu")
+        self.norm = self.make_layer_norm("norm")
 
     def build(self, magnitudes_shape, errors_shape=None, times_shape=None, placeholder_mask_shape=None):
         steps_shape = tuple(magnitudes_shape)
@@ -124,15 +116,3 @@ class AstroCoInputEmbedding(keras.layers.Layer):
         self, magnitudes_shape, errors_shape=None, times_shape=None, placeholder_mask_shape=None
     ):
         return tuple(magnitudes_shape) + (self.hidden_dim,)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "hidden_dim": self.hidden_dim,
-                "pe_base": self.pe_base,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            }
-        )
-        return config

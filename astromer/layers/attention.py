@@ -6,6 +6,8 @@ import warnings
 import keras
 from keras import ops
 
+from astromer.layers.base import SequenceLayer, check_choice
+
 MASK_FORMATS = ("K", "Q", "QK")
 ATTENTION_IMPLEMENTATIONS = ("auto", "explicit", "fused")
 # A bias at or below this excludes a key: exp(-1e4 + logit) is 0 in float32
@@ -168,7 +170,7 @@ def _jax_key_length_attention(query, key, value, key_lengths, scale):
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class AstromerAttention(keras.layers.Layer):
+class AstromerAttention(SequenceLayer):
     """Multi-head self-attention with the original additive mask.
 
     Query, key and value are three dense projections (`query`, `key`,
@@ -222,15 +224,8 @@ class AstromerAttention(keras.layers.Layer):
             raise ValueError(
                 f"num_heads and head_dim must be positive, got {num_heads!r}, {head_dim!r}."
             )
-        if mask_format not in MASK_FORMATS:
-            raise ValueError(
-                f"Unknown mask_format {mask_format!r}; use one of {MASK_FORMATS}."
-            )
-        if attention_implementation not in ATTENTION_IMPLEMENTATIONS:
-            raise ValueError(
-                f"Unknown attention_implementation {attention_implementation!r}; "
-                f"use one of {ATTENTION_IMPLEMENTATIONS}."
-            )
+        check_choice("mask_format", mask_format, MASK_FORMATS)
+        check_choice("attention_implementation", attention_implementation, ATTENTION_IMPLEMENTATIONS)
         self.num_heads = int(num_heads)
         self.head_dim = int(head_dim)
         self.mask_alpha = float(mask_alpha)
@@ -240,22 +235,16 @@ class AstromerAttention(keras.layers.Layer):
         self.fused_qkv = bool(fused_qkv)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         inner = self.num_heads * self.head_dim
-        dense = dict(kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy)
-        self.query = keras.layers.Dense(inner, name="query", **dense)
-        self.key = keras.layers.Dense(inner, name="key", **dense)
-        self.value = keras.layers.Dense(inner, name="value", **dense)
+        self.query = self.make_dense(inner, "query")
+        self.key = self.make_dense(inner, "key")
+        self.value = self.make_dense(inner, "value")
         self.output_dense = None
 
     def build(self, input_shape):
         hidden_dim = input_shape[-1]
         for layer in (self.query, self.key, self.value):
             layer.build(input_shape)
-        self.output_dense = keras.layers.Dense(
-            hidden_dim,
-            kernel_initializer=self.kernel_initializer,
-            dtype=self.dtype_policy,
-            name="output",
-        )
+        self.output_dense = self.make_dense(hidden_dim, "output")
         self.output_dense.build(tuple(input_shape[:-1]) + (self.num_heads * self.head_dim,))
 
     def call(self, inputs, ignore_mask=None, key_lengths=None, return_attention_scores=False):
@@ -295,22 +284,3 @@ class AstromerAttention(keras.layers.Layer):
         if return_attention_scores:
             return output, scores
         return output
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_heads": self.num_heads,
-                "head_dim": self.head_dim,
-                "mask_alpha": self.mask_alpha,
-                "mask_format": self.mask_format,
-                "temperature": self.temperature,
-                "attention_implementation": self.attention_implementation,
-                "fused_qkv": self.fused_qkv,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            }
-        )
-        return config

@@ -2,15 +2,14 @@
 
 import keras
 
-from astromer.layers.attention import AstromerAttention
+from astromer.layers.attention_block import AttentionBlock
+from astromer.layers.base import check_dropout
 from astromer.layers.conv_module import ConformerConvModule
-from astromer.layers.dropout import HashDropout
 from astromer.layers.gated_ffn import GatedFeedForward
-from astromer.layers.layer_norm import LayerNorm
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class ConformerBlock(keras.layers.Layer):
+class ConformerBlock(AttentionBlock):
     """One AstroCo block: three post-norm residual sublayers.
 
         h = LayerNorm(x + Dropout(MHSA(x)))                 (1) attention
@@ -71,11 +70,9 @@ class ConformerBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
         self.num_heads = int(num_heads)
         self.head_dim = int(head_dim)
-        self.dropout = float(dropout)
+        self.dropout = check_dropout(dropout)
         self.conv_kernel_size = int(conv_kernel_size)
         self.ffn_expansion = int(ffn_expansion)
         self.attention_implementation = attention_implementation
@@ -83,21 +80,11 @@ class ConformerBlock(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
         policy = self.dtype_policy
-        self.attention = AstromerAttention(
-            num_heads=self.num_heads,
-            head_dim=self.head_dim,
+        self.add_attention_sublayer(
+            dropout_name="attention_dropout",
             mask_alpha=-1e9,
             mask_format="K",
             attention_implementation=self.attention_implementation,
-            kernel_initializer=self.kernel_initializer,
-            dtype=policy,
-            name="attention",
-        )
-        self.attention_dropout = HashDropout(
-            self.dropout, dtype=policy, name="attention_dropout"
-        )
-        self.attention_norm = LayerNorm(
-            epsilon=self.layer_norm_epsilon, dtype=policy, name="attention_norm"
         )
         self.conv_module = ConformerConvModule(
             kernel_size=self.conv_kernel_size,
@@ -124,34 +111,12 @@ class ConformerBlock(keras.layers.Layer):
         self.feed_forward.build(input_shape)
 
     def call(self, inputs, padding_mask=None, training=None, return_attention_scores=False):
-        attended = self.attention(
-            inputs, ignore_mask=padding_mask, return_attention_scores=return_attention_scores
+        attended, scores = self.attend(
+            inputs,
+            training=training,
+            return_attention_scores=return_attention_scores,
+            ignore_mask=padding_mask,
         )
-        if return_attention_scores:
-            attended, scores = attended
-        attended = self.attention_dropout(attended, training=training)
         hidden = self.attention_norm(inputs + attended)
         hidden = self.conv_module(hidden, padding_mask=padding_mask, training=training)
-        output = self.feed_forward(hidden, training=training)
-        if return_attention_scores:
-            return output, scores
-        return output
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_heads": self.num_heads,
-                "head_dim": self.head_dim,
-                "dropout": self.dropout,
-                "conv_kernel_size": self.conv_kernel_size,
-                "ffn_expansion": self.ffn_expansion,
-                "attention_implementation": self.attention_implementation,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            }
-        )
-        return config
+        return self.with_scores(self.feed_forward(hidden, training=training), scores)

@@ -3,12 +3,12 @@
 import keras
 from keras import ops
 
+from astromer.layers.base import SequenceLayer, check_dropout, check_positive_int
 from astromer.layers.dropout import HashDropout
-from astromer.layers.layer_norm import LayerNorm
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class ConformerConvModule(keras.layers.Layer):
+class ConformerConvModule(SequenceLayer):
     """Pointwise -> GLU -> depthwise Conv1D -> BatchNorm -> SiLU -> pointwise.
 
         h = Dense_2D(LayerNorm_in(x))                 (batch, steps, 2D)
@@ -71,10 +71,8 @@ class ConformerConvModule(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if int(kernel_size) <= 0:
-            raise ValueError(f"`kernel_size` must be a positive integer, got {kernel_size!r}.")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
+        kernel_size = check_positive_int("kernel_size", kernel_size)
+        dropout = check_dropout(dropout)
         if not 0.0 <= float(batch_norm_momentum) < 1.0:
             raise ValueError(
                 f"`batch_norm_momentum` must be in [0, 1) (Keras convention: the weight "
@@ -88,9 +86,7 @@ class ConformerConvModule(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
         policy = self.dtype_policy
-        self.norm_in = LayerNorm(
-            epsilon=self.layer_norm_epsilon, dtype=policy, name="norm_in"
-        )
+        self.norm_in = self.make_layer_norm("norm_in")
         self.depthwise = keras.layers.DepthwiseConv1D(
             self.kernel_size,
             padding="valid",
@@ -105,18 +101,15 @@ class ConformerConvModule(keras.layers.Layer):
             name="batch_norm",
         )
         self.branch_dropout = HashDropout(self.dropout, dtype=policy, name="dropout")
-        self.norm_out = LayerNorm(
-            epsilon=self.layer_norm_epsilon, dtype=policy, name="norm_out"
-        )
+        self.norm_out = self.make_layer_norm("norm_out")
         self.pointwise_in = None
         self.pointwise_out = None
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
         hidden_dim = input_shape[-1]
-        dense = dict(kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy)
-        self.pointwise_in = keras.layers.Dense(2 * hidden_dim, name="pointwise_in", **dense)
-        self.pointwise_out = keras.layers.Dense(hidden_dim, name="pointwise_out", **dense)
+        self.pointwise_in = self.make_dense(2 * hidden_dim, "pointwise_in")
+        self.pointwise_out = self.make_dense(hidden_dim, "pointwise_out")
         self.norm_in.build(input_shape)
         self.pointwise_in.build(input_shape)
         padded_steps = None if input_shape[1] is None else input_shape[1] + self.kernel_size - 1
@@ -145,20 +138,3 @@ class ConformerConvModule(keras.layers.Layer):
         branch = self.pointwise_out(ops.silu(normalized))
         branch = self.branch_dropout(branch, training=training)
         return self.norm_out(inputs + branch)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "kernel_size": self.kernel_size,
-                "dropout": self.dropout,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "batch_norm_momentum": self.batch_norm_momentum,
-                "batch_norm_epsilon": self.batch_norm_epsilon,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            }
-        )
-        return config

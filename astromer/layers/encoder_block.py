@@ -2,13 +2,13 @@
 
 import keras
 
-from astromer.layers.attention import AstromerAttention
+from astromer.layers.attention_block import AttentionBlock
+from astromer.layers.base import check_dropout, check_positive_int
 from astromer.layers.dropout import HashDropout
-from astromer.layers.layer_norm import LayerNorm
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class AstromerEncoderBlock(keras.layers.Layer):
+class AstromerEncoderBlock(AttentionBlock):
     """Attention block of Astromer 1 and 2.
 
         h = LayerNorm(Dropout(MHA(x)) [+ Dense_leak1(x)])
@@ -58,14 +58,10 @@ class AstromerEncoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if int(ff_dim) <= 0:
-            raise ValueError(f"`ff_dim` must be a positive integer, got {ff_dim!r}.")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
         self.num_heads = int(num_heads)
         self.head_dim = int(head_dim)
-        self.ff_dim = int(ff_dim)
-        self.dropout = float(dropout)
+        self.ff_dim = check_positive_int("ff_dim", ff_dim)
+        self.dropout = check_dropout(dropout)
         self.mask_alpha = float(mask_alpha)
         self.mask_format = mask_format
         self.temperature = float(temperature)
@@ -75,66 +71,44 @@ class AstromerEncoderBlock(keras.layers.Layer):
         self.layer_norm_epsilon = float(layer_norm_epsilon)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
-        policy = self.dtype_policy
-        self.attention = AstromerAttention(
-            num_heads=self.num_heads,
-            head_dim=self.head_dim,
+        self.add_attention_sublayer(
             mask_alpha=self.mask_alpha,
             mask_format=self.mask_format,
             temperature=self.temperature,
             attention_implementation=self.attention_implementation,
             fused_qkv=self.fused_qkv,
-            kernel_initializer=self.kernel_initializer,
-            dtype=policy,
-            name="attention",
         )
-        self.attention_dropout = HashDropout(self.dropout, dtype=policy)
-        self.attention_norm = LayerNorm(
-            epsilon=self.layer_norm_epsilon, dtype=policy, name="attention_norm"
-        )
-        self.ffn_hidden = keras.layers.Dense(
-            self.ff_dim,
-            activation="tanh",
-            kernel_initializer=self.kernel_initializer,
-            dtype=policy,
-            name="ffn_hidden",
-        )
-        self.ffn_dropout = HashDropout(self.dropout, dtype=policy)
-        self.ffn_norm = LayerNorm(
-            epsilon=self.layer_norm_epsilon, dtype=policy, name="ffn_norm"
-        )
+        self.ffn_hidden = self.make_dense(self.ff_dim, "ffn_hidden", activation="tanh")
+        self.ffn_dropout = HashDropout(self.dropout, dtype=self.dtype_policy)
+        self.ffn_norm = self.make_layer_norm("ffn_norm")
         self.ffn_output = None
         self.leak_attention = None
         self.leak_ffn = None
 
     def build(self, input_shape):
         hidden_dim = input_shape[-1]
-        policy = self.dtype_policy
-        dense = dict(kernel_initializer=self.kernel_initializer, dtype=policy)
         self.attention.build(input_shape)
         self.attention_norm.build(input_shape)
         self.ffn_hidden.build(input_shape)
-        self.ffn_output = keras.layers.Dense(hidden_dim, name="ffn_output", **dense)
+        self.ffn_output = self.make_dense(hidden_dim, "ffn_output")
         self.ffn_output.build(tuple(input_shape[:-1]) + (self.ff_dim,))
         self.ffn_norm.build(input_shape)
         if self.use_leak:
-            self.leak_attention = keras.layers.Dense(hidden_dim, name="leak_attention", **dense)
+            self.leak_attention = self.make_dense(hidden_dim, "leak_attention")
             self.leak_attention.build(input_shape)
-            self.leak_ffn = keras.layers.Dense(hidden_dim, name="leak_ffn", **dense)
+            self.leak_ffn = self.make_dense(hidden_dim, "leak_ffn")
             self.leak_ffn.build(input_shape)
 
     def call(
         self, inputs, ignore_mask=None, key_lengths=None, training=None, return_attention_scores=False
     ):
-        attended = self.attention(
+        attended, scores = self.attend(
             inputs,
+            training=training,
+            return_attention_scores=return_attention_scores,
             ignore_mask=ignore_mask,
             key_lengths=key_lengths,
-            return_attention_scores=return_attention_scores,
         )
-        if return_attention_scores:
-            attended, scores = attended
-        attended = self.attention_dropout(attended, training=training)
         if self.use_leak:
             attended = self.leak_attention(inputs) + attended
         hidden = self.attention_norm(attended)
@@ -143,30 +117,4 @@ class AstromerEncoderBlock(keras.layers.Layer):
         mixed = self.ffn_dropout(mixed, training=training)
         if self.use_leak:
             mixed = self.leak_ffn(hidden) + mixed
-        output = self.ffn_norm(mixed)
-        if return_attention_scores:
-            return output, scores
-        return output
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_heads": self.num_heads,
-                "head_dim": self.head_dim,
-                "ff_dim": self.ff_dim,
-                "dropout": self.dropout,
-                "mask_alpha": self.mask_alpha,
-                "mask_format": self.mask_format,
-                "temperature": self.temperature,
-                "attention_implementation": self.attention_implementation,
-                "fused_qkv": self.fused_qkv,
-                "use_leak": self.use_leak,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            }
-        )
-        return config
+        return self.with_scores(self.ffn_norm(mixed), scores)

@@ -3,12 +3,12 @@
 import keras
 from keras import ops
 
+from astromer.layers.base import SequenceLayer, check_dropout, check_positive_int
 from astromer.layers.dropout import HashDropout
-from astromer.layers.layer_norm import LayerNorm
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class GatedFeedForward(keras.layers.Layer):
+class GatedFeedForward(SequenceLayer):
     """`y = LayerNorm(x + Dropout(W_out(GeLU(W_val x) * sigmoid(W_gate x))))`.
 
     `W_val` and `W_gate` are two separate `D -> r D` projections (paper
@@ -46,19 +46,12 @@ class GatedFeedForward(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if int(expansion) <= 0:
-            raise ValueError(f"`expansion` must be a positive integer, got {expansion!r}.")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
-        self.expansion = int(expansion)
-        self.dropout = float(dropout)
+        self.expansion = check_positive_int("expansion", expansion)
+        self.dropout = check_dropout(dropout)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        policy = self.dtype_policy
-        self.output_dropout = HashDropout(self.dropout, dtype=policy, name="dropout")
-        self.norm = LayerNorm(
-            epsilon=self.layer_norm_epsilon, dtype=policy, name="norm"
-        )
+        self.output_dropout = HashDropout(self.dropout, dtype=self.dtype_policy, name="dropout")
+        self.norm = self.make_layer_norm("norm")
         self.value_projection = None
         self.gate_projection = None
         self.output_projection = None
@@ -67,10 +60,9 @@ class GatedFeedForward(keras.layers.Layer):
         input_shape = tuple(input_shape)
         hidden_dim = input_shape[-1]
         inner = self.expansion * hidden_dim
-        dense = dict(kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy)
-        self.value_projection = keras.layers.Dense(inner, name="value_projection", **dense)
-        self.gate_projection = keras.layers.Dense(inner, name="gate_projection", **dense)
-        self.output_projection = keras.layers.Dense(hidden_dim, name="output_projection", **dense)
+        self.value_projection = self.make_dense(inner, "value_projection")
+        self.gate_projection = self.make_dense(inner, "gate_projection")
+        self.output_projection = self.make_dense(hidden_dim, "output_projection")
         self.value_projection.build(input_shape)
         self.gate_projection.build(input_shape)
         self.output_projection.build(input_shape[:-1] + (inner,))
@@ -81,18 +73,3 @@ class GatedFeedForward(keras.layers.Layer):
         gates = ops.sigmoid(self.gate_projection(inputs))
         branch = self.output_dropout(self.output_projection(values * gates), training=training)
         return self.norm(inputs + branch)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "expansion": self.expansion,
-                "dropout": self.dropout,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            }
-        )
-        return config

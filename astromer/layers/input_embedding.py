@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
+from astromer.layers.base import AstromerLayer
 from astromer.layers.positional import TimePositionalEncoding
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class AstromerInputEmbedding(keras.layers.Layer):
+class AstromerInputEmbedding(AstromerLayer):
     """`X = m W^T + PE(t)` (Astromer 2 paper, Sect. 2.2).
 
     Args:
@@ -53,14 +54,3 @@ class AstromerInputEmbedding(keras.layers.Layer):
 
     def compute_output_shape(self, magnitudes_shape, times_shape=None):
         return tuple(magnitudes_shape) + (self.hidden_dim,)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "hidden_dim": self.hidden_dim,
-                "pe_base": self.pe_base,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            }
-        )
-        return config

@@ -4,8 +4,8 @@ import keras
 from keras import ops
 
 from astromer.layers.astroco_embedding import AstroCoInputEmbedding
-from astromer.layers.band_embedding import BandEmbedding
 from astromer.layers.attention import ATTENTION_IMPLEMENTATIONS
+from astromer.layers.base import check_choice, check_dropout, check_positive_int
 from astromer.layers.conformer_block import ConformerBlock
 from astromer.models.backbone import Backbone
 
@@ -150,6 +150,7 @@ class AstroCoBackbone(Backbone):
         dtype=None,
         **kwargs,
     ):
+        settings = self.settings(locals())
         for name, value in (
             ("num_layers", num_layers),
             ("num_heads", num_heads),
@@ -158,15 +159,9 @@ class AstroCoBackbone(Backbone):
             ("conv_kernel_size", conv_kernel_size),
             ("ffn_expansion", ffn_expansion),
         ):
-            if int(value) <= 0:
-                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
-        if attention_implementation not in ATTENTION_IMPLEMENTATIONS:
-            raise ValueError(
-                f"Unknown attention_implementation {attention_implementation!r}; "
-                f"use one of {ATTENTION_IMPLEMENTATIONS}."
-            )
+            check_positive_int(name, value)
+        check_dropout(dropout)
+        check_choice("attention_implementation", attention_implementation, ATTENTION_IMPLEMENTATIONS)
         hidden_dim = int(num_heads) * int(head_dim)
         if hidden_dim < 2:
             raise ValueError(
@@ -184,51 +179,14 @@ class AstroCoBackbone(Backbone):
             dtype=dtype,
             name="input_embedding",
         )(inputs["magnitudes"], inputs["errors"], inputs["times"], placeholder_mask)
-        if band_names:
-            embedding = BandEmbedding(len(band_names), hidden_dim, dtype=dtype, name="band_embedding")(
-                embedding, inputs["bands"]
-            )
-        x = embedding
-        block_outputs = []
-        for i in range(int(num_layers)):
-            x = ConformerBlock(
-                num_heads=num_heads,
-                head_dim=head_dim,
-                dropout=dropout,
-                conv_kernel_size=conv_kernel_size,
-                ffn_expansion=ffn_expansion,
-                attention_implementation=attention_implementation,
-                layer_norm_epsilon=layer_norm_epsilon,
-                dtype=dtype,
-                name=f"block_{i}",
-            )(x, padding_mask=padding_mask)
-            block_outputs.append(x)
-
-        super().__init__(
-            inputs=inputs,
-            outputs={
-                "sequence_output": x,
-                "input_embedding": embedding,
-                "block_outputs": block_outputs,
-            },
-            dtype=dtype,
-            **kwargs,
+        embedding = self.add_band_embedding(embedding, inputs.get("bands"), band_names, dtype)
+        block_outputs = self.stack_blocks(
+            embedding, settings, ConformerBlock, {"padding_mask": padding_mask}
         )
-        self.num_layers = int(num_layers)
-        self.num_heads = int(num_heads)
-        self.head_dim = int(head_dim)
-        self.hidden_dim = hidden_dim
-        self.window_size = int(window_size)
-        self.dropout = float(dropout)
-        self.conv_kernel_size = int(conv_kernel_size)
-        self.ffn_expansion = int(ffn_expansion)
-        self.pe_base = float(pe_base)
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
-        self.attention_implementation = attention_implementation
-        self.input_names = input_names
-        self.band_names = list(band_names) if band_names else None
-        # Functional models ignore `dtype`; the policy lives on the layers.
-        self.layer_dtype = keras.dtype_policies.get(dtype) if dtype else None
+        x = block_outputs[-1]
+
+        outputs = {"sequence_output": x, "input_embedding": embedding, "block_outputs": block_outputs}
+        self.init_backbone(inputs, outputs, settings, **kwargs)
 
     def attention_scores(self, inputs, block=0):
         """Attention of block `block` on `inputs`: `(batch, heads, steps, steps)`.
@@ -236,37 +194,12 @@ class AstroCoBackbone(Backbone):
         Runs eagerly on concrete inputs in inference mode (for plots, not
         training).
         """
-        inputs = self.validate_inputs(inputs)
-        if not 0 <= block < self.num_layers:
-            raise ValueError(f"block must be in [0, {self.num_layers}), got {block!r}.")
+        inputs = self.check_block(inputs, block)
         padding_mask = ops.convert_to_tensor(inputs["padding_mask"])
         placeholder_mask = ops.maximum(padding_mask, inputs["hidden_mask"])
-        x = self.get_layer("input_embedding")(
+        embedding = self.get_layer("input_embedding")(
             inputs["magnitudes"], inputs["errors"], inputs["times"], placeholder_mask
         )
-        if self.band_names:
-            x = self.get_layer("band_embedding")(x, inputs["bands"])
-        for i in range(block):
-            x = self.get_layer(f"block_{i}")(x, padding_mask=padding_mask, training=False)
-        _, scores = self.get_layer(f"block_{block}")(
-            x, padding_mask=padding_mask, training=False, return_attention_scores=True
+        return self.block_scores(
+            embedding, inputs, block, padding_mask=padding_mask, training=False
         )
-        return scores
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "head_dim": self.head_dim,
-            "window_size": self.window_size,
-            "dropout": self.dropout,
-            "conv_kernel_size": self.conv_kernel_size,
-            "ffn_expansion": self.ffn_expansion,
-            "pe_base": self.pe_base,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-            "attention_implementation": self.attention_implementation,
-            "band_names": self.band_names,
-            "dtype": keras.dtype_policies.serialize(self.layer_dtype) if self.layer_dtype else None,
-        }

@@ -1,12 +1,12 @@
 """The Astromer encoder (Astromer 1 and Astromer 2) as a functional backbone."""
 
 import keras
-
-from astromer.layers.dropout import HashDropout
 from keras import ops
 
+from astromer import convert
 from astromer.layers.attention import ATTENTION_IMPLEMENTATIONS, EXCLUDING_ALPHA
-from astromer.layers.band_embedding import BandEmbedding
+from astromer.layers.base import check_choice, check_positive_int
+from astromer.layers.dropout import HashDropout
 from astromer.layers.encoder_block import AstromerEncoderBlock
 from astromer.layers.input_embedding import AstromerInputEmbedding
 from astromer.layers.mask_token import MaskToken
@@ -102,14 +102,10 @@ class AstromerBackbone(Backbone):
         dtype=None,
         **kwargs,
     ):
-        for name, value in (("num_layers", num_layers), ("window_size", window_size)):
-            if int(value) <= 0:
-                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-        if attention_implementation not in BACKBONE_ATTENTION:
-            raise ValueError(
-                f"Unknown attention_implementation {attention_implementation!r}; "
-                f"use one of {BACKBONE_ATTENTION}."
-            )
+        settings = self.settings(locals())
+        check_positive_int("num_layers", num_layers)
+        check_positive_int("window_size", window_size)
+        check_choice("attention_implementation", attention_implementation, BACKBONE_ATTENTION)
         sort_keys = attention_implementation == "lengths"
         if sort_keys and (mask_format != "K" or float(mask_alpha) > EXCLUDING_ALPHA):
             raise ValueError(
@@ -136,114 +132,44 @@ class AstromerBackbone(Backbone):
         embedding = AstromerInputEmbedding(
             hidden_dim, pe_base=pe_base, dtype=dtype, name="input_embedding"
         )(magnitudes, steps_in["times"])
-        if band_names:
-            embedding = BandEmbedding(len(band_names), hidden_dim, dtype=dtype, name="band_embedding")(
-                embedding, steps_in["bands"]
-            )
+        embedding = self.add_band_embedding(embedding, steps_in.get("bands"), band_names, dtype)
         x = HashDropout(dropout, dtype=dtype, name="embedding_dropout")(embedding)
-        block_outputs = []
-        for i in range(int(num_layers)):
-            x = AstromerEncoderBlock(
-                num_heads=num_heads,
-                head_dim=head_dim,
-                ff_dim=ff_dim,
-                dropout=dropout,
-                mask_alpha=mask_alpha,
-                mask_format=mask_format,
-                temperature=temperature,
-                attention_implementation="fused" if sort_keys else attention_implementation,
-                fused_qkv=fused_qkv,
-                use_leak=use_leak,
-                layer_norm_epsilon=layer_norm_epsilon,
-                dtype=dtype,
-                name=f"block_{i}",
-            )(x, **({"key_lengths": key_lengths} if sort_keys else {"ignore_mask": ignore_mask}))
-            block_outputs.append(x)
+        block_outputs = self.stack_blocks(
+            x,
+            settings,
+            AstromerEncoderBlock,
+            {"key_lengths": key_lengths} if sort_keys else {"ignore_mask": ignore_mask},
+            attention_implementation="fused" if sort_keys else attention_implementation,
+        )
+        x = block_outputs[-1]
         if sort_keys:
             to_original = PermuteSteps(name="restore_steps")
             x, embedding, *block_outputs = [
                 to_original(t, restore) for t in (x, embedding, *block_outputs)
             ]
 
-        super().__init__(
-            inputs=inputs,
-            outputs={
-                "sequence_output": x,
-                "input_embedding": embedding,
-                "block_outputs": block_outputs,
-            },
-            dtype=dtype,
-            **kwargs,
-        )
-        self.num_layers = int(num_layers)
-        self.num_heads = int(num_heads)
-        self.head_dim = int(head_dim)
-        self.hidden_dim = hidden_dim
-        self.ff_dim = int(ff_dim)
-        self.window_size = int(window_size)
-        self.dropout = float(dropout)
-        self.pe_base = float(pe_base)
-        self.mask_alpha = float(mask_alpha)
-        self.mask_format = mask_format
-        self.temperature = float(temperature)
-        self.use_leak = bool(use_leak)
-        self.mask_token = bool(mask_token)
-        self.attention_implementation = attention_implementation
-        self.fused_qkv = bool(fused_qkv)
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
-        self.input_names = input_names
-        self.band_names = list(band_names) if band_names else None
-        # Functional models ignore `dtype`; the policy lives on the layers.
-        self.layer_dtype = keras.dtype_policies.get(dtype) if dtype else None
+        outputs = {"sequence_output": x, "input_embedding": embedding, "block_outputs": block_outputs}
+        self.init_backbone(inputs, outputs, settings, **kwargs)
 
     def attention_scores(self, inputs, block=0):
         """Attention of block `block` on `inputs`: `(batch, heads, steps, steps)`.
 
         Runs eagerly on concrete inputs (for plots, not training).
         """
-        inputs = self.validate_inputs(inputs)
-        if not 0 <= block < self.num_layers:
-            raise ValueError(f"block must be in [0, {self.num_layers}), got {block!r}.")
+        inputs = self.check_block(inputs, block)
         ignore_mask = ops.maximum(inputs["padding_mask"], inputs["hidden_mask"])
         magnitudes = ops.convert_to_tensor(inputs["magnitudes"])
         if self.mask_token:
             magnitudes = self.get_layer("mask_token")(magnitudes, ignore_mask)
-        x = self.get_layer("input_embedding")(magnitudes, inputs["times"])
-        if self.band_names:
-            x = self.get_layer("band_embedding")(x, inputs["bands"])
-        for i in range(block):
-            x = self.get_layer(f"block_{i}")(x, ignore_mask=ignore_mask)
-        _, scores = self.get_layer(f"block_{block}")(
-            x, ignore_mask=ignore_mask, return_attention_scores=True
-        )
-        return scores
+        embedding = self.get_layer("input_embedding")(magnitudes, inputs["times"])
+        return self.block_scores(embedding, inputs, block, ignore_mask=ignore_mask)
 
     @classmethod
-    def from_original_checkpoint(cls, path, **overrides):
-        """The encoder of an original checkpoint (see `astromer.convert.load_original`)."""
-        from astromer.convert import load_original
-
-        return load_original(path, **overrides).backbone
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "head_dim": self.head_dim,
-            "ff_dim": self.ff_dim,
-            "window_size": self.window_size,
-            "dropout": self.dropout,
-            "pe_base": self.pe_base,
-            "mask_alpha": self.mask_alpha,
-            "mask_format": self.mask_format,
-            "temperature": self.temperature,
-            "use_leak": self.use_leak,
-            "mask_token": self.mask_token,
-            "attention_implementation": self.attention_implementation,
-            "fused_qkv": self.fused_qkv,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-            "band_names": self.band_names,
-            "dtype": keras.dtype_policies.serialize(self.layer_dtype) if self.layer_dtype else None,
-        }
+    def from_original_checkpoint(cls, path, preset=None, uncertainty_weighted=None, **overrides):
+        """The encoder of an original checkpoint, without its reconstruction
+        head (arguments as `Pretrainer.from_original_checkpoint`;
+        `uncertainty_weighted` concerns the task and is ignored)."""
+        checkpoint = convert.read_original(path, preset=preset, **overrides)
+        backbone = cls(**checkpoint.model_config)
+        convert.assign_original_weights(backbone, checkpoint.arrays, source=checkpoint.source)
+        return backbone

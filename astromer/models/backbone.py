@@ -4,20 +4,129 @@ import numpy as np
 import keras
 
 from astromer import presets
+from astromer.layers.band_embedding import BandEmbedding
+from astromer.layers.base import constructor_arguments
 from astromer.models.graph_steps import GraphStepsMixin
+
+
+# How a backbone keeps each setting (and writes it in `get_config`); a
+# setting not listed is kept as given.
+SETTING_TYPES = {
+    "num_layers": int,
+    "num_heads": int,
+    "head_dim": int,
+    "ff_dim": int,
+    "window_size": int,
+    "conv_kernel_size": int,
+    "ffn_expansion": int,
+    "dropout": float,
+    "pe_base": float,
+    "mask_alpha": float,
+    "temperature": float,
+    "layer_norm_epsilon": float,
+    "use_leak": bool,
+    "mask_token": bool,
+    "fused_qkv": bool,
+}
 
 
 class Backbone(GraphStepsMixin, keras.Model):
     """Base class of the functional encoders (`AstromerBackbone`, `AstroCoBackbone`).
 
-    Subclasses set `input_names` (every input is `(batch, window_size)`) and
-    build their graph in `__init__`. This class adds input validation with
-    readable errors and `from_preset`.
+    Subclasses set `input_names` (every input is `(batch, window_size)`)
+    and build their graph in `__init__`, which starts with
+    `settings = self.settings(locals())` and ends with `init_backbone`.
+    This class adds input validation with readable errors, the
+    configuration (every constructor argument) and `from_preset`.
     """
 
     input_names = ()
     # Inputs that may never contain NaN/inf when given as NumPy arrays.
     finite_inputs = ("magnitudes", "times", "errors")
+
+    @classmethod
+    def settings(cls, arguments):
+        """The constructor's settings, from its `arguments` (`locals()` at its
+        start): every named argument, typed as `SETTING_TYPES` says."""
+        return {
+            name: SETTING_TYPES.get(name, lambda value: value)(arguments[name])
+            for name in constructor_arguments(cls)
+        }
+
+    @staticmethod
+    def stack_blocks(x, settings, block_class, block_arguments, **overrides):
+        """Applies `settings["num_layers"]` blocks `block_class` (named
+        `block_{i}`) in turn to `x`; returns the list of their outputs.
+
+        Each block gets the backbone `settings` it also takes (same name,
+        same meaning), then `overrides`; `block_arguments` (masks) go to
+        every block call."""
+        arguments = constructor_arguments(block_class)
+        block_settings = {name: value for name, value in settings.items() if name in arguments}
+        block_settings.update(overrides)
+        outputs = []
+        for i in range(settings["num_layers"]):
+            x = block_class(**block_settings, dtype=settings["dtype"], name=f"block_{i}")(
+                x, **block_arguments
+            )
+            outputs.append(x)
+        return outputs
+
+    @staticmethod
+    def add_band_embedding(embedding, bands, band_names, dtype=None):
+        """`embedding` plus the learned embedding of `bands` (`band_names`
+        given), or `embedding` itself (single band)."""
+        if not band_names:
+            return embedding
+        return BandEmbedding(len(band_names), embedding.shape[-1], dtype=dtype, name="band_embedding")(
+            embedding, bands
+        )
+
+    def init_backbone(self, inputs, outputs, settings, **kwargs):
+        """Ends a subclass' `__init__`: the functional model from `inputs` to
+        `outputs` (`sequence_output`, `input_embedding`, `block_outputs`),
+        then the `settings` kept as attributes, with `hidden_dim`,
+        `input_names` and `layer_dtype`."""
+        settings = dict(settings)
+        dtype = settings.pop("dtype")
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
+        for name, value in settings.items():
+            setattr(self, name, value)
+        self.hidden_dim = self.num_heads * self.head_dim
+        self.input_names = tuple(inputs)
+        self.band_names = list(self.band_names) if self.band_names else None
+        # Functional models ignore `dtype`; the policy lives on the layers.
+        self.layer_dtype = keras.dtype_policies.get(dtype) if dtype else None
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            **{name: getattr(self, name) for name in constructor_arguments(type(self)) if name != "dtype"},
+            "dtype": keras.dtype_policies.serialize(self.layer_dtype) if self.layer_dtype else None,
+        }
+
+    def check_block(self, inputs, block):
+        """`validate_inputs(inputs)`, after checking that block `block` exists
+        (for `attention_scores`)."""
+        inputs = self.validate_inputs(inputs)
+        if not 0 <= block < self.num_layers:
+            raise ValueError(f"block must be in [0, {self.num_layers}), got {block!r}.")
+        return inputs
+
+    def block_scores(self, embedding, inputs, block, **block_arguments):
+        """Attention scores of block `block`, run eagerly from the input
+        embedding (before the band embedding) through the blocks before it;
+        `block_arguments` (masks, `training`) go to every block."""
+        x = embedding
+        if self.band_names:
+            x = self.get_layer("band_embedding")(x, inputs["bands"])
+        for i in range(block):
+            x = self.get_layer(f"block_{i}")(x, **block_arguments)
+        _, scores = self.get_layer(f"block_{block}")(
+            x, return_attention_scores=True, **block_arguments
+        )
+        return scores
 
     @staticmethod
     def inputs_for(window_size, names):
@@ -161,3 +270,25 @@ class Backbone(GraphStepsMixin, keras.Model):
             # delete the other model's weights.
             target.assign(keras.ops.convert_to_numpy(source))
         return joint
+
+
+class BackboneTask:
+    """Mixin of the task models built on a backbone (`Pretrainer`,
+    `Classifier`): their configuration holds the serialized `backbone`,
+    which `from_config` rebuilds before the task."""
+
+    def backbone_task_config(self, **settings):
+        """The task's configuration: name, trainability, the serialized
+        backbone, then the task's own `settings`."""
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            **settings,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)

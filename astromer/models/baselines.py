@@ -43,8 +43,34 @@ def _observed(inputs):
     return ops.less(_ignore_mask(inputs), 0.5)
 
 
+def _embedded(inputs, hidden_dim, pe_base):
+    """The Astromer input embedding (`m W + PE(t)`) of the two embedding baselines."""
+    return AstromerInputEmbedding(hidden_dim, pe_base=pe_base, name="input_embedding")(
+        inputs["magnitudes"], inputs["times"]
+    )
+
+
+class _WindowBaseline(ClassificationTask):
+    """What the baselines share: their constructor arguments are attributes,
+    and `get_config` returns them (with `name` and `trainable`), so each
+    model states its arguments once, in `_keep`."""
+
+    def _keep(self, **arguments):
+        self._argument_names = tuple(arguments)
+        for name, value in arguments.items():
+            setattr(self, name, value)
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        for name in self._argument_names:
+            value = getattr(self, name)
+            # Tuples (hidden_units) are written as lists, as JSON reads them back.
+            config[name] = list(value) if isinstance(value, (tuple, list)) else value
+        return config
+
+
 @keras.saving.register_keras_serializable(package="astromer")
-class RawGRUClassifier(ClassificationTask):
+class RawGRUClassifier(_WindowBaseline):
     """"Baseline raw": a GRU over the raw `(time, magnitude)` pairs, then logits.
 
     No magnitude projection and no time encoding: each step is the 2-vector
@@ -80,25 +106,11 @@ class RawGRUClassifier(ClassificationTask):
         state = keras.layers.GRU(units, name="gru")(features, mask=_observed(inputs))
         logits = classification_head(state, num_classes, dropout=dropout)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
-
-        self.num_classes = num_classes
-        self.window_size = window_size
-        self.units = units
-        self.dropout = dropout
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_classes": self.num_classes,
-            "window_size": self.window_size,
-            "units": self.units,
-            "dropout": self.dropout,
-        }
+        self._keep(num_classes=num_classes, window_size=window_size, units=units, dropout=dropout)
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class EmbeddingGRUClassifier(ClassificationTask):
+class EmbeddingGRUClassifier(_WindowBaseline):
     """"Supervised GRU": the Astromer input embedding, a GRU, then logits.
 
     The magnitude projection plus time encoding of Astromer (A2 paper
@@ -124,16 +136,7 @@ class EmbeddingGRUClassifier(ClassificationTask):
     Reference: Donoso-Oliva et al. 2025, Astromer 2, Sect. 5.5.
     """
 
-    def __init__(
-        self,
-        num_classes,
-        window_size=200,
-        hidden_dim=256,
-        pe_base=1000.0,
-        units=256,
-        dropout=0.0,
-        **kwargs,
-    ):
+    def __init__(self, num_classes, window_size=200, hidden_dim=256, pe_base=1000.0, units=256, dropout=0.0, **kwargs):
         num_classes = check_num_classes(num_classes)
         window_size = check_positive("window_size", window_size)
         hidden_dim = check_positive("hidden_dim", hidden_dim)
@@ -141,35 +144,16 @@ class EmbeddingGRUClassifier(ClassificationTask):
         dropout = check_dropout(dropout)
 
         inputs = _inputs(window_size)
-        embedding = AstromerInputEmbedding(hidden_dim, pe_base=pe_base, name="input_embedding")(
-            inputs["magnitudes"], inputs["times"]
-        )
+        embedding = _embedded(inputs, hidden_dim, pe_base)
         state = keras.layers.GRU(units, name="gru")(embedding, mask=_observed(inputs))
         logits = classification_head(state, num_classes, dropout=dropout)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
-
-        self.num_classes = num_classes
-        self.window_size = window_size
-        self.hidden_dim = hidden_dim
-        self.pe_base = float(pe_base)
-        self.units = units
-        self.dropout = dropout
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_classes": self.num_classes,
-            "window_size": self.window_size,
-            "hidden_dim": self.hidden_dim,
-            "pe_base": self.pe_base,
-            "units": self.units,
-            "dropout": self.dropout,
-        }
+        self._keep(num_classes=num_classes, window_size=window_size, hidden_dim=hidden_dim, pe_base=float(pe_base),
+                   units=units, dropout=dropout)
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class EmbeddingMLPClassifier(ClassificationTask):
+class EmbeddingMLPClassifier(_WindowBaseline):
     """"Baseline MLP": the Astromer input embedding, masked mean, then an MLP.
 
     No temporal encoder at all: the embedding of each observed step is
@@ -198,17 +182,8 @@ class EmbeddingMLPClassifier(ClassificationTask):
     Reference: Donoso-Oliva et al. 2025, Astromer 2, Sect. 5.5.
     """
 
-    def __init__(
-        self,
-        num_classes,
-        window_size=200,
-        hidden_dim=256,
-        pe_base=1000.0,
-        hidden_units=A2_HIDDEN_UNITS,
-        dropout=0.0,
-        layer_norm=False,
-        **kwargs,
-    ):
+    def __init__(self, num_classes, window_size=200, hidden_dim=256, pe_base=1000.0, hidden_units=A2_HIDDEN_UNITS,
+                 dropout=0.0, layer_norm=False, **kwargs):
         num_classes = check_num_classes(num_classes)
         window_size = check_positive("window_size", window_size)
         hidden_dim = check_positive("hidden_dim", hidden_dim)
@@ -216,30 +191,8 @@ class EmbeddingMLPClassifier(ClassificationTask):
         dropout = check_dropout(dropout)
 
         inputs = _inputs(window_size)
-        embedding = AstromerInputEmbedding(hidden_dim, pe_base=pe_base, name="input_embedding")(
-            inputs["magnitudes"], inputs["times"]
-        )
-        pooled = MaskedMeanPooling(name="pooling")(embedding, _ignore_mask(inputs))
+        pooled = MaskedMeanPooling(name="pooling")(_embedded(inputs, hidden_dim, pe_base), _ignore_mask(inputs))
         logits = classification_head(pooled, num_classes, hidden_units, dropout, layer_norm)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
-
-        self.num_classes = num_classes
-        self.window_size = window_size
-        self.hidden_dim = hidden_dim
-        self.pe_base = float(pe_base)
-        self.hidden_units = hidden_units
-        self.dropout = dropout
-        self.layer_norm = bool(layer_norm)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "num_classes": self.num_classes,
-            "window_size": self.window_size,
-            "hidden_dim": self.hidden_dim,
-            "pe_base": self.pe_base,
-            "hidden_units": list(self.hidden_units),
-            "dropout": self.dropout,
-            "layer_norm": self.layer_norm,
-        }
+        self._keep(num_classes=num_classes, window_size=window_size, hidden_dim=hidden_dim, pe_base=float(pe_base),
+                   hidden_units=hidden_units, dropout=dropout, layer_norm=bool(layer_norm))

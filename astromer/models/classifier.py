@@ -3,8 +3,9 @@
 import keras
 import numpy as np
 
+from astromer.layers.base import check_choice, check_dropout
 from astromer.layers.pooling import LayerMix, MaskedMaxPooling, MaskedMeanPooling
-from astromer.models.backbone import Backbone
+from astromer.models.backbone import Backbone, BackboneTask
 from astromer.models.graph_steps import GraphStepsMixin
 
 HEADS = ("a2", "max_pool", "linear", "mean_last")
@@ -26,18 +27,22 @@ def check_positive(name, value):
     return int(value)
 
 
-def check_dropout(dropout):
-    if not 0.0 <= float(dropout) < 1.0:
-        raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
-    return float(dropout)
-
-
 def check_hidden_units(hidden_units):
     if isinstance(hidden_units, (int, float, str)):
         raise ValueError(
             f"`hidden_units` must be a list of layer sizes, e.g. [1024, 512, 256], got {hidden_units!r}."
         )
     return tuple(check_positive("hidden_units", units) for units in hidden_units)
+
+
+def check_head(num_classes, head, hidden_units):
+    """Checked `(num_classes, hidden_units)` of a head of kind `head` (one
+    of `HEADS`); `hidden_units=None` is that head's default."""
+    num_classes = check_num_classes(num_classes)
+    check_choice("head", head, HEADS)
+    if hidden_units is None:
+        hidden_units = () if head == "linear" else A2_HIDDEN_UNITS
+    return num_classes, check_hidden_units(hidden_units)
 
 
 def classification_head(x, num_classes, hidden_units=(), dropout=0.0, layer_norm=False, dtype=None):
@@ -113,8 +118,28 @@ class ClassificationTask(GraphStepsMixin, keras.Model):
         return cls(**config)
 
 
+class PooledHead:
+    """Mixin of `Classifier` and `FeatureClassifier`: the settings of their
+    head (`head`, one of `HEADS`, and the MLP) and its layer-mix weights."""
+
+    def keep_head_settings(self, num_classes, head, hidden_units, dropout, layer_norm):
+        self.num_classes = num_classes
+        self.head = head
+        self.hidden_units = hidden_units
+        self.dropout = dropout
+        self.layer_norm = bool(layer_norm)
+
+    def gamma_weights(self):
+        """Normalised layer-mix weights `(num_layers + 1,)` as a NumPy array
+        (index 0: input embedding), or `None` for heads without a mix.
+        """
+        if self.head not in ("a2", "linear"):
+            return None
+        return keras.ops.convert_to_numpy(self.get_layer("layer_mix").normalized_weights())
+
+
 @keras.saving.register_keras_serializable(package="astromer")
-class Classifier(ClassificationTask):
+class Classifier(BackboneTask, PooledHead, ClassificationTask):
     """A backbone plus a classification head: windows -> class logits.
 
     Inputs are the backbone's inputs (`magnitudes`, `times`, `padding_mask`,
@@ -181,12 +206,7 @@ class Classifier(ClassificationTask):
                 "`backbone` must be an astromer backbone (e.g. AstromerBackbone), "
                 f"got {type(backbone).__name__}."
             )
-        num_classes = check_num_classes(num_classes)
-        if head not in HEADS:
-            raise ValueError(f"Unknown head {head!r}; use one of {HEADS}.")
-        if hidden_units is None:
-            hidden_units = () if head == "linear" else A2_HIDDEN_UNITS
-        hidden_units = check_hidden_units(hidden_units)
+        num_classes, hidden_units = check_head(num_classes, head, hidden_units)
         if head == "linear" and hidden_units:
             raise ValueError(
                 f"head='linear' has no hidden layers, got hidden_units={list(hidden_units)}; "
@@ -215,11 +235,7 @@ class Classifier(ClassificationTask):
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
 
         self.backbone = backbone
-        self.num_classes = num_classes
-        self.head = head
-        self.hidden_units = hidden_units
-        self.dropout = dropout
-        self.layer_norm = bool(layer_norm)
+        self.keep_head_settings(num_classes, head, hidden_units, dropout, layer_norm)
         self._embedding_cache = _ModelCache()
 
     # The inputs and window of the backbone (used by `validate_inputs`).
@@ -238,14 +254,6 @@ class Classifier(ClassificationTask):
     @freeze_backbone.setter
     def freeze_backbone(self, value):
         self.backbone.trainable = not bool(value)
-
-    def gamma_weights(self):
-        """Normalised layer-mix weights `(num_layers + 1,)` as a NumPy array
-        (index 0: input embedding), or `None` for heads without a mix.
-        """
-        if self.head not in ("a2", "linear"):
-            return None
-        return keras.ops.convert_to_numpy(self.get_layer("layer_mix").normalized_weights())
 
     def embedding_model(self):
         """A functional model, sharing this model's layers and weights, from the
@@ -267,27 +275,18 @@ class Classifier(ClassificationTask):
         return self._embedding_cache.model.predict(inputs, batch_size=batch_size, verbose=verbose)
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "num_classes": self.num_classes,
-            "head": self.head,
-            "hidden_units": list(self.hidden_units),
-            "dropout": self.dropout,
-            "layer_norm": self.layer_norm,
-            "freeze_backbone": self.freeze_backbone,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
+        return self.backbone_task_config(
+            num_classes=self.num_classes,
+            head=self.head,
+            hidden_units=list(self.hidden_units),
+            dropout=self.dropout,
+            layer_norm=self.layer_norm,
+            freeze_backbone=self.freeze_backbone,
+        )
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class FeatureClassifier(ClassificationTask):
+class FeatureClassifier(PooledHead, ClassificationTask):
     """The `Classifier` heads on precomputed pooled features of a frozen backbone.
 
     With a frozen backbone the heads' first steps are linear: the layer mix
@@ -317,9 +316,7 @@ class FeatureClassifier(ClassificationTask):
 
     def __init__(self, num_classes, head="a2", feature_shape=(3, 256), hidden_units=None,
                  dropout=0.0, layer_norm=False, standardize=False, **kwargs):
-        num_classes = check_num_classes(num_classes)
-        if head not in HEADS:
-            raise ValueError(f"Unknown head {head!r}; use one of {HEADS}.")
+        num_classes, hidden_units = check_head(num_classes, head, hidden_units)
         feature_shape = tuple(int(v) for v in feature_shape)
         mixed = head in ("a2", "linear")
         if len(feature_shape) != (2 if mixed else 1):
@@ -327,9 +324,6 @@ class FeatureClassifier(ClassificationTask):
                 f"head={head!r} takes features of shape {'(layers, dim)' if mixed else '(dim,)'}, "
                 f"got feature_shape={feature_shape}."
             )
-        if hidden_units is None:
-            hidden_units = () if head == "linear" else A2_HIDDEN_UNITS
-        hidden_units = check_hidden_units(hidden_units)
         dropout = check_dropout(dropout)
         features = keras.Input(feature_shape, name="features")
         x = features
@@ -342,12 +336,8 @@ class FeatureClassifier(ClassificationTask):
             embedding = x
         logits = classification_head(embedding, num_classes, hidden_units, dropout, layer_norm)
         super().__init__(inputs={"features": features}, outputs=logits, **kwargs)
-        self.num_classes = num_classes
-        self.head = head
+        self.keep_head_settings(num_classes, head, hidden_units, dropout, layer_norm)
         self.feature_shape = feature_shape
-        self.hidden_units = hidden_units
-        self.dropout = dropout
-        self.layer_norm = bool(layer_norm)
         self.standardize = bool(standardize)
 
     def adapt(self, features):
@@ -360,11 +350,6 @@ class FeatureClassifier(ClassificationTask):
         if not hasattr(inputs, "keys"):
             inputs = {"features": inputs}
         return {"features": inputs["features"]}
-
-    def gamma_weights(self):
-        if self.head not in ("a2", "linear"):
-            return None
-        return keras.ops.convert_to_numpy(self.get_layer("layer_mix").normalized_weights())
 
     def get_config(self):
         return {

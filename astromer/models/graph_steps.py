@@ -2,24 +2,14 @@
 
 import keras
 
-
-def step_state_variables(model, kind="train"):
-    """The variable groups a `kind` step ("train", "test", "predict") reads
-    and writes, in the order of Keras' JAX trainer state: weights,
-    non-trainable variables, then optimizer slots (train) and metrics
-    (train, test)."""
-    groups = [model.trainable_variables, model.non_trainable_variables]
-    if kind == "train":
-        groups.append(model.optimizer.variables)
-    if kind in ("train", "test"):
-        groups.append(model.metrics_variables)
-    return tuple(groups)
+# Re-exported: the benchmarks and older code import it from here.
+from astromer.models.step_state import step_state_variables  # noqa: F401
 
 
 class GraphStepsMixin:
     """Mix into a `keras.Model`: on the PyTorch backend with
     `jit_compile=True`, `fit`, `evaluate` and `predict` run each step as one
-    traced and compiled PyTorch graph (`astromer.torch_graph.GraphSteps`)
+    traced and compiled PyTorch graph (`astromer.models.torch_graph.GraphSteps`)
     instead of Keras' `torch.compile` of its Python step, which Dynamo cuts
     into many graphs. Same results as Keras' step (float tolerance once
     Inductor fuses); other backends, `jit_compile=False` and distributed
@@ -33,7 +23,8 @@ class GraphStepsMixin:
             return None
         if keras.distribution.distribution() is not None:
             return None
-        from astromer.torch_graph import GraphSteps
+        # Lazy: torch_graph imports torch, which only the PyTorch backend needs.
+        from astromer.models.torch_graph import GraphSteps
 
         return GraphSteps(self, compile_mode=getattr(self, "torch_compile_mode", None))
 

@@ -3,7 +3,10 @@
 import keras
 from keras import ops
 
+from astromer import convert
 from astromer.layers.heads import ReconstructionHead
+from astromer.models.astromer_backbone import AstromerBackbone
+from astromer.models.backbone import BackboneTask
 from astromer.models.graph_steps import GraphStepsMixin
 from astromer.losses import masked_mse_per_sample
 from astromer.metrics import MaskedR2Metric, MaskedRMSEMetric
@@ -39,7 +42,7 @@ def scale_for_distribution(loss):
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class Pretrainer(GraphStepsMixin, keras.Model):
+class Pretrainer(BackboneTask, GraphStepsMixin, keras.Model):
     """A backbone plus a reconstruction head, trained to predict probed magnitudes.
 
     Inputs are the backbone's inputs; the output is the reconstructed
@@ -138,25 +141,28 @@ class Pretrainer(GraphStepsMixin, keras.Model):
         return self.get_metrics_result()
 
     @classmethod
-    def from_original_checkpoint(cls, path, **overrides):
+    def from_original_checkpoint(cls, path, preset=None, uncertainty_weighted=None, **overrides):
         """Loads an original Astromer checkpoint (TF checkpoint or legacy .h5).
 
-        See `astromer.convert.load_original` for the formats.
-        """
-        from astromer.convert import load_original
+        Args:
+            path: TF checkpoint folder or prefix, or a legacy `.h5` file
+                (formats: `astromer.convert`).
+            preset: "a1-original" or "a2-original"; read from the
+                `conf.json` / `config.json` next to the weights when not given.
+            uncertainty_weighted: loss of the returned task (default: the
+                original `correct_loss`, False for Astromer 1).
+            **overrides: backbone settings to change, e.g. `mask_token=True`
+                for the "as intended" Astromer 2 behaviour or `mask_alpha=-1e9`.
 
-        return load_original(path, **overrides)
+        Raises ValueError naming missing, extra or mis-shaped variables when
+        the weights do not fit the architecture.
+        """
+        checkpoint = convert.read_original(path, preset=preset, **overrides)
+        if uncertainty_weighted is None:
+            uncertainty_weighted = checkpoint.correct_loss
+        model = cls(AstromerBackbone(**checkpoint.model_config), uncertainty_weighted=uncertainty_weighted)
+        convert.assign_original_weights(model, checkpoint.arrays, source=checkpoint.source)
+        return model
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "uncertainty_weighted": self.uncertainty_weighted,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
+        return self.backbone_task_config(uncertainty_weighted=self.uncertainty_weighted)

@@ -47,7 +47,7 @@ def assert_same_windows(a, b):
 @pytest.mark.parametrize("mode", ["pretrain", "eval", "inference"])
 def test_numpy_and_tf_paths_give_identical_windows(raw_light_curves, mode):
     tf = pytest.importorskip("tensorflow")
-    from astromer.data.datasets import tf_dataset
+    from astromer.data.tf_dataset import tf_dataset
 
     packed = oracle_packed(raw_light_curves)
     config = PipelineConfig(input_names=INPUTS, seed=7)
@@ -128,7 +128,7 @@ def test_compatibility_mode_reproduces_main_code_inference_windows(pipeline_orac
         np.testing.assert_array_equal(ours, pipeline_oracle[key][..., 0], err_msg=key)
     np.testing.assert_allclose(y["loss_weight"], pipeline_oracle["inf_w_error"][..., 0], atol=1e-6)
     tf = pytest.importorskip("tensorflow")
-    from astromer.data.datasets import tf_dataset
+    from astromer.data.tf_dataset import tf_dataset
 
     ds, _ = tf_dataset(packed, config, 64, mode="inference")
     tx, ty = next(ds.as_numpy_iterator())

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from astromer.convert import load_original
+from astromer.models.pretrainer import Pretrainer
 from tests.conftest import as_inputs, report_errors, shared_path, to_numpy
 
 A2_ATOL = 2e-4
@@ -49,7 +49,7 @@ def test_a2_last_block_attention_scores(a2_model, a2_oracle):
     ],
 )
 def test_a2_mask_variants(a2_oracle, variant, overrides):
-    model = load_original(str(shared_path("oracles", "a2_ckpt")), **overrides)
+    model = Pretrainer.from_original_checkpoint(str(shared_path("oracles", "a2_ckpt")), **overrides)
     x = a2_inputs(a2_oracle, "probe")
     regression = model.predict_on_batch(x)
     assert report_errors(variant, regression, a2_oracle[f"variant_{variant}_regression_probe"][..., 0])[0] < A2_ATOL
@@ -64,7 +64,7 @@ def test_a2_mask_variants(a2_oracle, variant, overrides):
 
 
 def test_a2_q_format_is_a_no_op(a2_oracle):
-    model = load_original(str(shared_path("oracles", "a2_ckpt")), mask_format="Q")
+    model = Pretrainer.from_original_checkpoint(str(shared_path("oracles", "a2_ckpt")), mask_format="Q")
     for mode in ("pad", "zero"):
         regression = model.predict_on_batch(a2_inputs(a2_oracle, mode))
         assert report_errors(f"Q {mode}", regression, a2_oracle[f"variant_maskQ_regression_{mode}"][..., 0])[0] < A2_ATOL
@@ -82,7 +82,7 @@ def test_a2_pe_base_of_config_is_ignored_like_the_original(a2_oracle):
 
 @pytest.mark.parametrize("mode", ["pad", "probe"])
 def test_a2_leak_model(a2_oracle, mode):
-    model = load_original(str(shared_path("oracles", "a2_leak_small_ckpt")))
+    model = Pretrainer.from_original_checkpoint(str(shared_path("oracles", "a2_leak_small_ckpt")))
     assert model.backbone.use_leak and model.backbone.num_layers == 2
     x = a2_inputs(a2_oracle, mode)
     assert report_errors("leak encoder", model.backbone.predict_on_batch(x)["sequence_output"], a2_oracle[f"leak_encoder_{mode}"])[0] < A2_ATOL
@@ -91,7 +91,7 @@ def test_a2_leak_model(a2_oracle, mode):
 
 @pytest.mark.parametrize("mode", ["pad", "probe"])
 def test_a2_intended_mask_token(a2_oracle, mode):
-    model = load_original(str(shared_path("oracles", "a2_ckpt")), mask_token=True)
+    model = Pretrainer.from_original_checkpoint(str(shared_path("oracles", "a2_ckpt")), mask_token=True)
     model.backbone.get_layer("mask_token").token.assign(0.37)
     x = a2_inputs(a2_oracle, mode)
     regression = model.predict_on_batch(x)
@@ -116,7 +116,7 @@ def test_a1_published_weights_every_window(a1_model, a1_oracle):
 
 
 def test_a1_per_object_embeddings_from_raw_light_curves(a1_model, a1_oracle, raw_light_curves):
-    from astromer.models.embedder import Embedder
+    from astromer.embedding import Embedder
 
     embedder = Embedder(a1_model.backbone, window_mode="original", float32_first=True, batch_size=8)
     ids = list(raw_light_curves)

@@ -273,7 +273,7 @@ def test_feature_classifier_equals_the_frozen_backbone_classifier():
     import numpy as np
     from astromer.models.astromer_backbone import AstromerBackbone
     from astromer.models.classifier import Classifier, FeatureClassifier
-    from astromer.models.embedder import Embedder
+    from astromer.embedding import Embedder
     from astromer.data.demo import simulate_survey
 
     backbone = AstromerBackbone(num_layers=2, num_heads=2, head_dim=4, ff_dim=8, window_size=64, dropout=0.0)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from astromer.convert import load_original
+from astromer.models.pretrainer import Pretrainer
 from astromer.models.astromer_backbone import AstromerBackbone
 from tests.conftest import as_inputs, shared_path
 
@@ -14,8 +14,8 @@ from tests.conftest import as_inputs, shared_path
     ],
 )
 def test_legacy_h5_equals_checkpoint(h5, ckpt, a2_oracle):
-    from_h5 = load_original(str(shared_path("oracles", "legacy_h5", h5)))
-    from_ckpt = load_original(str(shared_path(*ckpt)))
+    from_h5 = Pretrainer.from_original_checkpoint(str(shared_path("oracles", "legacy_h5", h5)))
+    from_ckpt = Pretrainer.from_original_checkpoint(str(shared_path(*ckpt)))
     config = lambda m: {k: v for k, v in m.backbone.get_config().items() if k != "name"}  # noqa: E731
     assert config(from_h5) == config(from_ckpt)
     for a, b in zip(from_h5.get_weights(), from_ckpt.get_weights()):
@@ -68,8 +68,8 @@ def test_checkpoint_without_config_asks_for_preset(tmp_path):
     for name in ("checkpoint", "weights.index", "weights.data-00000-of-00001"):
         shutil.copy(src / name, tmp_path / name)
     with pytest.raises(ValueError, match="preset='a1-original'"):
-        load_original(str(tmp_path))
-    model = load_original(str(tmp_path), preset="a2-original", num_heads=2)
+        Pretrainer.from_original_checkpoint(str(tmp_path))
+    model = Pretrainer.from_original_checkpoint(str(tmp_path), preset="a2-original", num_heads=2)
     assert model.backbone.head_dim == 16 and model.backbone.use_leak
     with pytest.raises(FileNotFoundError, match="No TF checkpoint"):
-        load_original(str(tmp_path / "nothing"), preset="a2-original")
+        Pretrainer.from_original_checkpoint(str(tmp_path / "nothing"), preset="a2-original")

@@ -1,11 +1,11 @@
-"""Whole-step graphs on the PyTorch backend (astromer.torch_graph) against
+"""Whole-step graphs on the PyTorch backend (astromer.models.torch_graph) against
 Keras' own eager steps. Elsewhere the mixin must leave Keras alone."""
 
 import keras
 import numpy as np
 import pytest
 
-from astromer.cli.bench import synthetic_windows
+from astromer.bench.workload import synthetic_windows
 from astromer.models.astroco_backbone import AstroCoBackbone
 from astromer.models.astromer_backbone import AstromerBackbone
 from astromer.models.pretrainer import Pretrainer
@@ -51,7 +51,7 @@ needs_torch = pytest.mark.skipif(backend() != "torch", reason="PyTorch backend o
 
 
 def graph_steps(model, compile):
-    from astromer.torch_graph import GraphSteps
+    from astromer.models.torch_graph import GraphSteps
 
     model.optimizer.build(model.trainable_variables)
     steps = GraphSteps(model, compile=compile)

@@ -50,9 +50,9 @@ print(f"{len(curves)} EROS objects outside every fold's test set ({len(test_ids)
 if WEIGHTS.endswith(".keras"):
     a1 = keras.saving.load_model(WEIGHTS)
 else:
-    from astromer.convert import load_original  # reads TF checkpoints: needs TensorFlow
+    from astromer.models.pretrainer import Pretrainer  # reads TF checkpoints: needs TensorFlow
 
-    a1 = load_original(WEIGHTS)
+    a1 = Pretrainer.from_original_checkpoint(WEIGHTS)
 if mode == "joint":
     model = a1.with_bands(BANDS, dropout=DROPOUT, window_size=WINDOW)
     lcs = curves

@@ -9,7 +9,9 @@ DIR also opens in TensorBoard / XProf for a timeline.
 
 import collections
 import glob
+import json
 import os
+import time
 
 # First match wins: cuDNN attention kernels also contain "gemm"-like words.
 KERNEL_KINDS = (
@@ -123,3 +125,24 @@ def trace_kernel_events(trace_dir):
                 if e.duration_ns > 0 and not any(noise in e.name for noise in _CPU_NOISE)
             ]
     return events, "cpu threads"
+
+
+def trace_steps(run, steps, trace_dir):
+    """Traces `run(steps)` (JAX profiler) into `trace_dir` and returns the
+    kernel breakdown per step, with the wall time per step and how busy the
+    device was; the breakdown is also written to `trace_dir/summary.json`."""
+    import jax
+
+    with jax.profiler.trace(trace_dir):
+        start = time.perf_counter()
+        run(steps)
+        wall = time.perf_counter() - start
+    events, source = trace_kernel_events(trace_dir)
+    summary = {"source": source, **summarize_kernels(events, steps)}
+    summary["wall_ms_per_step"] = round(wall / steps * 1e3, 3)
+    # Below 1: the device waits for the host (dispatch, transfers) part of the step.
+    summary["device_busy"] = round(min(1.0, summary["device_ms_per_step"] / summary["wall_ms_per_step"]), 3)
+    summary["trace"] = trace_dir
+    with open(os.path.join(trace_dir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    return summary

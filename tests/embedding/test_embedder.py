@@ -11,7 +11,7 @@ import pytest
 
 from astromer.data.demo import simulate_survey
 from astromer.models.astromer_backbone import AstromerBackbone
-from astromer.models.embedder import Embedder
+from astromer.embedding import Embedder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,7 +116,7 @@ def test_peak_memory_does_not_grow_with_the_catalogue(tmp_path):
         "import resource, sys\n"
         "from astromer.data.demo import simulate_table\n"
         "from astromer.models.astromer_backbone import AstromerBackbone\n"
-        "from astromer.models.embedder import Embedder\n"
+        "from astromer.embedding import Embedder\n"
         "n = int(sys.argv[1])\n"
         "if sys.argv[3] == 'make':\n"
         "    simulate_table(sys.argv[2], n, chunk=500, min_obs=20, max_obs=120)\n"

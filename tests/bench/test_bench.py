@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from astromer.profiling import kernel_kind, summarize_kernels
+from astromer.bench.profiling import kernel_kind, summarize_kernels
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_kernel_kinds_by_name():
@@ -45,7 +45,7 @@ def test_summary_by_hand():
 
 
 def test_model_flops_by_hand():
-    from astromer.cli.bench import model_flops
+    from astromer.bench.workload import model_flops
     from astromer.models.astromer_backbone import AstromerBackbone
 
     backbone = AstromerBackbone.from_preset("a2-original")

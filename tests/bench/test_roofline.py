@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from astromer import roofline
+from astromer.bench import roofline
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # A small optimized module in XLA's text format: a Triton GEMM fusion, the
 # same GEMM as a cuBLAS call, and a bias-add loop fusion.

@@ -1,6 +1,5 @@
-"""Figures a person would rather look at than read (matplotlib, Agg backend)."""
-
-import os
+"""Figures of a few-shot run (matplotlib, Agg backend): macro-F1, confusion
+matrices, gamma weights, t-SNE per block and attention maps."""
 
 
 def _pyplot():
@@ -12,31 +11,21 @@ def _pyplot():
     return plt
 
 
-def learning_curves(history, path, title=None):
-    """Train/validation loss, RMSE and R2 per epoch from a history dict
-    (`{"loss": [...], "val_loss": [...], ...}` or a CSVLogger table)."""
-    plt = _pyplot()
-    history = {k: list(v) for k, v in dict(history).items()}
-    epochs = history.get("epoch") or list(range(len(next(iter(history.values())))))
-    epochs = [int(e) + 1 for e in epochs]
-    panels = [m for m in ("loss", "rmse", "r2") if m in history]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
-    for ax, metric in zip(axes[0], panels):
-        ax.plot(epochs, history[metric], "-o", ms=3, label="train")
-        if f"val_{metric}" in history:
-            ax.plot(epochs, history[f"val_{metric}"], "-o", ms=3, label="validation")
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-        ax.set_ylabel({"loss": "loss", "rmse": "RMSE (probed)", "r2": "R$^2$ (probed)"}[metric])
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if title:
-        fig.suptitle(title)
+def _save(fig, path, dpi=120):
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+def _finish_lines(ax, xlabel, ylabel):
+    """Labels, grid and legend of the line plots (macro-F1, gamma weights)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
 
 
 def f1_vs_spc(summary, path, reference=None):
@@ -53,14 +42,8 @@ def f1_vs_spc(summary, path, reference=None):
     ax.set_xscale("log")
     ax.set_xticks(spcs, [str(s) for s in spcs])
     ax.set_xticks([], minor=True)  # no log-scale minor labels between the spc values
-    ax.set_xlabel("samples per class")
-    ax.set_ylabel("macro-F1 (test)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    _finish_lines(ax, "samples per class", "macro-F1 (test)")
+    return _save(fig, path)
 
 
 def confusion_matrix(matrix, classes, path, title=None):
@@ -82,10 +65,7 @@ def confusion_matrix(matrix, classes, path, title=None):
     ax.set_ylabel("true")
     if title:
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def gamma_weights(gammas, path):
@@ -101,14 +81,8 @@ def gamma_weights(gammas, path):
     for (method, spc), values in sorted(grouped.items()):
         mean = np.mean(values, axis=0)
         ax.plot(range(len(mean)), mean, "-o", label=f"{method}, {spc} per class")
-    ax.set_xlabel("layer (0 = input embedding, i = block i)")
-    ax.set_ylabel(r"softmax($\gamma$)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    _finish_lines(ax, "layer (0 = input embedding, i = block i)", r"softmax($\gamma$)")
+    return _save(fig, path)
 
 
 def tsne_per_layer(features, labels, path, seed=0):
@@ -133,10 +107,7 @@ def tsne_per_layer(features, labels, path, seed=0):
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0][-1].legend(fontsize=7, markerscale=3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=110)
 
 
 def attention_maps(backbone, light_curve, path, period=None, block=0, title=None):
@@ -171,7 +142,4 @@ def attention_maps(backbone, light_curve, path, period=None, block=0, title=None
     axes[0][0].set_ylabel("magnitude")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=110)

@@ -17,20 +17,27 @@ from the seed generators' states, which are variables and so inputs and
 outputs of the graph (`HashDropout`). The graph is specialised to a batch
 shape; a new shape (the last, smaller batch of an epoch) traces again.
 Results are Keras' own step's: the traced graph repeats its operations
-(tests/test_torch_graph.py compares them).
+(tests/models/test_graph_steps.py compares them).
 
 Only imported on the PyTorch backend.
 """
 
 import warnings
 
+import keras
 import torch
-from keras.src import backend as keras_backend
-from keras.src import tree
-from keras.src.trainers import data_adapters
+from keras import tree
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from astromer.models.graph_steps import step_state_variables
+from astromer.models.step_state import step_state_variables
+
+# Only public Keras API is imported (`keras.tree`, `keras.StatelessScope`,
+# `keras.ops.convert_to_tensor`, `keras.utils.unpack_x_y_sample_weight`;
+# checked in Keras 3.12.0 and 3.15.1). The steps still touch two private
+# attributes that Keras' own trainers use and that have no public
+# equivalent: `model._loss_tracker` (the "loss" metric) and
+# `layer._losses_override` (how the JAX trainer passes the losses of a
+# stateless call); both exist unchanged in Keras 3.12.0 and 3.15.1.
 
 
 def _values(variables):
@@ -39,7 +46,7 @@ def _values(variables):
 
 def _as_tensors(batch):
     # NumPy leaves would be traced as constants of the graph.
-    return tree.map_structure(lambda v: None if v is None else keras_backend.convert_to_tensor(v), batch)
+    return tree.map_structure(lambda v: None if v is None else keras.ops.convert_to_tensor(v), batch)
 
 
 def _signature(batch):
@@ -79,7 +86,7 @@ class GraphSteps:
 
     def _train(self, trainable, non_trainable, optimizer_vars, metrics_vars, data):
         model = self.model
-        x, y, sample_weight = data_adapters.data_adapter_utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         trainable = [t.detach().requires_grad_(True) for t in trainable]
         with torch.enable_grad():
             y_pred, non_trainable, losses = model.stateless_call(
@@ -95,7 +102,7 @@ class GraphSteps:
                 model._losses_override = []
             unscaled = loss
             mapping = list(zip(model.optimizer.variables, optimizer_vars))
-            with keras_backend.StatelessScope(state_mapping=mapping):
+            with keras.StatelessScope(state_mapping=mapping):
                 loss = model.optimizer.scale_loss(loss)
             grads = torch.autograd.grad(loss, trainable)
         # Keras' PyTorch optimizers update in place (`torch._foreach_*`):
@@ -109,7 +116,7 @@ class GraphSteps:
 
     def _test(self, trainable, non_trainable, metrics_vars, data):
         model = self.model
-        x, y, sample_weight = data_adapters.data_adapter_utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         y_pred, non_trainable = model.stateless_call(trainable, non_trainable, x, training=False)
         loss, (_, _, metrics_vars) = model.stateless_compute_loss(
             trainable, non_trainable, metrics_vars, x=x, y=y, y_pred=y_pred,
@@ -118,13 +125,13 @@ class GraphSteps:
         return self._metrics(metrics_vars, loss, x, y, y_pred, sample_weight)
 
     def _predict(self, trainable, non_trainable, data):
-        x, _, _ = data_adapters.data_adapter_utils.unpack_x_y_sample_weight(data)
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self.model.stateless_call(trainable, non_trainable, x, training=False)[0]
 
     def _metrics(self, metrics_vars, loss, x, y, y_pred, sample_weight):
         model = self.model
         mapping = list(zip(model.metrics_variables, metrics_vars))
-        with keras_backend.StatelessScope(state_mapping=mapping) as scope:
+        with keras.StatelessScope(state_mapping=mapping) as scope:
             batch = next(i for i in tree.flatten(x) if i is not None).shape[0]
             model._loss_tracker.update_state(loss, sample_weight=batch)
             model.compute_metrics(x, y, y_pred, sample_weight)

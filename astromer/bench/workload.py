@@ -1,0 +1,72 @@
+"""What the model benchmarks run: a preset's pretrainer on synthetic windows,
+and the FLOPs one window costs.
+
+The windows have the shape of the PyTorch reference
+(`shared/bench/torch_a2_reference.py`): magnitudes N(0, 0.3), sorted times
+in [-1500, 1500] d, 50% of the steps probed of which 60% hidden in
+training, nothing masked in embedding mode. They are made here rather
+than read, so that the model alone is timed.
+"""
+
+import numpy as np
+
+
+def synthetic_windows(batch, window, seed=0, masked=True):
+    """`(x, y)`: `batch` windows of `window` steps as the pretrainer takes them."""
+    rng = np.random.default_rng(seed)
+    magnitudes = rng.normal(0, 0.3, (batch, window)).astype("float32")
+    times = np.sort(rng.uniform(-1500, 1500, (batch, window)), 1).astype("float32")
+    probe = (rng.uniform(size=(batch, window)) < 0.5).astype("float32") if masked else np.zeros((batch, window), "float32")
+    hidden = probe * (rng.uniform(size=(batch, window)) < 0.6)
+    x = {"magnitudes": magnitudes * (1 - hidden), "times": times, "errors": np.full((batch, window), 0.05, "float32"),
+         "padding_mask": np.zeros((batch, window), "float32"), "hidden_mask": hidden.astype("float32")}
+    y = {"magnitudes": magnitudes, "probe_mask": probe, "loss_weight": np.ones((batch, window), "float32")}
+    return x, y
+
+
+def bench_config(preset, precision, attention, overrides=()):
+    """The preset with this run's precision ("bf16" or "fp32"), attention and
+    `--set` overrides (raises `ConfigError` for unknown presets or keys)."""
+    from astromer.training import resolve_config
+
+    policy = "mixed_bfloat16" if precision == "bf16" else "float32"
+    return resolve_config(preset, [f"model.dtype={policy}", f"model.attention_implementation={attention}", *overrides])
+
+
+def model_and_windows(config, batch, mode):
+    """A freshly seeded pretrainer and `batch` synthetic windows for it (x, y)."""
+    import keras
+
+    from astromer.training import build_pretrainer
+
+    keras.utils.set_random_seed(0)
+    model = build_pretrainer(config)
+    x, y = synthetic_windows(batch, model.backbone.window_size, masked=mode == "train")
+    return model, {k: v for k, v in x.items() if k in model.backbone.input_names}, y
+
+
+def model_flops(backbone, mode):
+    """Forward (embed) or forward+backward (train, 3x) FLOPs per window.
+
+    2 FLOPs per multiply-add of every dense and convolution kernel applied
+    to every step, plus 4 L d per step and attention block for the scores
+    and the weighted sum.
+    """
+    import keras
+
+    window = backbone.window_size
+    per_step = 0
+    attention_blocks = 0
+    for layer in backbone._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.Dense):
+            per_step += 2 * int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, (keras.layers.Conv1D, keras.layers.DepthwiseConv1D)):
+            kernel = layer.depthwise_kernel if hasattr(layer, "depthwise_kernel") else layer.kernel
+            per_step += 2 * int(np.prod(kernel.shape))
+        if type(layer).__name__ == "AstromerAttention":
+            attention_blocks += 1
+            # Q, K, V are three Dense sub-layers but the layer runs them as one
+            # fused matmul through their kernels: already counted above.
+    per_step += attention_blocks * 4 * window * backbone.hidden_dim
+    forward = per_step * window
+    return forward * (3 if mode == "train" else 1)

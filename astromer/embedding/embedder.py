@@ -1,0 +1,352 @@
+"""Embeddings of whole light curves (any length) from a backbone: the
+`Embedder` cuts light curves into windows, runs a pooled model over batches
+of windows and combines the window vectors per object, streaming.
+
+Writing them to Parquet is `astromer.embedding.writer`; the command-line
+workflow is `astromer.embedding.table.embed_table`.
+"""
+
+import os
+
+import numpy as np
+
+from astromer.data.windows import sequential_windows
+from astromer.embedding.writer import write_parquet
+
+LAYERS_HELP = '"last" (last block), "input" (input embedding), "mix" (layer mix), "all", or a block index'
+
+
+class Embedder:
+    """Per-object embeddings: windows -> backbone -> pooled -> averaged per object.
+
+    Each light curve is cut into sequential windows
+    (`astromer.data.windows.sequential_windows`); windows of many light
+    curves share a batch; the chosen layer is pooled over the real
+    (non-padded) steps of each window inside the model; window vectors are
+    combined per object:
+
+    - `pooling="mean"`: masked mean over time, then the mean over windows
+      weighted by their number of observations (= the mean over all of the
+      object's observations);
+    - `pooling="max"`: masked max over time, then the max over windows.
+
+    Layers: `"last"` (the final block, Astromer 1 usage), `"input"` (the
+    input embedding), an integer block index, `"mix"` (softmax-weighted
+    average of the input embedding and all blocks, the Astromer 2 / AstroCo
+    layer mix; `layer_weights` from a trained classifier's gammas, uniform
+    otherwise) or `"all"` (one vector per layer, `(num_layers + 1, dim)`).
+
+    Results do not depend on the batch size or on which light curves share a
+    batch, and times are centred in float64 (an MJD offset does not change
+    an embedding).
+
+    Example:
+    >>> embedder = Embedder.from_weights("path/to/astromer1-macho")
+    >>> table = embedder("lightcurves.parquet")          # DataFrame: id, n_obs, ..., embedding
+    >>> embedder.write_parquet("big_catalogue/", "embeddings.parquet")  # streams
+
+    Args:
+        backbone: an `AstromerBackbone` or `AstroCoBackbone`.
+        layer: which output to pool (see above).
+        pooling: "mean" or "max".
+        layer_weights: `(num_layers + 1,)` weights for `layer="mix"`.
+        window_mode: "nonoverlapping" or "original" (A1 library windows).
+        float32_first: original float32 centring (exact A1 inputs).
+        batch_size: windows per model call.
+        cleaning: `astromer.data.cleaning.CleaningConfig` or dict applied to
+            every light curve (default: drop NaN/inf rows, errors outside
+            (0, 1), keep light curves with at least 1 observation); dropped
+            rows and light curves are counted in `self.report`.
+        band: embed only the observations of this band (single-band
+            models on multi-band tables); a light curve with several bands
+            and no `band` fails with the band names.
+        read_rows: table rows read at a time when streaming from files (the
+            memory it needs does not grow with the catalogue).
+        per_band: joint multi-band backbones only: pool each band's steps
+            separately (after attention over all bands) and concatenate the
+            per-band vectors in `band_names` order, `(num_bands * dim)`; a
+            band an object lacks gives zeros.
+    """
+
+    def __init__(self, backbone, layer="last", pooling="mean", layer_weights=None,
+                 window_mode="nonoverlapping", float32_first=False, batch_size=256, cleaning=None,
+                 band=None, read_rows=500_000, per_band=False):
+        if pooling not in ("mean", "max"):
+            raise ValueError(f"Unknown pooling {pooling!r}; use 'mean' or 'max'.")
+        valid_layer = layer in ("last", "input", "mix", "all") or (
+            isinstance(layer, int) and 0 <= layer < backbone.num_layers
+        )
+        if not valid_layer:
+            raise ValueError(f"Unknown layer {layer!r}; use {LAYERS_HELP} (0..{backbone.num_layers - 1}).")
+        if layer_weights is not None and len(layer_weights) != backbone.num_layers + 1:
+            raise ValueError(
+                f"layer_weights needs {backbone.num_layers + 1} values (input embedding + "
+                f"{backbone.num_layers} blocks), got {len(layer_weights)}."
+            )
+        self.backbone = backbone
+        self.layer = layer
+        self.pooling = pooling
+        self.layer_weights = None if layer_weights is None else np.asarray(layer_weights, np.float64)
+        self.window_mode = window_mode
+        self.float32_first = bool(float32_first)
+        self.batch_size = int(batch_size)
+        from astromer.data.cleaning import CleaningConfig, CleaningReport
+
+        if cleaning is None:
+            cleaning = CleaningConfig(min_observations=1)
+        elif not isinstance(cleaning, CleaningConfig):
+            cleaning = CleaningConfig.from_dict(cleaning)
+        self.cleaning = cleaning
+        self.report = CleaningReport()
+        self.band = band
+        self.read_rows = int(read_rows)
+        self.per_band = bool(per_band)
+        self.num_bands = len(getattr(backbone, "band_names", None) or [])
+        if self.per_band and not self.num_bands:
+            raise ValueError("per_band=True needs a joint multi-band backbone (one with band_names).")
+        self._pooled_model = None
+
+    # ---------------------------------------------------------- building
+
+    @classmethod
+    def from_weights(cls, weights, preset=None, **kwargs):
+        """From a run folder, a `.keras` model, an original checkpoint (e.g.
+        the published Astromer 1 MACHO weights) or a `.weights.h5` + preset."""
+        from astromer.training import load_for_finetuning
+
+        model, _ = load_for_finetuning(weights, preset)
+        return cls(model.backbone, **kwargs)
+
+    @classmethod
+    def from_preset(cls, preset, weights=None, **kwargs):
+        """A preset's backbone, randomly initialised or with `weights`
+        (a backbone or Pretrainer `.weights.h5`)."""
+        if weights is not None:
+            return cls.from_weights(weights, preset=preset, **kwargs)
+        from astromer.presets import build_backbone
+
+        return cls(build_backbone(preset), **kwargs)
+
+    def pooled_model(self):
+        """Functional model: backbone inputs -> pooled window vectors
+        `(batch, dim)` (or `(batch, num_layers + 1, dim)` for `layer="all"`)."""
+        if self._pooled_model is not None:
+            return self._pooled_model
+        import keras
+
+        from astromer.layers.pooling import LayerMix, MaskedMaxPooling, MaskedMeanPooling
+
+        backbone = self.backbone
+        inputs = backbone.make_inputs(backbone.window_size)
+        outputs = backbone(inputs)
+        layers = [outputs["input_embedding"], *outputs["block_outputs"]]
+        pool_layer = (MaskedMeanPooling if self.pooling == "mean" else MaskedMaxPooling)(name="pooling")
+        if self.per_band:
+            # One pooled vector per band: padded steps and other bands' steps
+            # are masked out; the band axis comes before the feature axis.
+            masks = [keras.ops.maximum(inputs["padding_mask"],
+                                       keras.ops.cast(keras.ops.not_equal(inputs["bands"], b), "float32"))
+                     for b in range(self.num_bands)]
+
+            def pool(x, padding_mask):
+                return keras.ops.stack([pool_layer(x, m) for m in masks], axis=-2)
+        else:
+            pool = pool_layer
+        if self.layer == "all":
+            pooled = keras.ops.stack([pool(x, inputs["padding_mask"]) for x in layers], axis=1)
+        else:
+            if self.layer == "mix":
+                mix = LayerMix(name="layer_mix")
+                sequence = mix(layers)
+                if self.layer_weights is not None:
+                    mix.gamma.assign(np.log(self.layer_weights / self.layer_weights.sum()))
+            elif self.layer == "last":
+                sequence = outputs["sequence_output"]
+            elif self.layer == "input":
+                sequence = outputs["input_embedding"]
+            else:
+                sequence = outputs["block_outputs"][self.layer]
+            pooled = pool(sequence, inputs["padding_mask"])
+        from astromer.models.graph_steps import GraphModel
+
+        self._pooled_model = GraphModel(inputs, keras.ops.cast(pooled, "float32"), name="embedder")
+        if keras.backend.backend() == "torch":
+            # Keras leaves PyTorch eager; one traced graph per batch shape.
+            self._pooled_model.jit_compile = True
+        return self._pooled_model
+
+    # ---------------------------------------------------------- windows
+
+    def _light_curves(self, source, ids=None, on_rows=None):
+        from astromer.data.cleaning import clean_light_curve
+        from astromer.data.lightcurves import iter_light_curves, stream_light_curves
+
+        if isinstance(source, (str, os.PathLike)):
+            stream = stream_light_curves(source, on_rows=on_rows, batch_rows=self.read_rows)
+        else:
+            stream = iter_light_curves(source, ids=ids)
+        for lc in stream:
+            lc = self._select_band(lc)
+            cleaned = clean_light_curve(lc, self.cleaning, self.report)
+            if cleaned is not None:
+                yield cleaned
+
+    def _select_band(self, lc):
+        from astromer.data.lightcurves import LightCurve
+
+        if getattr(self.backbone, "band_names", None):
+            # Joint multi-band model: every band is read; unknown ones fail.
+            if lc.band is None:
+                raise ValueError(
+                    f"Light curve {lc.id!r} has no band column; this model reads bands {self.backbone.band_names}."
+                )
+            self.backbone.band_indices(lc.band)
+            return lc
+        if lc.band is None:
+            return lc
+        bands = np.unique(lc.band.astype(str))
+        if self.band is None:
+            if len(bands) > 1:
+                raise ValueError(
+                    f"Light curve {lc.id!r} has bands {[str(b) for b in bands]}; this single-band model needs one: "
+                    f"pass band=... (--band on the command line)."
+                )
+            return lc
+        keep = lc.band.astype(str) == str(self.band)
+        return LightCurve(lc.id, lc.time[keep], lc.mag[keep], lc.err[keep], band=lc.band[keep],
+                          label=lc.label, meta=lc.meta)
+
+    def _windows(self, light_curves):
+        size = self.backbone.window_size
+        multi_band = bool(getattr(self.backbone, "band_names", None))
+        for index, lc in enumerate(light_curves):
+            bands = self.backbone.band_indices(lc.band) if multi_band else None
+            windows = sequential_windows(lc.as_array(), size, mode=self.window_mode,
+                                         float32_first=self.float32_first, bands=bands)
+            for k in range(len(windows["starts"])):
+                yield index, lc, {key: windows[key][k] for key in windows}
+
+    def _inputs(self, batch):
+        inputs = {
+            "magnitudes": np.stack([w["magnitudes"] for w in batch]),
+            "times": np.stack([w["times"] for w in batch]),
+            "errors": np.stack([w["errors"] for w in batch]),
+            "padding_mask": np.stack([w["padding_mask"] for w in batch]),
+        }
+        inputs["hidden_mask"] = np.zeros_like(inputs["padding_mask"])
+        if "bands" in batch[0]:
+            inputs["bands"] = np.stack([w["bands"] for w in batch])
+        return self.backbone.validate_inputs(inputs)
+
+    def _batched(self, items, run):
+        pending = []
+        for item in items:
+            pending.append(item)
+            if len(pending) == self.batch_size:
+                yield from zip(pending, run([w for *_, w in pending]))
+                pending = []
+        if pending:
+            # Pad the last batch to the full size: one compiled shape, and the
+            # result of a window never depends on how full its batch is.
+            windows = [w for *_, w in pending]
+            filler = [windows[-1]] * (self.batch_size - len(windows))
+            yield from zip(pending, run(windows + filler)[: len(pending)])
+
+    def window_embeddings(self, light_curves):
+        """Yields `(light curve index, window dict, (window_size, dim) array)`
+        of the backbone's `sequence_output` (per-step embeddings)."""
+        def run(windows):
+            return np.asarray(self.backbone.predict_on_batch(self._inputs(windows))["sequence_output"])
+
+        for (index, _, window), out in self._batched(self._windows(_as_light_curves(light_curves)), run):
+            yield index, window, out
+
+    def step_embeddings(self, light_curves):
+        """Per light curve, the per-step embeddings of the real rows of its
+        windows, concatenated in window order: `(rows, dim)` arrays.
+
+        With `window_mode="original"` this is the A1 library's
+        `encode(concatenate=True)` (whose objects come in `np.unique(ids)`
+        order instead): overlapping rows of the last window are repeated.
+        """
+        light_curves = list(_as_light_curves(light_curves))
+        parts = [[] for _ in light_curves]
+        for index, window, out in self.window_embeddings(light_curves):
+            parts[index].append(out[: window["lengths"]])
+        return [np.concatenate(p, axis=0) for p in parts]
+
+    # ---------------------------------------------------------- objects
+
+    def iter_embeddings(self, source, ids=None, on_rows=None):
+        """Yields `(id, embedding, n_obs, n_windows)` per light curve, streaming."""
+        model = self.pooled_model()
+
+        def run(windows):
+            return np.asarray(model.predict_on_batch(self._inputs(windows)))
+
+        current, acc, weight, n_windows = None, None, 0, 0
+        for (index, lc, window), vector in self._batched(self._windows(self._light_curves(source, ids, on_rows)), run):
+            if current is not None and lc is not current:
+                yield current.id, self._finish(acc, weight), len(current), n_windows
+                acc, weight, n_windows = None, 0, 0
+            current = lc
+            n = int(window["lengths"])
+            if self.per_band:
+                # observations of each band in this window, for the band axis
+                real = np.asarray(window["padding_mask"]) < 0.5
+                n = np.array([np.sum(real & (np.asarray(window["bands"]) == b)) for b in range(self.num_bands)])
+                n = n[:, None]
+                if self.pooling == "max":
+                    vector = np.where(n > 0, vector, -np.inf)
+            if self.pooling == "mean":
+                acc = vector * n if acc is None else acc + vector * n
+            else:
+                acc = vector if acc is None else np.maximum(acc, vector)
+            weight = weight + n
+            n_windows += 1
+        if current is not None:
+            yield current.id, self._finish(acc, weight), len(current), n_windows
+
+    def _finish(self, acc, weight):
+        if not self.per_band:
+            return (acc / max(weight, 1)) if self.pooling == "mean" else acc
+        out = acc / np.maximum(weight, 1) if self.pooling == "mean" else np.where(weight > 0, acc, 0.0)
+        return out.reshape(*out.shape[:-2], -1)  # (..., bands, dim) -> (..., bands * dim)
+
+    def __call__(self, source, ids=None):
+        """Embeddings of every light curve of `source` (table path, DataFrame,
+        list of `(L, 3)` arrays, ...) as a DataFrame: `id`, `n_obs`,
+        `n_windows` and `embedding` (a float32 vector per row; `(K, dim)`
+        arrays for `layer="all"`)."""
+        import pandas as pd
+
+        rows = list(self.iter_embeddings(source, ids=ids))
+        return pd.DataFrame(
+            {
+                "id": [r[0] for r in rows],
+                "n_obs": [r[2] for r in rows],
+                "n_windows": [r[3] for r in rows],
+                "embedding": [r[1].astype(np.float32) for r in rows],
+            }
+        )
+
+    def embed_array(self, source, ids=None):
+        """`(ids, embeddings array (N, dim) or (N, K, dim))`."""
+        rows = list(self.iter_embeddings(source, ids=ids))
+        return [r[0] for r in rows], np.stack([r[1] for r in rows]).astype(np.float32)
+
+    def write_parquet(self, source, path, chunk=10_000, progress=True):
+        """Streams embeddings of `source` into a Parquet file (`id`, `n_obs`,
+        `n_windows`, `embedding` as a list of float32) with constant memory.
+        Returns the number of light curves written."""
+        return write_parquet(self, source, path, chunk=chunk, progress=progress)
+
+
+def _as_light_curves(light_curves):
+    from astromer.data.lightcurves import LightCurve, iter_light_curves
+
+    items = list(light_curves)
+    if items and not isinstance(items[0], LightCurve):
+        return list(iter_light_curves(items))
+    return items
+

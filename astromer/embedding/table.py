@@ -1,0 +1,41 @@
+"""The `astromer-embed` workflow: weights + a light-curve table -> a Parquet
+file of one embedding per light curve. Kept apart from the command line so
+that notebooks and scripts run the same steps as `astromer-embed`."""
+
+from typing import NamedTuple
+
+from astromer.embedding.embedder import Embedder
+
+
+class EmbeddedTable(NamedTuple):
+    """What `embed_table` wrote: light curves, embedding size, and the
+    cleaning report (rows and light curves dropped, and why)."""
+
+    count: int
+    dim: int
+    report: object
+
+
+def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", band=None,
+                window_mode="nonoverlapping", float32_first=False, batch_size=256, progress=True):
+    """Embeds every light curve of `data` with the model of `weights` and
+    streams the result to `out` (see `Embedder.write_parquet`).
+
+    Args:
+        weights: a run folder of astromer-train, a `.keras` model, an
+            original checkpoint, or a `.weights.h5` with `preset`.
+        data: Parquet/CSV file or folder (id, time, mag, err[, band]).
+        out: the output Parquet file.
+        preset, layer, pooling, band, window_mode, float32_first, batch_size:
+            as for `Embedder` / `Embedder.from_weights`.
+        progress: show a progress line on stderr.
+
+    Raises ValueError / FileNotFoundError for bad inputs (the command maps
+    them to exit code 2).
+    """
+    embedder = Embedder.from_weights(
+        weights, preset=preset, layer=layer, pooling=pooling, band=band,
+        window_mode=window_mode, float32_first=float32_first, batch_size=batch_size,
+    )
+    count = embedder.write_parquet(data, out, progress=progress)
+    return EmbeddedTable(count, embedder.backbone.hidden_dim, embedder.report)

@@ -1,0 +1,78 @@
+"""Streaming Parquet output of an `Embedder`: constant memory however large
+the catalogue, with one progress line (light curves embedded, rows read)."""
+
+import os
+
+import numpy as np
+
+from astromer.progress import progress as progress_bar
+
+
+def write_parquet(embedder, source, path, chunk=10_000, progress=True):
+    """Streams embeddings of `source` into a Parquet file (`id`, `n_obs`,
+    `n_windows`, `embedding` as a list of float32) with constant memory.
+
+    The file is written to `path + ".tmp"` and renamed when complete, so a
+    killed run never leaves a truncated file under the final name.
+
+    Args:
+        embedder: an `astromer.embedding.Embedder`.
+        source: table path (file or folder, streamed) or an in-memory source.
+        path: the output Parquet file.
+        chunk: light curves per Parquet row group.
+        progress: show a progress line on stderr.
+
+    Returns:
+        the number of light curves written.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if embedder.layer == "all":
+        raise ValueError('write_parquet stores one vector per object; use layer="last", "mix", ... or embed_array.')
+    schema = pa.schema([("id", pa.string()), ("n_obs", pa.int64()), ("n_windows", pa.int64()),
+                        ("embedding", pa.list_(pa.float32()))])
+    tmp = str(path) + ".tmp"
+    written = 0
+    buffer = []
+    # The bar counts light curves (its rate is light curves per second); rows
+    # read from the files, the only count with a known total, are shown next
+    # to it because they arrive in large chunks and would make a jumpy bar.
+    total_rows = _total_rows(source) if progress else None
+    rows = [0]
+    with progress_bar(unit="light curves", enabled=progress, desc="embedding") as bar:
+        def rows_read(n):
+            rows[0] += n
+            of_total = f"/{total_rows:,}" if total_rows else ""
+            bar.set_postfix_str(f"rows {rows[0]:,}{of_total}", refresh=False)
+
+        with pq.ParquetWriter(tmp, schema) as writer:
+            def flush():
+                writer.write_table(pa.table({
+                    "id": [r[0] for r in buffer], "n_obs": [r[2] for r in buffer],
+                    "n_windows": [r[3] for r in buffer],
+                    "embedding": [r[1].astype(np.float32) for r in buffer],
+                }, schema=schema))
+                buffer.clear()
+
+            for row in embedder.iter_embeddings(source, on_rows=rows_read if progress else None):
+                buffer.append(row)
+                written += 1
+                bar.update(1)
+                if len(buffer) >= chunk:
+                    flush()
+            if buffer:
+                flush()
+    os.replace(tmp, path)
+    return written
+
+
+def _total_rows(source):
+    from astromer.data.lightcurves import count_rows
+
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    try:
+        return count_rows(source)
+    except Exception:  # noqa: BLE001 - the count is only for the display
+        return None

@@ -1,0 +1,58 @@
+"""The registry of few-shot methods: which exist, and which module trains each.
+
+A family is a group of methods trained the same way, in a module that
+defines the method names and `score(method, cell, variant)`, which trains one
+method on one `Cell` and returns `(predicted, truth, gamma)`: the predicted
+and true class indices of the cell's test objects, and the learned
+layer-mix weights or None. A new family (e.g. hand-crafted light-curve
+features) is one such module and one line in `FAMILIES`.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from astromer.fewshot import baselines, heads
+
+
+@dataclass(frozen=True)
+class Family:
+    methods: tuple
+    score: Callable
+    # True: the methods read the encoder's pooled features (`Cell.features`),
+    # so they are scored once per feature variant and use the fold's
+    # finetuned encoder; False: scored once per cell, encoder untouched.
+    reads_encoder: bool
+
+
+FAMILIES = (
+    Family(heads.FEATURE_HEADS, heads.score, reads_encoder=True),
+    Family(baselines.BASELINES, baselines.score, reads_encoder=False),
+)
+FEATURE_HEADS = heads.FEATURE_HEADS
+BASELINES = baselines.BASELINES
+METHODS = tuple(method for family in FAMILIES for method in family.methods)
+
+
+def family_of(method):
+    for family in FAMILIES:
+        if method in family.methods:
+            return family
+    raise ValueError(f"Unknown method {method!r}; use one of {list(METHODS)}.")
+
+
+@dataclass
+class Cell:
+    """What one (fold, samples per class) cell of the benchmark gives a method."""
+
+    fold: int  # also the seed of every model trained in the cell
+    spc: int
+    ids: dict  # "train" / "val" / "test" -> object ids (train may repeat ids)
+    y_by_id: dict  # object id -> class index
+    num_classes: int
+    settings: dict  # HEAD_SETTINGS with the run's overrides
+    model: object  # the encoder as given (not finetuned)
+    light_curves: list
+    bands: list | None
+    variants: list
+    features: dict = field(default_factory=dict)  # variant -> EncoderFeatures, when a family reads the encoder
+    shared: dict = field(default_factory=dict)  # kept for the whole run: what a family computes once

@@ -1,0 +1,140 @@
+"""The benchmark loop: every method on every (fold, samples per class) cell.
+
+Methods are trained on the train rows of a cell's split (repeats kept),
+stopped early on the val rows, and scored by macro-F1 on the test rows;
+results are mean and std (ddof=0) over folds. With `finetune=True` the
+encoder is first trained on the fold's training light curves with the
+pretraining objective, then frozen. Which methods exist and how each is
+trained is in `astromer.fewshot.methods`.
+"""
+
+import json
+import os
+import time
+
+import pandas as pd
+
+from astromer.fewshot import report
+from astromer.fewshot.encoder_features import VARIANTS, EncoderFeatures
+from astromer.fewshot.finetune import FINETUNE_LEARNING_RATE, finetune_encoder
+from astromer.fewshot.heads import HEAD_SETTINGS
+from astromer.fewshot.methods import Cell, family_of
+from astromer.fewshot.splits import reconcile, splits_for
+from astromer.progress import progress
+
+
+def check_options(folds, only_folds=None, head_seeds=1):
+    """Raises ValueError naming a bad `only_folds` / `head_seeds` value (the
+    command line checks these before it reads any data)."""
+    if only_folds is not None and not set(only_folds) <= set(range(folds)):
+        raise ValueError(f"only_folds={sorted(only_folds)}: folds are numbered 0 to {folds - 1} (--folds {folds}).")
+    if int(head_seeds) < 1:
+        raise ValueError(f"Head seeds must be at least 1, got {head_seeds} (--head-seeds).")
+
+
+def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool", "linear", "logreg"),
+        spcs=(20, 100, 500), folds=3, splits_dir=None, band=None, finetune=False, finetune_epochs=10,
+        head_settings=None, verbose=True, label_suffix="", variant="single", bands=None,
+        finetune_learning_rate=FINETUNE_LEARNING_RATE, finetune_dropout=0.0, only_folds=None):
+    """Runs the benchmark. Returns a DataFrame (method, spc, fold, macro_f1, seconds).
+
+    `variant` (one name or a list) and `bands` choose how bands become
+    features (`EncoderFeatures`); several variants share each fold's
+    finetuned encoder, and their rows are named "<method> <variant>".
+    `band` is shorthand for `variant="single", bands=[band]`.
+    """
+    if band is not None:
+        variant, bands = "single", [band]
+    head_settings = {**HEAD_SETTINGS, **(head_settings or {})}
+    check_options(folds, only_folds, head_settings["seeds"])
+    variants = [variant] if isinstance(variant, str) else list(variant)
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise ValueError(f"Unknown variant(s) {unknown}; use {VARIANTS}.")
+    # Each method runs once per cell, a method reading the encoder once per variant.
+    jobs = [(m, v) for m in methods for v in (variants if family_of(m).reads_encoder else [None])]
+    reads_encoder = any(v is not None for _, v in jobs)
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    os.makedirs(out_dir, exist_ok=True)
+    light_curves = list(light_curves)
+    by_id = {lc.id: lc for lc in light_curves}
+    labels, notes = reconcile(by_id, labels)
+    splits, split_notes, source = splits_for(labels, folds, spcs, splits_dir, out_dir)
+    notes += split_notes
+    classes = sorted({str(v) for v in labels.values()})
+    class_index = {c: i for i, c in enumerate(classes)}
+    y_by_id = {i: class_index[str(v)] for i, v in labels.items()}
+    for note in notes:
+        print(f"note: {note}")
+
+    # only_folds: run these folds of the `folds` (long jobs split over machines).
+    fold_list = range(folds) if only_folds is None else sorted(set(only_folds))
+    frozen, shared = {}, {}
+    results, confusions, gammas = [], {}, {}
+    bar = progress(total=len(fold_list) * len(spcs) * len(jobs), unit="fits", enabled=verbose, desc="few-shot")
+    for fold in fold_list:
+        for spc in spcs:
+            split = splits[(fold, spc)]
+            split = split[split["id"].isin(by_id)]
+            ids = {name: list(split[split["split"] == name]["id"]) for name in ("train", "val", "test")}
+            cell = Cell(fold=fold, spc=spc, ids=ids, y_by_id=y_by_id, num_classes=len(classes),
+                        settings=head_settings, model=model, light_curves=light_curves, bands=bands,
+                        variants=variants, shared=shared)
+            if reads_encoder:
+                if finetune:
+                    encoder = finetune_encoder(model, config, by_id, ids["train"], ids["val"],
+                                               os.path.join(out_dir, "finetune", f"fold{fold}_spc{spc}"),
+                                               finetune_epochs, bands, finetune_learning_rate, finetune_dropout)
+                    cache = {}
+                    cell.features = {v: EncoderFeatures(encoder.backbone, light_curves, v, bands, cache=cache)
+                                     for v in variants}
+                else:
+                    # Without finetuning the encoder is the same in every cell:
+                    # its features are computed once.
+                    cache = {}
+                    for v in variants:
+                        frozen[v] = frozen.get(v) or EncoderFeatures(model.backbone, light_curves, v, bands,
+                                                                     cache=cache)
+                    cell.features = frozen
+            for method, v in jobs:
+                start = time.time()
+                predicted, truth, gamma = family_of(method).score(method, cell, v)
+                name = method + ("" if v in (None, "single") else f" {v}") + label_suffix
+                if gamma is not None:
+                    gammas[(name, spc, fold)] = gamma
+                f1 = f1_score(truth, predicted, average="macro")
+                confusions[(name, spc, fold)] = confusion_matrix(truth, predicted, labels=range(len(classes)))
+                results.append({"method": name, "spc": spc, "fold": fold, "macro_f1": f1,
+                                "seconds": round(time.time() - start, 1)})
+                if verbose:
+                    # On stdout, one line per fit: the logs that
+                    # docs/bench/eros_fewshot/collect.py reads.
+                    with bar.external_write_mode():
+                        print(f"{name:>16s} spc {spc:4d} fold {fold}: macro-F1 {f1:.3f}", flush=True)
+                bar.update()
+    bar.close()
+    frame = pd.DataFrame(results)
+    summary = report.write_tables(out_dir, frame, confusions, classes)
+    with open(os.path.join(out_dir, "run.json"), "w") as f:
+        json.dump({"classes": classes, "splits": source, "notes": notes, "variant": variants, "bands": bands,
+                   "finetune": finetune, "finetune_epochs": finetune_epochs if finetune else None,
+                   "finetune_learning_rate": finetune_learning_rate if finetune else None,
+                   "finetune_dropout": finetune_dropout if finetune else None,
+                   "methods": list(methods), "spcs": list(spcs), "folds": folds,
+                   "head_settings": head_settings}, f, indent=2)
+    report.draw_figures(out_dir, summary, confusions, classes, gammas, _tsne_input(frozen, variants, splits, spcs,
+                                                                                   classes, y_by_id))
+    return frame
+
+
+def _tsne_input(frozen, variants, splits, spcs, classes, y_by_id):
+    """The frozen encoder's features of the first split's test objects and
+    their class names, for the t-SNE figure; None after finetuning (no
+    single encoder to show)."""
+    if not frozen:
+        return None
+    first = frozen[variants[0]]
+    test_ids = list(splits[(0, spcs[0])].query("split == 'test'")["id"])
+    test_ids = [i for i in test_ids if i in first.index]
+    return first.mean_layers[first.rows(test_ids)], [classes[y_by_id[i]] for i in test_ids]

@@ -1,0 +1,77 @@
+"""What a benchmark run leaves in its folder: tables of macro-F1 and the figures.
+
+`summarize` and `markdown_table` turn the per-fold results into mean and
+std over folds; `write_tables` and `draw_figures` write the run's files.
+"""
+
+import os
+import re
+
+import pandas as pd
+
+from astromer.fewshot import plots
+
+
+def summarize(frame):
+    """Mean and std (ddof=0) of macro-F1 over folds, per method and spc."""
+    grouped = frame.groupby(["method", "spc"])["macro_f1"]
+    summary = pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=0), "folds": grouped.count()})
+    return summary.reset_index()
+
+
+def markdown_table(summary, reference_rows=None):
+    """A Markdown table: one row per method, one column per spc, mean +- std."""
+    spcs = sorted(summary["spc"].unique())
+    lines = ["| method | " + " | ".join(f"{s} per class" for s in spcs) + " |",
+             "|---|" + "---|" * len(spcs)]
+    for method, part in summary.groupby("method", sort=False):
+        cells = []
+        for s in spcs:
+            row = part[part["spc"] == s]
+            cells.append(f"{row['mean'].iloc[0]:.3f} ± {row['std'].iloc[0]:.3f}" if len(row) else "")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    for name, values in (reference_rows or {}).items():
+        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" if v is not None else "" for v in values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def slug(name):
+    """A method name as a file-name part: "a2 joint (finetuned)" -> "a2_joint_finetuned"."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")
+
+
+def group_confusions(confusions):
+    """`{(method, spc, fold): matrix}` -> `{(method, spc): [matrix per fold]}`."""
+    grouped = {}
+    for (name, spc, _), matrix in confusions.items():
+        grouped.setdefault((name, spc), []).append(matrix)
+    return grouped
+
+
+def write_tables(out_dir, frame, confusions, classes):
+    """Writes results.csv, confusion.csv (long form), summary.csv and
+    summary.md; returns the summary."""
+    frame.to_csv(os.path.join(out_dir, "results.csv"), index=False)
+    pd.DataFrame(
+        [{"method": name, "spc": spc, "fold": fold, "true": classes[i], "predicted": classes[j], "count": int(m[i, j])}
+         for (name, spc, fold), m in confusions.items() for i in range(len(classes)) for j in range(len(classes))]
+    ).to_csv(os.path.join(out_dir, "confusion.csv"), index=False)
+    summary = summarize(frame)
+    summary.to_csv(os.path.join(out_dir, "summary.csv"))
+    with open(os.path.join(out_dir, "summary.md"), "w") as f:
+        f.write(markdown_table(summary))
+    return summary
+
+
+def draw_figures(out_dir, summary, confusions, classes, gammas, tsne=None):
+    """Macro-F1 vs samples per class, one confusion matrix per (method, spc)
+    summed over folds, gamma weights when a head has them, and with `tsne`
+    (`(features (N, layers, dim), class names)`) a t-SNE per block."""
+    plots.f1_vs_spc(summary, os.path.join(out_dir, "macro_f1_vs_spc.png"))
+    for (name, spc), matrices in group_confusions(confusions).items():
+        plots.confusion_matrix(sum(matrices), classes, os.path.join(out_dir, f"confusion_{slug(name)}_spc{spc}.png"),
+                               title=f"{name}, {spc} per class (sum over folds)")
+    if gammas:
+        plots.gamma_weights(gammas, os.path.join(out_dir, "gamma_weights.png"))
+    if tsne is not None:
+        plots.tsne_per_layer(*tsne, os.path.join(out_dir, "tsne_per_block.png"))

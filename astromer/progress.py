@@ -1,0 +1,33 @@
+"""The one progress display for long loops (embedding, record writing, few-shot).
+
+Training keeps Keras' own `Progbar` through `model.fit`; everything else that
+walks a catalogue goes through `progress()`, so every command shows the same
+kind of line on stderr: count, total when known, rate and time left. tqdm is
+used rather than Keras' `Progbar` because importing Keras loads the backend
+(seconds with TensorFlow), which a record-writing script does not need.
+"""
+
+import sys
+
+
+def progress(items=None, total=None, unit="light curves", enabled=True, desc=None):
+    """Wraps an iterable (or makes a bar to `update()` by hand) with a progress line.
+
+    Args:
+        items: the iterable to walk, or None for a bar advanced with `update(n)`.
+        total: the number of items (or units) expected; None when unknown (the
+            line then shows the count and rate only).
+        unit: what is counted, shown after the numbers.
+        enabled: False gives a silent bar with the same interface, so callers
+            need no second code path for `verbose=False`.
+        desc: a short label in front of the numbers.
+
+    Returns:
+        a `tqdm` object: iterate it, or call `update(n)`, `set_postfix_str(s)`
+        and `close()` (or use it as a context manager).
+    """
+    from tqdm.auto import tqdm
+
+    return tqdm(items, total=total, unit=f" {unit}", unit_scale=False, desc=desc,
+                disable=not enabled, file=sys.stderr, mininterval=0.5, dynamic_ncols=True,
+                leave=True)

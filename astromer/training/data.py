@@ -1,0 +1,224 @@
+"""A run's light curves: finding or building the train / validation / test
+splits (demo survey, TFRecord folder or table) and turning them into the
+windowed, masked batches `fit` reads."""
+
+import json
+import os
+
+import numpy as np
+
+from astromer.training.settings import DEMO_DEFAULTS, ConfigError
+from astromer.training.strategy import keras_backend, tensorflow_available
+
+
+class TrainingData:
+    """Train / validation (/ test) inputs for `fit`, whichever path they use."""
+
+    def __init__(self, kind, train, val, test=None, description=""):
+        self.kind = kind  # "tfrecords", "packed"
+        self.train, self.val, self.test = train, val, test
+        self.description = description
+
+
+def _split_dirs(path):
+    names = {d: os.path.join(path, d) for d in os.listdir(path) if os.path.isdir(os.path.join(path, d))}
+    train = names.get("train")
+    val = names.get("val") or names.get("validation")
+    test = names.get("test")
+    return train, val, test
+
+
+def _has_records(path):
+    return os.path.isdir(path) and any(
+        f.endswith((".record", ".tfrecord", ".tfrecords")) for _, _, files in os.walk(path) for f in files
+    )
+
+
+def prepare_data(data, config, out_dir, input_path="auto", verbose=True):
+    """Finds or builds the training data; fails before training naming the path.
+
+    `data`: None (the demo survey), a TFRecord folder (with `train/` and
+    `val/` subfolders, as `pipelines/make_records.py` writes), or a
+    Parquet/CSV table (cleaned and split 80/10/10 with the run's seed).
+    """
+    use_tf = input_path == "tfdata" or (input_path == "auto" and tensorflow_available())
+    if input_path == "tfdata" and not tensorflow_available():
+        raise ConfigError("--input tfdata needs TensorFlow, which is not installed; use --input numpy.")
+    if data is None:
+        return _demo_data(config, use_tf, verbose)
+    data = os.fspath(data)
+    if not os.path.exists(data):
+        raise ConfigError(f"Data path {data!r} does not exist.")
+    if os.path.isdir(data) and _has_records(data):
+        return _record_data(data, config, use_tf)
+    return _table_data(data, config, verbose)
+
+
+def _demo_data(config, use_tf, verbose):
+    from astromer.data.datasets import PackedLightCurves
+    from astromer.data.demo import simulate_survey
+
+    demo = config.get("demo", DEMO_DEFAULTS)
+    n, demo_seed = int(demo["light_curves"]), int(demo.get("seed", 0))
+    # Multi-band presets get a two-band demo survey.
+    bands = ["g", "r"] if config["model"].get("band_names") else None
+    if bands:
+        config["model"]["band_names"] = bands
+    tag = f"demo-{n}-seed{demo_seed}" + ("-gr" if bands else "")
+    description = f"simulated demo survey ({n} light curves, seed {demo_seed}{', bands g r' if bands else ''})"
+    if use_tf:
+        folder = os.path.join("records", tag)
+        if not os.path.exists(os.path.join(folder, "manifest.json")):
+            from astromer.data.records import write_records
+
+            if verbose:
+                print(f"writing the demo survey to {folder} (once)")
+            write_records(simulate_survey(n, seed=demo_seed, bands=bands), folder, shards=8, seed=demo_seed,
+                          class_names=["Cep", "EB", "LPV", "RRL", "noise"], band_names=bands,
+                          config={"demo": demo})
+        return TrainingData("tfrecords", *(_split_dirs(folder)), description=description + f" in {folder}")
+    packed = PackedLightCurves.from_light_curves(simulate_survey(n, seed=demo_seed, bands=bands), band_names=bands)
+    train, val, test = packed.split(seed=demo_seed)
+    return TrainingData("packed", train, val, test, description)
+
+
+def _record_data(data, config, use_tf):
+    from astromer.data.datasets import PackedLightCurves
+    from astromer.data.records import check_records, record_files
+
+    train, val, test = _split_dirs(data)
+    if train is None:
+        raise ConfigError(
+            f"Record folder {data!r} has no train/ subfolder (found {sorted(os.listdir(data))}); "
+            "write one with pipelines/make_records.py."
+        )
+    if val is None:
+        raise ConfigError(f"Record folder {data!r} has no val/ (or validation/) subfolder for early stopping.")
+    for split in (train, val, test):
+        if split is not None:
+            check_records(record_files(split))  # corrupt files fail here, by name
+    if config["model"].get("band_names") == "auto":
+        manifest = os.path.join(data, "manifest.json")
+        names = json.load(open(manifest)).get("band_names") if os.path.exists(manifest) else None
+        if not names:
+            raise ConfigError(f"{data!r} has no multi-band manifest (band_names); write it with pipelines/make_records.py.")
+        config["model"]["band_names"] = names
+    if use_tf:
+        return TrainingData("tfrecords", train, val, test, f"TFRecords in {data}")
+    from astromer.data.records import read_records
+
+    packs = [PackedLightCurves.from_light_curves(read_records(s)) if s else None for s in (train, val, test)]
+    return TrainingData("packed", *packs, description=f"TFRecords in {data} (NumPy path)")
+
+
+def _table_data(data, config, verbose):
+    """A Parquet/CSV file or folder: cleaned, then split 80/10/10 with the run's seed."""
+    from astromer.data.cleaning import CleaningReport, clean_light_curves
+    from astromer.data.datasets import PackedLightCurves
+    from astromer.data.lightcurves import iter_light_curves
+
+    seed = int(config["pretraining"].get("seed", 0))
+    cleaning = {"min_observations": config.get("data", {}).get("min_observations", 5)}
+    try:
+        report = CleaningReport()
+        light_curves = list(clean_light_curves(
+            (select_band(lc, config) for lc in iter_light_curves(data)), cleaning, report))
+        band_names = resolve_band_names(config, light_curves)
+        packed = PackedLightCurves.from_light_curves(light_curves, band_names=band_names)
+    except (ValueError, FileNotFoundError, OSError) as error:
+        raise ConfigError(f"Cannot use {data!r} as training data: {error}") from error
+    if verbose:
+        print(report.summary())
+    train, val, test = packed.split(seed=seed)
+    return TrainingData("packed", train, val, test, f"table {data} ({len(packed)} light curves, 80/10/10 split)")
+
+
+def select_band(lc, config):
+    """Single-band models on multi-band data: keep `data.band`; a light
+    curve with several bands and no band chosen fails with the names."""
+    from astromer.data.lightcurves import LightCurve
+
+    if lc.band is None or config["model"].get("band_names"):
+        return lc
+    wanted = config.get("data", {}).get("band")
+    names = np.asarray(lc.band).astype(str)
+    if wanted is None:
+        bands = sorted(set(names))
+        if len(bands) > 1:
+            raise ValueError(
+                f"light curve {lc.id!r} has bands {bands}; this single-band model needs one: "
+                "--set data.band=NAME, or a multi-band preset (e.g. a2-mb)."
+            )
+        return lc
+    keep = names == str(wanted)
+    return LightCurve(lc.id, lc.time[keep], lc.mag[keep], lc.err[keep], band=lc.band[keep], label=lc.label, meta=lc.meta)
+
+
+def resolve_band_names(config, light_curves):
+    """Fills `model.band_names: auto` with the sorted bands of the data."""
+    names = config["model"].get("band_names")
+    if names == "auto":
+        names = sorted({str(b) for lc in light_curves if lc.band is not None for b in np.unique(lc.band)})
+        if not names:
+            raise ValueError("band_names: auto needs a band column in the data.")
+        config["model"]["band_names"] = names
+    return names or None
+
+
+def pipeline_config(model, config):
+    """The windowing/masking settings of `model` and the run's `config`."""
+    from astromer.data.datasets import PipelineConfig
+
+    masking = {k: v for k, v in config.get("data", {}).items() if k not in ("min_observations", "band")}
+    return PipelineConfig(
+        window_size=model.backbone.window_size,
+        masking=masking,
+        seed=int(config["pretraining"].get("seed", 0)),
+        input_names=model.backbone.input_names,
+        num_bands=len(getattr(model.backbone, "band_names", None) or []),
+    )
+
+
+def make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy=None):
+    """(train, val, steps_per_epoch, validation_steps) ready for `fit`."""
+    from astromer.data.datasets import NumpyWindowDataset
+
+    pipeline = pipeline_config(model, config)
+    use_tf = data.kind == "tfrecords" or (tensorflow_available() and keras_backend() == "tensorflow")
+    if use_tf:
+        import tensorflow as tf
+
+        from astromer.data.tf_dataset import tf_dataset
+
+        options = tf.data.Options()
+        # Several workers each read whole record files (>= 8 shards per split).
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.FILE if data.kind == "tfrecords"
+            else tf.data.experimental.AutoShardPolicy.DATA
+        )
+        options.deterministic = True
+        train, steps = tf_dataset(data.train, pipeline, batch_size, mode="pretrain", epochs=epochs,
+                                  initial_epoch=initial_epoch, options=options)
+        val, val_steps = tf_dataset(data.val, pipeline, batch_size, mode="eval", options=options, cache=True)
+        # Keras keeps one validation iterator across epochs when the steps
+        # are given: repeat, so each epoch validates on one full pass.
+        return train, val.repeat(), steps, val_steps
+    # Worker threads prepare the next batches while the device trains
+    # (NumPy releases the GIL in the array work).
+    workers = dict(workers=min(4, os.cpu_count() or 1), max_queue_size=8)
+    train = NumpyWindowDataset(data.train, pipeline, batch_size, mode="pretrain", initial_epoch=initial_epoch, **workers)
+    val = NumpyWindowDataset(data.val, pipeline, batch_size, mode="eval", **workers)
+    return train, val, None, None
+
+
+def held_out_data(model, split, config, batch_size, mode):
+    """`split` (packed light curves or a TFRecord folder) as `model`'s
+    windows in pipeline `mode` ("eval" or "inference")."""
+    from astromer.data.datasets import NumpyWindowDataset, PackedLightCurves
+
+    pipeline = pipeline_config(model, config)
+    if isinstance(split, PackedLightCurves):
+        return NumpyWindowDataset(split, pipeline, batch_size, mode=mode)
+    from astromer.data.tf_dataset import tf_dataset
+
+    return tf_dataset(split, pipeline, batch_size, mode=mode)[0]

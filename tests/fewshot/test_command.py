@@ -1,0 +1,68 @@
+"""`astromer-fewshot` end to end on a small survey, and its option checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from astromer import fewshot
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_command_end_to_end_on_a_small_survey(tmp_path):
+    from astromer.data.demo import simulate_survey
+
+    lcs = simulate_survey(60, seed=3, classes=("RRL", "LPV", "noise"), min_obs=30, max_obs=80)
+    rows = [(lc.id, t, m, e) for lc in lcs for t, m, e in zip(lc.time, lc.mag, lc.err)]
+    pd.DataFrame(rows, columns=["id", "time", "mag", "err"]).to_parquet(tmp_path / "lcs.parquet")
+    labels = "id,label\n" + "\n".join(f"{lc.id},{lc.label}" for lc in lcs) + "\nmissing_id,RRL\n"
+    (tmp_path / "labels.csv").write_text(labels)
+    (tmp_path / "tiny.yaml").write_text(
+        "name: tiny\nmodel:\n  class: AstromerBackbone\n  num_layers: 1\n  num_heads: 2\n  head_dim: 4\n"
+        "  ff_dim: 8\n  window_size: 64\n  dropout: 0.0\n  pe_base: 1000.0\n  mask_token: false\n"
+        "pretraining:\n  uncertainty_weighted: false\n  learning_rate: 0.001\n  batch_size: 16\n  epochs: 2\n  patience: 2\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run(
+        [sys.executable, "-m", "astromer.cli.fewshot", "--data", str(tmp_path / "lcs.parquet"),
+         "--labels", str(tmp_path / "labels.csv"), "--preset", str(tmp_path / "tiny.yaml"),
+         "--spc", "4", "8", "--folds", "2", "--methods", "a2", "logreg", "emb_mlp", "--epochs", "30",
+         "--attention-maps", "1", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "1 labelled ids are not in the table" in out.stdout
+    results = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert len(results) == 3 * 2 * 2 and results["macro_f1"].between(0, 1).all()
+    for name in ("summary.md", "summary.csv", "macro_f1_vs_spc.png", "gamma_weights.png", "tsne_per_block.png",
+                 "confusion_a2_spc4.png", "splits/fold1_spc8.csv"):
+        assert (tmp_path / "out" / name).exists(), name
+    assert len(list((tmp_path / "out").glob("attention_*.png"))) == 3
+    # the splits written follow the protocol and are read back identically
+    again, _ = fewshot.make_splits({lc.id: lc.label for lc in lcs}, folds=2, spcs=(4, 8))
+    written = fewshot.read_splits(tmp_path / "out" / "splits", 2, (4, 8))
+    for key in again:
+        pd.testing.assert_frame_equal(again[key].reset_index(drop=True), written[key])
+    # every macro-F1 is the one of its confusion matrix
+    confusion = pd.read_csv(tmp_path / "out" / "confusion.csv")
+    for _, row in results.iterrows():
+        m = confusion.query(f"method == '{row['method']}' and spc == {row['spc']} and fold == {row['fold']}")
+        matrix = m.pivot(index="true", columns="predicted", values="count").to_numpy()
+        tp = np.diag(matrix)
+        f1 = np.where(matrix.sum(0) + matrix.sum(1) > 0, 2 * tp / np.maximum(matrix.sum(0) + matrix.sum(1), 1), 0)
+        assert abs(f1.mean() - row["macro_f1"]) < 1e-9
+        assert matrix.sum() == 3 * 6  # floor(0.3 * 20) test objects per class
+
+
+def test_command_rejects_bad_fold_and_seed_options_before_reading_data(capsys):
+    from astromer.cli.fewshot import main
+
+    common = ["--data", "missing.parquet", "--labels", "missing.csv"]
+    assert main(common + ["--head-seeds", "0"]) == 2
+    assert "Head seeds must be at least 1, got 0 (--head-seeds)" in capsys.readouterr().err
+    assert main(common + ["--only-fold", "5"]) == 2
+    assert "only_folds=[5]: folds are numbered 0 to 2 (--folds 3)" in capsys.readouterr().err
