@@ -40,8 +40,17 @@ def main(argv=None):
     parser.add_argument("--only-fold", type=int, nargs="+", help="run only these folds (e.g. to split a long run)")
     parser.add_argument("--splits", help="folder with fixed fold{f}_spc{s}.csv split files")
     parser.add_argument("--methods", nargs="+", default=["a2", "max_pool", "linear", "logreg"],
-                        help="a2 max_pool linear logreg raw_gru emb_gru emb_mlp")
-    parser.add_argument("--finetune", action="store_true", help="finetune the encoder on each fold's training objects")
+                        help="frozen-encoder heads: a2 max_pool linear logreg; baselines: raw_gru emb_gru emb_mlp; "
+                             "hand-crafted features: features_rf features_hgb features_logreg; features + embeddings: "
+                             "features_emb_rf features_emb_hgb features_emb_mlp; supervised (encoder + head end to end)")
+    parser.add_argument("--finetune", nargs="*", choices=("self", "supervised"),
+                        help="finetune the encoder on each fold's training objects: 'self' (the default when given "
+                             "bare: masked reconstruction, then frozen heads), 'supervised' (adds the method "
+                             "'supervised': encoder and head trained end to end with cross-entropy), or both "
+                             "(supervised starts from the self-supervised encoder)")
+    parser.add_argument("--supervised-setting", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="settings of supervised finetuning, e.g. epochs=50 encoder_learning_rate=1e-5 "
+                             "(keys: astromer.fewshot.supervised.SUPERVISED_SETTINGS)")
     parser.add_argument("--finetune-epochs", type=int, default=10)
     parser.add_argument("--finetune-lr", type=float, default=1e-4, help="learning rate of --finetune")
     parser.add_argument("--finetune-dropout", type=float, default=0.0,
@@ -57,6 +66,7 @@ def main(argv=None):
     from astromer import fewshot
 
     try:
+        supervised = dict(_setting(item) for item in args.supervised_setting)
         frame = fewshot.run_from_files(
             args.data, args.labels, out=args.out, weights=args.weights, preset=args.preset, band=args.band,
             bands=args.bands, variant=args.variant, spcs=args.spc, folds=args.folds, only_folds=args.only_fold,
@@ -64,11 +74,27 @@ def main(argv=None):
             finetune_epochs=args.finetune_epochs, finetune_learning_rate=args.finetune_lr,
             finetune_dropout=None if args.finetune_dropout < 0 else args.finetune_dropout, epochs=args.epochs,
             head_seeds=args.head_seeds, attention_maps=args.attention_maps, periods=args.periods,
+            supervised=supervised,
         )
     except fewshot.UsageError as error:
         print(f"astromer-fewshot: error: {error}", file=sys.stderr)
         return 2
     return 0 if len(frame) else 1
+
+
+def _setting(item):
+    """"key=value" -> (key, number or string)."""
+    from astromer.fewshot import UsageError
+
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise UsageError(f"--supervised-setting takes KEY=VALUE, got {item!r}")
+    for kind in (int, float):
+        try:
+            return key, kind(value)
+        except ValueError:
+            pass
+    return key, value
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ command line only maps `UsageError` to exit code 2.
 
 import os
 
-from astromer.fewshot.methods import METHODS
+from astromer.fewshot.methods import METHODS, family_of
 from astromer.fewshot.protocol import check_options, run
+from astromer.fewshot.supervised import SUPERVISED_SETTINGS
 
 
 class UsageError(ValueError):
@@ -20,12 +21,18 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
                    variant=("single",), spcs=(20, 100, 500), folds=3, only_folds=None, splits_dir=None,
                    methods=("a2", "max_pool", "linear", "logreg"), finetune=False, finetune_epochs=10,
                    finetune_learning_rate=1e-4, finetune_dropout=0.0, epochs=300, head_seeds=1,
-                   attention_maps=0, periods=None):
+                   attention_maps=0, periods=None, supervised=None):
     """Runs the benchmark on a light-curve table (`data`) and a label CSV
     (`labels`, id,label) with the encoder of `weights` (or a random one of
     `preset`, "a2" by default); writes everything to `out` and prints the
     summary. `attention_maps` > 0 also draws that many test objects' attention
     maps per class, folded by the periods of the CSV `periods` (id,period).
+    `finetune`: False, True or "self" (self-supervised finetuning of the
+    encoder before the frozen heads, A2 paper Sect. 5.2), "supervised" (adds
+    the method "supervised": encoder and head trained end to end), or a list
+    of both (supervised finetuning then starts from the self-supervised
+    encoder); `supervised` overrides `SUPERVISED_SETTINGS`. Without
+    `weights` and with only hand-crafted feature methods no encoder is built.
     Returns the per-fold results (`run`'s DataFrame).
 
     Raises UsageError for bad options or input files (before any training).
@@ -41,13 +48,23 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise UsageError(f"unknown method(s) {unknown}; use {list(METHODS)}")
+    finetune_modes = _finetune_modes(finetune)
+    unknown = sorted(set(supervised or {}) - set(SUPERVISED_SETTINGS))
+    if unknown:
+        raise UsageError(f"unknown supervised setting(s) {unknown}; use {sorted(SUPERVISED_SETTINGS)}")
+    if "supervised" in finetune_modes and "supervised" not in methods:
+        methods = (*methods, "supervised")
+    needs_model = any(family_of(m).needs_model for m in methods)
     try:
         label_of = read_labels(labels)
         if weights:
             model, config = training.load_for_finetuning(weights, preset)
-        else:
+        elif needs_model:
             config = training.resolve_config(preset or "a2")
             model = training.build_pretrainer(config)
+        else:
+            # Hand-crafted features only: no encoder is read.
+            model, config = None, None
         cleaning = CleaningReport()
         light_curves = list(clean_light_curves(iter_light_curves(data), CleaningConfig(min_observations=1), cleaning))
     except (ValueError, FileNotFoundError) as error:
@@ -55,17 +72,35 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
     print(cleaning.summary())
     frame = run(
         light_curves, label_of, model, config, out, methods=methods, spcs=spcs, folds=folds,
-        splits_dir=splits_dir, band=band, finetune=finetune, finetune_epochs=finetune_epochs,
-        head_settings={"epochs": epochs, "seeds": head_seeds}, label_suffix=" (finetuned)" if finetune else "",
+        splits_dir=splits_dir, band=band, finetune="self" in finetune_modes, finetune_epochs=finetune_epochs,
+        head_settings={"epochs": epochs, "seeds": head_seeds, **({"supervised": supervised} if supervised else {})},
+        label_suffix=" (finetuned)" if "self" in finetune_modes else "",
         variant=variant, bands=bands, finetune_learning_rate=finetune_learning_rate,
         finetune_dropout=finetune_dropout, only_folds=only_folds,
     )
     with open(os.path.join(out, "summary.md")) as f:
         print(f.read())
-    if attention_maps:
+    if attention_maps and model is not None:
         draw_attention_maps(model.backbone, light_curves, label_of, out, attention_maps, band, periods)
     print(f"outputs in {out}")
     return frame
+
+
+FINETUNE_MODES = ("self", "supervised")
+
+
+def _finetune_modes(finetune):
+    """`finetune` as a set of modes: False/None -> {}, True -> {"self"}, a
+    mode name or a list of them as given (unknown names fail)."""
+    if finetune is None or finetune is False:
+        return set()
+    if finetune is True:
+        return {"self"}
+    modes = {finetune} if isinstance(finetune, str) else set(finetune) or {"self"}
+    unknown = sorted(modes - set(FINETUNE_MODES))
+    if unknown:
+        raise UsageError(f"unknown finetuning mode(s) {unknown}; use {list(FINETUNE_MODES)}")
+    return modes
 
 
 def draw_attention_maps(backbone, light_curves, labels, out, per_class, band=None, periods=None):

@@ -11,7 +11,7 @@ features) is one such module and one line in `FAMILIES`.
 from dataclasses import dataclass, field
 from typing import Callable
 
-from astromer.fewshot import baselines, heads
+from astromer.fewshot import baselines, feature_methods, heads, supervised
 
 
 @dataclass(frozen=True)
@@ -22,14 +22,22 @@ class Family:
     # so they are scored once per feature variant and use the fold's
     # finetuned encoder; False: scored once per cell, encoder untouched.
     reads_encoder: bool
+    # False: the methods never touch the model (a run of only such methods
+    # needs no weights).
+    needs_model: bool = True
 
 
 FAMILIES = (
     Family(heads.FEATURE_HEADS, heads.score, reads_encoder=True),
     Family(baselines.BASELINES, baselines.score, reads_encoder=False),
+    Family(feature_methods.FEATURE_ONLY, feature_methods.score_features, reads_encoder=False, needs_model=False),
+    Family(feature_methods.WITH_EMBEDDINGS, feature_methods.score_with_embeddings, reads_encoder=True),
+    Family(supervised.SUPERVISED, supervised.score, reads_encoder=False),
 )
 FEATURE_HEADS = heads.FEATURE_HEADS
 BASELINES = baselines.BASELINES
+FEATURE_METHODS = feature_methods.FEATURE_ONLY + feature_methods.WITH_EMBEDDINGS
+SUPERVISED = supervised.SUPERVISED
 METHODS = tuple(method for family in FAMILIES for method in family.methods)
 
 
@@ -50,9 +58,18 @@ class Cell:
     y_by_id: dict  # object id -> class index
     num_classes: int
     settings: dict  # HEAD_SETTINGS with the run's overrides
-    model: object  # the encoder as given (not finetuned)
+    model: object  # the encoder as given (not finetuned); None when no method needs one
     light_curves: list
     bands: list | None
     variants: list
     features: dict = field(default_factory=dict)  # variant -> EncoderFeatures, when a family reads the encoder
     shared: dict = field(default_factory=dict)  # kept for the whole run: what a family computes once
+    # The fold's self-supervised finetuned encoder (a Pretrainer) when the
+    # run finetunes, else `model`: what supervised finetuning starts from.
+    encoder: object = None
+
+    def light_curve(self, oid):
+        """The run's light curve of object `oid`."""
+        if "by_id" not in self.shared:
+            self.shared["by_id"] = {lc.id: lc for lc in self.light_curves}
+        return self.shared["by_id"][oid]

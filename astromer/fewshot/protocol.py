@@ -20,6 +20,7 @@ from astromer.fewshot.finetune import FINETUNE_LEARNING_RATE, finetune_encoder
 from astromer.fewshot.heads import HEAD_SETTINGS
 from astromer.fewshot.methods import Cell, family_of
 from astromer.fewshot.splits import reconcile, splits_for
+from astromer.fewshot.supervised import SUPERVISED
 from astromer.progress import progress
 
 
@@ -36,7 +37,11 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
         spcs=(20, 100, 500), folds=3, splits_dir=None, band=None, finetune=False, finetune_epochs=10,
         head_settings=None, verbose=True, label_suffix="", variant="single", bands=None,
         finetune_learning_rate=FINETUNE_LEARNING_RATE, finetune_dropout=0.0, only_folds=None):
-    """Runs the benchmark. Returns a DataFrame (method, spc, fold, macro_f1, seconds).
+    """Runs the benchmark. Returns a DataFrame (method, spc, fold, macro_f1,
+    seconds, and `f1_<class>` per class).
+
+    `model` may be None when every method works without an encoder (the
+    hand-crafted feature methods).
 
     `variant` (one name or a list) and `bands` choose how bands become
     features (`EncoderFeatures`); several variants share each fold's
@@ -54,6 +59,10 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
     # Each method runs once per cell, a method reading the encoder once per variant.
     jobs = [(m, v) for m in methods for v in (variants if family_of(m).reads_encoder else [None])]
     reads_encoder = any(v is not None for _, v in jobs)
+    needs_model = any(family_of(m).needs_model for m in methods)
+    if needs_model and model is None:
+        raise ValueError(f"Methods {[m for m in methods if family_of(m).needs_model]} need an encoder: "
+                         "give the model (--weights or --preset).")
     from sklearn.metrics import confusion_matrix, f1_score
 
     os.makedirs(out_dir, exist_ok=True)
@@ -81,13 +90,18 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
             cell = Cell(fold=fold, spc=spc, ids=ids, y_by_id=y_by_id, num_classes=len(classes),
                         settings=head_settings, model=model, light_curves=light_curves, bands=bands,
                         variants=variants, shared=shared)
+            cell.encoder = model
+            # Finetuned once per cell for every method that starts from the
+            # encoder's weights (the baselines do not).
+            if finetune and (reads_encoder or any(m in SUPERVISED for m in methods)):
+                encoder = finetune_encoder(model, config, by_id, ids["train"], ids["val"],
+                                           os.path.join(out_dir, "finetune", f"fold{fold}_spc{spc}"),
+                                           finetune_epochs, bands, finetune_learning_rate, finetune_dropout)
+                cell.encoder = encoder
             if reads_encoder:
                 if finetune:
-                    encoder = finetune_encoder(model, config, by_id, ids["train"], ids["val"],
-                                               os.path.join(out_dir, "finetune", f"fold{fold}_spc{spc}"),
-                                               finetune_epochs, bands, finetune_learning_rate, finetune_dropout)
                     cache = {}
-                    cell.features = {v: EncoderFeatures(encoder.backbone, light_curves, v, bands, cache=cache)
+                    cell.features = {v: EncoderFeatures(cell.encoder.backbone, light_curves, v, bands, cache=cache)
                                      for v in variants}
                 else:
                     # Without finetuning the encoder is the same in every cell:
@@ -100,13 +114,19 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
             for method, v in jobs:
                 start = time.time()
                 predicted, truth, gamma = family_of(method).score(method, cell, v)
-                name = method + ("" if v in (None, "single") else f" {v}") + label_suffix
+                # Rows of methods that never read the encoder carry no
+                # "(finetuned)" suffix: finetuning does not change them.
+                suffix = label_suffix if family_of(method).needs_model else ""
+                name = method + ("" if v in (None, "single") else f" {v}") + suffix
                 if gamma is not None:
                     gammas[(name, spc, fold)] = gamma
                 f1 = f1_score(truth, predicted, average="macro")
+                # Per class too: where a method loses, not only by how much.
+                per_class = f1_score(truth, predicted, average=None, labels=range(len(classes)), zero_division=0)
                 confusions[(name, spc, fold)] = confusion_matrix(truth, predicted, labels=range(len(classes)))
                 results.append({"method": name, "spc": spc, "fold": fold, "macro_f1": f1,
-                                "seconds": round(time.time() - start, 1)})
+                                "seconds": round(time.time() - start, 1),
+                                **{f"f1_{c}": float(v) for c, v in zip(classes, per_class)}})
                 if verbose:
                     # On stdout, one line per fit: the logs that
                     # docs/bench/eros_fewshot/collect.py reads.
@@ -116,13 +136,17 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
     bar.close()
     frame = pd.DataFrame(results)
     summary = report.write_tables(out_dir, frame, confusions, classes)
+    report.write_per_class(out_dir, frame, classes)
     with open(os.path.join(out_dir, "run.json"), "w") as f:
         json.dump({"classes": classes, "splits": source, "notes": notes, "variant": variants, "bands": bands,
                    "finetune": finetune, "finetune_epochs": finetune_epochs if finetune else None,
                    "finetune_learning_rate": finetune_learning_rate if finetune else None,
                    "finetune_dropout": finetune_dropout if finetune else None,
                    "methods": list(methods), "spcs": list(spcs), "folds": folds,
-                   "head_settings": head_settings}, f, indent=2)
+                   "head_settings": head_settings, "feature_report": shared.get("feature_report"),
+                   "features_imputed": {f"{m} spc {s} fold {k}": n
+                                        for (m, s, k), n in shared.get("imputed", {}).items()}},
+                  f, indent=2, default=str)
     report.draw_figures(out_dir, summary, confusions, classes, gammas, _tsne_input(frozen, variants, splits, spcs,
                                                                                    classes, y_by_id))
     return frame

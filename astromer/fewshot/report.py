@@ -35,6 +35,37 @@ def markdown_table(summary, reference_rows=None):
     return "\n".join(lines) + "\n"
 
 
+def per_class_summary(frame, classes):
+    """Mean and std (ddof=0) over folds of each class's F1, per method and spc:
+    one row per (method, spc, class)."""
+    rows = []
+    for (method, spc), part in frame.groupby(["method", "spc"], sort=False):
+        for c in classes:
+            values = part[f"f1_{c}"]
+            rows.append({"method": method, "spc": spc, "class": c, "mean": values.mean(),
+                         "std": values.std(ddof=0), "folds": len(values)})
+    return pd.DataFrame(rows)
+
+
+def per_class_markdown(per_class):
+    """A Markdown table of per-class F1: one row per (method, spc), one column per class."""
+    classes = list(dict.fromkeys(per_class["class"]))
+    lines = ["| method | per class | " + " | ".join(classes) + " |", "|---|---|" + "---|" * len(classes)]
+    for (method, spc), part in per_class.groupby(["method", "spc"], sort=False):
+        cells = [f"{part.loc[part['class'] == c, 'mean'].iloc[0]:.3f}" for c in classes]
+        lines.append(f"| {method} | {spc} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_per_class(out_dir, frame, classes):
+    """Writes per_class_f1.csv and per_class_f1.md (mean F1 of each class over folds)."""
+    per_class = per_class_summary(frame, classes)
+    per_class.to_csv(os.path.join(out_dir, "per_class_f1.csv"), index=False)
+    with open(os.path.join(out_dir, "per_class_f1.md"), "w") as f:
+        f.write(per_class_markdown(per_class))
+    return per_class
+
+
 def slug(name):
     """A method name as a file-name part: "a2 joint (finetuned)" -> "a2_joint_finetuned"."""
     return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")

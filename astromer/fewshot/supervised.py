@@ -1,0 +1,261 @@
+"""Supervised finetuning: encoder and classification head trained end to end.
+
+Both papers freeze the encoder and train a head on its embeddings; with a
+few labelled objects the encoder itself can also move toward the classes.
+`finetune_supervised` trains a `Classifier` (the A2 head: layer mix, MLP,
+logits) on the training objects of one few-shot cell:
+
+1. warm-up: the encoder frozen, the head alone (AdamW at
+   `head_learning_rate`), early stopping on the validation objects;
+2. end to end: the encoder unfrozen, everything at the lower
+   `encoder_learning_rate`, early stopping on the validation objects, the
+   best epoch's weights kept.
+
+Cross-entropy is class-balanced (each class weighs the same in the loss,
+whatever its count; training ids may repeat, as the fixed splits draw them).
+Every epoch each training object gives one window; a light curve longer than
+the window gives a random one of its windows each epoch (augmentation), a
+shorter one is used whole. Validation and test objects are read through all
+their sequential windows, and an object's class probabilities are the mean
+of its windows'.
+
+The encoder is a copy of the given one with dropout 0: Astromer 1 has no
+residual connections, and its dropout before every LayerNorm makes the
+training-mode output far from the inference one (see
+`astromer.fewshot.finetune`); the head keeps its own dropout.
+"""
+
+import numpy as np
+
+SUPERVISED = ("supervised",)
+SUPERVISED_SETTINGS = {
+    "head": "a2",
+    "head_dropout": 0.5,
+    "batch_size": 32,
+    "warmup_epochs": 100,
+    "epochs": 100,
+    "patience": 10,
+    "head_learning_rate": 3e-4,
+    "encoder_learning_rate": 3e-5,
+    "weight_decay": 0.05,
+}
+
+
+def _object_arrays(light_curves_by_id, ids, backbone, band):
+    """`{id: ((L, 3) array, band indices or None)}` of the observations the
+    encoder reads: `band`'s for a single-band encoder, all for a joint one."""
+    joint = bool(getattr(backbone, "band_names", None))
+    out = {}
+    for oid in dict.fromkeys(ids):
+        lc = light_curves_by_id[oid]
+        array, bands = lc.as_array(), None
+        if joint:
+            bands = backbone.band_indices(lc.band)
+        elif lc.band is not None:
+            names = np.unique(lc.band.astype(str))
+            if band is None and len(names) > 1:
+                raise ValueError(f"Light curve {oid!r} has bands {list(names)}; supervised finetuning of a "
+                                 "single-band encoder reads one: pass --band.")
+            if band is not None:
+                array = array[lc.band.astype(str) == str(band)]
+        if len(array) == 0:
+            raise ValueError(f"Light curve {oid!r} has no observation in band {band!r}.")
+        out[oid] = (array, bands)
+    return out
+
+
+def _windows(array, bands, window_size, start=None):
+    """Model inputs of one object's windows: all sequential windows, or the
+    one starting at row `start`."""
+    from astromer.data.windows import sequential_windows
+
+    if start is not None:
+        array = array[start:start + window_size]
+        bands = None if bands is None else bands[start:start + window_size]
+    w = sequential_windows(array, window_size, bands=bands)
+    x = {"magnitudes": w["magnitudes"], "times": w["times"], "errors": w["errors"],
+         "padding_mask": w["padding_mask"], "hidden_mask": np.zeros_like(w["padding_mask"])}
+    if "bands" in w:
+        x["bands"] = w["bands"]
+    return x
+
+
+def _stack(parts, input_names):
+    return {k: np.concatenate([p[k] for p in parts]) for k in input_names}
+
+
+def class_weights(labels, num_classes):
+    """Per-class loss weights `n / (k * n_c)`: every class weighs the same in
+    the mean loss; a class absent from `labels` gets weight 0."""
+    counts = np.bincount(np.asarray(labels, np.int64), minlength=num_classes).astype(np.float64)
+    weights = np.zeros(num_classes)
+    present = counts > 0
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights
+
+
+def _dataset_class():
+    import keras
+
+    class RandomWindows(keras.utils.PyDataset):
+        """One window per training object per epoch, a fresh random one for
+        light curves longer than the window (seeded by epoch)."""
+
+        def __init__(self, arrays, ids, labels, weights, window_size, batch_size, input_names, seed):
+            super().__init__()
+            self.arrays, self.ids, self.labels = arrays, list(ids), np.asarray(labels)
+            self.weights, self.window_size, self.batch_size = weights, window_size, batch_size
+            self.input_names, self.seed, self.epoch = input_names, seed, 0
+            self._epoch_data()
+
+        def _epoch_data(self):
+            rng = np.random.default_rng([self.seed, self.epoch])
+            order = rng.permutation(len(self.ids))
+            parts = []
+            for i in order:
+                array, bands = self.arrays[self.ids[i]]
+                longest = len(array) - self.window_size
+                start = int(rng.integers(0, longest + 1)) if longest > 0 else None
+                parts.append(_windows(array, bands, self.window_size, start))
+            self.x = _stack(parts, self.input_names)
+            self.y = self.labels[order]
+            self.w = self.weights[self.y].astype(np.float32)
+
+        def __len__(self):
+            return int(np.ceil(len(self.ids) / self.batch_size))
+
+        def __getitem__(self, index):
+            part = slice(index * self.batch_size, (index + 1) * self.batch_size)
+            return {k: v[part] for k, v in self.x.items()}, self.y[part], self.w[part]
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            self._epoch_data()
+
+    return RandomWindows
+
+
+class SupervisedClassifier:
+    """A finetuned `Classifier` with object-level prediction (mean of the
+    windows' class probabilities); `history` holds both phases' losses."""
+
+    def __init__(self, model, arrays_of, history):
+        self.model, self._arrays_of, self.history = model, arrays_of, history
+
+    def probabilities(self, ids):
+        import keras
+
+        arrays = self._arrays_of(ids)
+        unique = list(dict.fromkeys(ids))
+        parts = [_windows(*arrays[i], self.model.window_size) for i in unique]
+        x = _stack(parts, self.model.input_names)
+        logits = self.model.predict(x, verbose=0, batch_size=256)
+        probs = keras.ops.convert_to_numpy(keras.ops.softmax(logits))
+        out, start = {}, 0
+        for oid, part in zip(unique, parts):
+            n = len(part["magnitudes"])
+            out[oid] = probs[start:start + n].mean(axis=0)
+            start += n
+        return np.stack([out[i] for i in ids])
+
+    def predict(self, ids):
+        return np.argmax(self.probabilities(ids), axis=1)
+
+
+def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by_id, num_classes, band=None,
+                        settings=None, seed=0, verbose=0):
+    """Trains encoder + head on `train_ids` (early stopping on `val_ids`).
+
+    Args:
+        pretrainer: the `Pretrainer` whose backbone starts the classifier
+            (left unchanged: a copy is trained).
+        light_curves_by_id: `{id: LightCurve}`.
+        train_ids, val_ids: object ids (repeats kept: they weigh more).
+        y_by_id: `{id: class index}`.
+        num_classes: int.
+        band: the band a single-band encoder reads (None: the light curves
+            have one band); a joint multi-band encoder reads every band.
+        settings: overrides of `SUPERVISED_SETTINGS`.
+        seed: initial head weights, window draws, shuffling and dropout.
+
+    Returns a `SupervisedClassifier`.
+    """
+    import keras
+
+    from astromer.models.classifier import Classifier
+
+    settings = {**SUPERVISED_SETTINGS, **(settings or {})}
+    unknown = sorted(set(settings) - set(SUPERVISED_SETTINGS))
+    if unknown:
+        raise ValueError(f"Unknown supervised finetuning setting(s) {unknown}; use {sorted(SUPERVISED_SETTINGS)}.")
+    keras.utils.set_random_seed(seed)
+    backbone = pretrainer.with_settings(dropout=0.0).backbone
+    model = Classifier(backbone, num_classes, head=settings["head"], dropout=settings["head_dropout"],
+                       freeze_backbone=True, standardize=True)
+    cache = {}
+
+    def arrays_of(ids):
+        new = [i for i in dict.fromkeys(ids) if i not in cache]
+        cache.update(_object_arrays(light_curves_by_id, new, backbone, band))
+        return cache
+
+    arrays = arrays_of(list(train_ids) + list(val_ids))
+    y_train = np.array([y_by_id[i] for i in train_ids])
+    weights = class_weights(y_train, num_classes)
+    train = _dataset_class()(arrays, train_ids, y_train, weights, model.window_size, int(settings["batch_size"]),
+                             model.input_names, seed)
+    val_parts = [_windows(*arrays[i], model.window_size) for i in val_ids]
+    x_val = _stack(val_parts, model.input_names)
+    y_val = np.concatenate([[y_by_id[i]] * len(p["magnitudes"]) for i, p in zip(val_ids, val_parts)])
+    validation = (x_val, y_val, weights[y_val].astype(np.float32))
+    # The head reads standardised embeddings (statistics of the training
+    # windows, as the frozen heads' `adapt`).
+    model.adapt(train.x)
+
+    history, best, best_weights = {}, np.inf, None
+    phases = (("warmup", True, settings["head_learning_rate"], settings["warmup_epochs"]),
+              ("end_to_end", False, settings["encoder_learning_rate"], settings["epochs"]))
+    for name, frozen, learning_rate, epochs in phases:
+        if int(epochs) <= 0:
+            continue
+        model.freeze_backbone = frozen
+        # Recompiled per phase: trainable variables and learning rate change.
+        model.compile(keras.optimizers.AdamW(learning_rate, weight_decay=settings["weight_decay"]))
+        # EarlyStopping restores the phase's best epoch at the end of fit.
+        stop = keras.callbacks.EarlyStopping("val_loss", patience=int(settings["patience"]),
+                                             restore_best_weights=True)
+        fit = model.fit(train, validation_data=validation, epochs=int(epochs), callbacks=[stop], verbose=verbose)
+        history[name] = {k: [float(v) for v in values] for k, values in fit.history.items()}
+        phase_best = min(history[name]["val_loss"])
+        if phase_best < best:
+            best, best_weights = phase_best, model.get_weights()
+    # End to end that never beats the warm-up's validation loss is undone:
+    # the result is then the frozen-encoder head.
+    if best_weights is not None:
+        model.set_weights(best_weights)
+    history["best_val_loss"] = float(best)
+    model.freeze_backbone = True
+    return SupervisedClassifier(model, arrays_of, history)
+
+
+def score(method, cell, variant=None):
+    """Few-shot method "supervised": `finetune_supervised` from the cell's
+    encoder (after self-supervised finetuning when the run does it), one
+    classifier per head seed, class probabilities averaged; returns
+    (predicted, true class indices of the test objects, None)."""
+    from astromer.fewshot.heads import SEED_STRIDE
+
+    if method not in SUPERVISED:
+        raise ValueError(f"Unknown supervised method {method!r}; use one of {SUPERVISED}.")
+    encoder = cell.encoder if cell.encoder is not None else cell.model
+    joint = bool(getattr(encoder.backbone, "band_names", None))
+    band = cell.bands[0] if (cell.bands and len(cell.bands) == 1 and not joint) else None
+    by_id = {oid: cell.light_curve(oid) for ids in cell.ids.values() for oid in ids}
+    probabilities = []
+    for k in range(int(cell.settings.get("seeds", 1))):
+        classifier = finetune_supervised(encoder, by_id, cell.ids["train"], cell.ids["val"], cell.y_by_id,
+                                         cell.num_classes, band=band, settings=cell.settings.get("supervised"),
+                                         seed=cell.fold + SEED_STRIDE * k)
+        probabilities.append(classifier.probabilities(cell.ids["test"]))
+    truth = np.array([cell.y_by_id[i] for i in cell.ids["test"]])
+    return np.argmax(np.mean(probabilities, axis=0), axis=1), truth, None
