@@ -145,27 +145,35 @@ def _labels(cell, ids):
     return np.array([cell.y_by_id.get(i, -1) for i in ids])
 
 
+def _classify(method, x, y, rows, cell):
+    """Trains the classifier a method's name ends with (rf, hgb, logreg,
+    mlp) on `x[rows["train"]]`; returns the test rows' predicted classes."""
+    kind = method.rsplit("_", 1)[-1]
+    if kind == "rf":
+        return _fit_sklearn(method, _forest(), x, y, rows, cell)
+    if kind == "hgb":
+        return _fit_sklearn(method, _boosting(cell.fold), x, y, rows, cell, native_nan=True)
+    if kind == "logreg":
+        return _fit_sklearn(method, _logreg(), x, y, rows, cell)
+    return _fit_mlp(method, x, y, rows, cell)
+
+
 def score_features(method, cell, variant=None):
     """A feature-only method on one cell: (predicted, true class indices of
     the test objects, None)."""
-    values, index, _ = run_features(cell)
-    ids = list(index)
-    y = _labels(cell, ids)
-    rows = {name: _rows(index, split_ids) for name, split_ids in cell.ids.items()}
-    if method == "features_rf":
-        predicted = _fit_sklearn(method, _forest(), values, y, rows, cell)
-    elif method == "features_hgb":
-        predicted = _fit_sklearn(method, _boosting(cell.fold), values, y, rows, cell, native_nan=True)
-    elif method == "features_logreg":
-        predicted = _fit_sklearn(method, _logreg(), values, y, rows, cell)
-    else:
+    if method not in FEATURE_ONLY:
         raise ValueError(f"Unknown feature method {method!r}; use one of {FEATURE_ONLY}.")
-    return predicted, y[rows["test"]], None
+    values, index, _ = run_features(cell)
+    y = _labels(cell, list(index))
+    rows = {name: _rows(index, split_ids) for name, split_ids in cell.ids.items()}
+    return _classify(method, values, y, rows, cell), y[rows["test"]], None
 
 
 def score_with_embeddings(method, cell, variant):
     """A features + embeddings method on one cell's encoder features of
     `variant`: (predicted, true class indices of the test objects, None)."""
+    if method not in WITH_EMBEDDINGS:
+        raise ValueError(f"Unknown features + embeddings method {method!r}; use one of {WITH_EMBEDDINGS}.")
     values, index, _ = run_features(cell)
     encoder = cell.features[variant]
     # Objects with both: the encoder's (cleaned) objects that have features.
@@ -174,12 +182,4 @@ def score_with_embeddings(method, cell, variant):
     joint = {oid: i for i, oid in enumerate(ids)}
     y = _labels(cell, ids)
     rows = {name: _rows(joint, split_ids) for name, split_ids in cell.ids.items()}
-    if method == "features_emb_rf":
-        predicted = _fit_sklearn(method, _forest(), x, y, rows, cell)
-    elif method == "features_emb_hgb":
-        predicted = _fit_sklearn(method, _boosting(cell.fold), x, y, rows, cell, native_nan=True)
-    elif method == "features_emb_mlp":
-        predicted = _fit_mlp(method, x, y, rows, cell)
-    else:
-        raise ValueError(f"Unknown features + embeddings method {method!r}; use one of {WITH_EMBEDDINGS}.")
-    return predicted, y[rows["test"]], None
+    return _classify(method, x, y, rows, cell), y[rows["test"]], None

@@ -71,3 +71,33 @@ def test_finetune_supervised_runs_on_two_classes_at_twenty_per_class(tmp_path):
     assert list(frame["method"]) == ["logreg", "supervised"]
     assert list(frame.columns[-2:]) == ["f1_Mira", "f1_RRL"]
     assert (frame["macro_f1"] > 0.5).all()  # two well-separated classes, above chance
+
+
+@pytest.mark.parametrize("kind", ["astroco", "joint"])
+def test_supervised_finetuning_reads_astroco_and_joint_multiband_encoders(kind):
+    # The same call on an AstroCo encoder (errors input) and on a joint
+    # multi-band encoder (every band, band indices); light curves longer than
+    # the window give a random window per epoch.
+    from astromer.data.demo import simulate_survey
+    from astromer.models.astroco_backbone import AstroCoBackbone
+    from astromer.models.astromer_backbone import AstromerBackbone
+    from astromer.models.pretrainer import Pretrainer
+
+    if kind == "astroco":
+        backbone = AstroCoBackbone(num_layers=1, num_heads=2, head_dim=4, window_size=32, dropout=0.0)
+        curves = simulate_survey(24, seed=3, min_obs=20, max_obs=80)
+    else:
+        backbone = AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=32, dropout=0.0,
+                                    band_names=["B", "R"])
+        curves = simulate_survey(24, seed=3, min_obs=20, max_obs=80, bands=["B", "R"])
+    by_id = {lc.id: lc for lc in curves}
+    ids = list(by_id)
+    y = {oid: i % 2 for i, oid in enumerate(ids)}
+    before = [w.copy() for w in backbone.get_weights()]
+    classifier = finetune_supervised(Pretrainer(backbone), by_id, ids[:16], ids[16:20], y, 2,
+                                     settings={"warmup_epochs": 1, "epochs": 2, "batch_size": 8, "head": "a2"})
+    assert set(classifier.history) >= {"warmup", "best_val_loss"}
+    probs = classifier.probabilities(ids[20:])
+    assert probs.shape == (4, 2) and np.isfinite(probs).all()
+    # The given encoder is untouched.
+    assert all(np.array_equal(a, b) for a, b in zip(backbone.get_weights(), before))
