@@ -7,7 +7,7 @@ encoder's features, so a fold's finetuned encoder does not change them.
 
 import numpy as np
 
-from astromer.fewshot.fitting import fit_early_stopping
+from astromer.fewshot.fitting import fit_early_stopping, object_probabilities
 
 BASELINES = ("raw_gru", "emb_gru", "emb_mlp")
 
@@ -55,15 +55,7 @@ def train_baseline(method, windows, ids_by_split, y_by_id, num_classes, window_s
                        settings["patience"], seed)
 
     def predict(ids):
-        unique = list(dict.fromkeys(ids))
-        x, _ = stack(unique)
-        probs = keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(x, verbose=0, batch_size=512)))
-        out, start = {}, 0
-        for i in unique:
-            n = len(windows[i]["magnitudes"])
-            out[i] = int(np.argmax(probs[start:start + n].mean(0)))
-            start += n
-        return np.array([out[i] for i in ids])
+        return np.argmax(object_probabilities(model, windows, ids), axis=1)
 
     return predict
 

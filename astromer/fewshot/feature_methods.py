@@ -27,8 +27,7 @@ import warnings
 
 import numpy as np
 
-from astromer.fewshot.fitting import fit_early_stopping
-from astromer.fewshot.heads import SEED_STRIDE, head_optimizer
+from astromer.fewshot.heads import average_probabilities, fit_heads
 
 FEATURE_ONLY = ("features_rf", "features_hgb", "features_logreg")
 WITH_EMBEDDINGS = ("features_emb_rf", "features_emb_hgb", "features_emb_mlp")
@@ -120,25 +119,14 @@ def _fit_sklearn(method, model, x, y, rows, cell, native_nan=False):
 def _fit_mlp(method, x, y, rows, cell):
     """The A2 head's MLP on standardised features, early-stopped on val,
     class probabilities averaged over the head seeds."""
-    import keras
-
-    from astromer.models.classifier import FeatureClassifier
-
     train, val, test, count = impute_median(x[rows["train"]], x[rows["val"]], x[rows["test"]])
     _note_imputed(cell, method, count, train.size + val.size + test.size)
-    settings = cell.settings
-    probabilities = []
-    for k in range(int(settings.get("seeds", 1))):
-        seed = cell.fold + SEED_STRIDE * k
-        keras.utils.set_random_seed(seed)
-        head = FeatureClassifier(cell.num_classes, head="mean_last", feature_shape=(x.shape[1],),
-                                 dropout=settings["dropout"], standardize=True)
-        head.adapt(train)
-        fit_early_stopping(head, {"features": train}, y[rows["train"]], {"features": val}, y[rows["val"]],
-                           settings["epochs"], settings["batch_size"], settings["patience"], seed,
-                           head_optimizer(settings))
-        probabilities.append(head.predict({"features": test}, verbose=0, batch_size=1024))
-    return np.argmax(np.mean(probabilities, axis=0), axis=1)
+    # Always standardised: features and embeddings differ in scale by orders
+    # of magnitude.
+    settings = {**cell.settings, "standardize": True}
+    heads = fit_heads("mean_last", train, y[rows["train"]], val, y[rows["val"]], cell.num_classes, settings,
+                      cell.fold)
+    return np.argmax(average_probabilities(heads, test), axis=1)
 
 
 def _labels(cell, ids):

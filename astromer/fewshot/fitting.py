@@ -1,4 +1,7 @@
-"""The early-stopped Keras fit shared by every trained few-shot method."""
+"""What every trained few-shot method shares: the early-stopped Keras fit,
+and object-level class probabilities from window-level ones."""
+
+import numpy as np
 
 
 def fit_early_stopping(model, x_train, y_train, x_val, y_val, epochs, batch_size, patience, seed, optimizer="auto"):
@@ -14,3 +17,24 @@ def fit_early_stopping(model, x_train, y_train, x_val, y_val, epochs, batch_size
     model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs, batch_size=batch_size,
               callbacks=[stop], verbose=0, shuffle=True)
     return model
+
+
+def object_probabilities(model, windows, ids, input_names=None, batch_size=512):
+    """Class probabilities of objects: the mean softmax of their windows.
+
+    `windows` maps an id to a dict of `(n_windows, ...)` model-input arrays
+    (only `input_names` are fed, when given); rows follow `ids`, repeats
+    included. Each distinct object is predicted once.
+    """
+    import keras
+
+    unique = list(dict.fromkeys(ids))
+    keys = input_names or list(windows[unique[0]])
+    x = {k: np.concatenate([windows[i][k] for i in unique]) for k in keys}
+    probs = keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(x, verbose=0, batch_size=batch_size)))
+    out, start = {}, 0
+    for i in unique:
+        n = len(windows[i]["magnitudes"])
+        out[i] = probs[start:start + n].mean(axis=0)
+        start += n
+    return np.stack([out[i] for i in ids])

@@ -38,15 +38,38 @@ def head_optimizer(settings):
     return keras.optimizers.AdamW(settings["learning_rate"], weight_decay=settings["weight_decay"])
 
 
+def fit_heads(head, x_train, y_train, x_val, y_val, num_classes, settings, seed):
+    """`settings["seeds"]` `FeatureClassifier`s of kind `head` on `x_train`,
+    each early-stopped on `x_val`; head k uses seed `seed + SEED_STRIDE * k`."""
+    import keras
+
+    from astromer.models.classifier import FeatureClassifier
+
+    heads = []
+    for k in range(int(settings.get("seeds", 1))):
+        head_seed = seed + SEED_STRIDE * k
+        # Seeded before construction: the initial weights are the seed's,
+        # not whatever the models trained before left in the global state.
+        keras.utils.set_random_seed(head_seed)
+        model = FeatureClassifier(num_classes, head=head, feature_shape=x_train.shape[1:],
+                                  dropout=settings["dropout"], standardize=settings["standardize"])
+        model.adapt(x_train)
+        fit_early_stopping(model, {"features": x_train}, y_train, {"features": x_val}, y_val, settings["epochs"],
+                           settings["batch_size"], settings["patience"], head_seed, head_optimizer(settings))
+        heads.append(model)
+    return heads
+
+
+def average_probabilities(heads, x):
+    """The heads' class probabilities of features `x`, averaged."""
+    return np.mean([head.predict({"features": x}, verbose=0, batch_size=1024) for head in heads], axis=0)
+
+
 def train_head(method, features, y, rows, num_classes, settings, seed):
     """Fits a frozen-encoder head (`settings["seeds"]` of them, probabilities
     averaged); returns (predict function, gamma weights averaged over seeds).
     `predict(rows)` gives class indices, `predict.probabilities(rows)` the
     averaged class probabilities (not for logreg)."""
-    import keras
-
-    from astromer.models.classifier import FeatureClassifier
-
     if method == "logreg":
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
@@ -57,22 +80,11 @@ def train_head(method, features, y, rows, num_classes, settings, seed):
         model.fit(x[rows["train"]], y[rows["train"]])
         return (lambda r: model.predict(x[r])), None
     x = features.max_last if method == "max_pool" else features.mean_layers
-    heads = []
-    for k in range(int(settings.get("seeds", 1))):
-        head_seed = seed + SEED_STRIDE * k
-        # Seeded before construction: the initial weights are the seed's,
-        # not whatever the models trained before left in the global state.
-        keras.utils.set_random_seed(head_seed)
-        head = FeatureClassifier(num_classes, head=method, feature_shape=x.shape[1:], dropout=settings["dropout"],
-                                 standardize=settings["standardize"])
-        head.adapt(x[rows["train"]])
-        fit_early_stopping(head, {"features": x[rows["train"]]}, y[rows["train"]], {"features": x[rows["val"]]},
-                           y[rows["val"]], settings["epochs"], settings["batch_size"], settings["patience"],
-                           head_seed, head_optimizer(settings))
-        heads.append(head)
+    heads = fit_heads(method, x[rows["train"]], y[rows["train"]], x[rows["val"]], y[rows["val"]], num_classes,
+                      settings, seed)
 
     def probabilities(r):
-        return np.mean([head.predict({"features": x[r]}, verbose=0, batch_size=1024) for head in heads], axis=0)
+        return average_probabilities(heads, x[r])
 
     def predict(r):
         return np.argmax(probabilities(r), axis=1)

@@ -65,7 +65,8 @@ class Cell:
     features: dict = field(default_factory=dict)  # variant -> EncoderFeatures, when a family reads the encoder
     shared: dict = field(default_factory=dict)  # kept for the whole run: what a family computes once
     # The fold's self-supervised finetuned encoder (a Pretrainer) when the
-    # run finetunes, else `model`: what supervised finetuning starts from.
+    # run finetunes, else `model`: what supervised finetuning starts from
+    # (the protocol always sets it).
     encoder: object = None
 
     def light_curve(self, oid):

@@ -27,6 +27,8 @@ training-mode output far from the inference one (see
 
 import numpy as np
 
+from astromer.fewshot.fitting import object_probabilities
+
 SUPERVISED = ("supervised",)
 SUPERVISED_SETTINGS = {
     "head": "a2",
@@ -143,20 +145,9 @@ class SupervisedClassifier:
         self.model, self._arrays_of, self.history = model, arrays_of, history
 
     def probabilities(self, ids):
-        import keras
-
         arrays = self._arrays_of(ids)
-        unique = list(dict.fromkeys(ids))
-        parts = [_windows(*arrays[i], self.model.window_size) for i in unique]
-        x = _stack(parts, self.model.input_names)
-        logits = self.model.predict(x, verbose=0, batch_size=256)
-        probs = keras.ops.convert_to_numpy(keras.ops.softmax(logits))
-        out, start = {}, 0
-        for oid, part in zip(unique, parts):
-            n = len(part["magnitudes"])
-            out[oid] = probs[start:start + n].mean(axis=0)
-            start += n
-        return np.stack([out[i] for i in ids])
+        windows = {i: _windows(*arrays[i], self.model.window_size) for i in dict.fromkeys(ids)}
+        return object_probabilities(self.model, windows, ids, self.model.input_names, batch_size=256)
 
     def predict(self, ids):
         return np.argmax(self.probabilities(ids), axis=1)
@@ -247,7 +238,7 @@ def score(method, cell, variant=None):
 
     if method not in SUPERVISED:
         raise ValueError(f"Unknown supervised method {method!r}; use one of {SUPERVISED}.")
-    encoder = cell.encoder if cell.encoder is not None else cell.model
+    encoder = cell.encoder
     joint = bool(getattr(encoder.backbone, "band_names", None))
     band = cell.bands[0] if (cell.bands and len(cell.bands) == 1 and not joint) else None
     by_id = {oid: cell.light_curve(oid) for ids in cell.ids.values() for oid in ids}
