@@ -80,7 +80,7 @@ class FeatureReport:
     bands: list = field(default_factory=list)
     max_baseline: float = None
     missing_band: dict = field(default_factory=dict)        # band -> light curves without it
-    rows_dropped: dict = field(default_factory=dict)        # "band: reason" -> observation rows
+    rows_dropped: Counter = field(default_factory=Counter)  # "band: reason" -> observation rows
     nan_by_feature: dict = field(default_factory=dict)      # column -> light curves with NaN
     objects_with_nan: int = 0
 
@@ -168,9 +168,7 @@ def light_curve_features(source, bands=None, max_baseline=None, n_jobs=-1, chunk
         raise ValueError(f"{source!r} holds no light curve: nothing to compute features for.")
     bands = _bands_of(light_curves, bands)
     report = FeatureReport(light_curves=len(light_curves), bands=[b for b in bands if b is not None])
-    report.rows_dropped = Counter()
     arrays = {band: [_band_arrays(lc, band, report) for lc in light_curves] for band in bands}
-    report.rows_dropped = dict(report.rows_dropped)
     if max_baseline is None:
         spans = [t[-1] - t[0] for per_band in arrays.values() for t, _, _ in per_band if len(t) > 1]
         if not spans:
