@@ -50,7 +50,11 @@ def test_demo_run_learns_and_writes_every_output(tmp_path):
     assert (tmp_path / "records" / "demo-160-seed1" / "manifest.json").exists()
     assert any((run / "tensorboard").rglob("*tfevents*"))
     history = pd.read_csv(run / "history.csv")
-    assert list(history["epoch"]) == list(range(6))
+    # epochs numbered from 1 everywhere: history, checkpoint, summary
+    assert list(history["epoch"]) == list(range(1, 7))
+    assert (run / "checkpoints" / "latest").read_text().strip() == "epoch-00006"
+    state = json.loads((run / "checkpoints" / "epoch-00006" / "state.json").read_text())
+    assert state["epoch"] == 6 and state["best_epoch"] == int(history.loc[history["val_loss"].idxmin(), "epoch"])
     # The training loss about halves over 6 epochs (ratios 0.40-0.46 over
     # three seeds and two dropout streams); the validation RMSE is already
     # near its plateau after the first epoch, so only "improves" there.
@@ -58,13 +62,13 @@ def test_demo_run_learns_and_writes_every_output(tmp_path):
     assert history["val_rmse"].min() < history["val_rmse"].iloc[0]
     resolved = yaml.safe_load((run / "config.yaml").read_text())
     assert resolved["pretraining"]["epochs"] == 6 and resolved["model"]["window_size"] == 48
-    import keras
+    import astromer
 
-    import astromer  # noqa: F401  (registers the classes)
-
-    model = keras.saving.load_model(run / "model.keras")
+    model = astromer.load_model(run / "model.keras")
+    assert type(model).__name__ == "Pretrainer" and model.backbone.window_size == 48
     summary = json.loads((run / "summary.json").read_text())
     assert summary["epochs_run"] == 6 and summary["best_epoch"] == int(history["val_loss"].idxmin()) + 1
+    assert summary["best_epoch"] == state["best_epoch"]
     assert summary["xla"] is True  # compiled by default, TensorFlow included
 
 
@@ -99,20 +103,20 @@ def test_sigkill_then_resume_finishes_all_epochs(tmp_path):
                              "--quiet"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     latest = tmp_path / "run" / "checkpoints" / "latest"
     deadline = time.time() + 300
-    while time.time() < deadline and not (latest.exists() and latest.read_text().strip() >= "epoch-00001"):
+    while time.time() < deadline and not (latest.exists() and latest.read_text().strip() >= "epoch-00002"):
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert latest.exists(), "no checkpoint was written before the kill"
     killed_after = int(latest.read_text().strip().split("-")[1])
-    assert killed_after < 4, "the run finished before it could be killed"
+    assert killed_after < 5, "the run finished before it could be killed"
     out = run_cli(["--out", "run", "--resume", "--quiet"], cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert f"resuming run after epoch {killed_after + 1}" in out.stdout
+    assert f"resuming run after epoch {killed_after}" in out.stdout
     history = pd.read_csv(tmp_path / "run" / "history.csv")
     # Epochs the killed run completed are kept, the interrupted one is redone once.
-    assert history["epoch"].iloc[-1] == 4 and len(json.loads((tmp_path / "run" / "summary.json").read_text())) > 0
-    assert set(history["epoch"]) == set(range(5))
+    assert history["epoch"].iloc[-1] == 5 and len(json.loads((tmp_path / "run" / "summary.json").read_text())) > 0
+    assert set(history["epoch"]) == set(range(1, 6))
     # The resumed epochs equal those of an uninterrupted run.
     full = run_cli(["--preset", str(preset), "--out", "full", "--quiet"], cwd=tmp_path)
     assert full.returncode == 0, full.stderr[-3000:]
@@ -244,3 +248,18 @@ def test_train_cli_on_pytorch_without_tensorflow_is_one_graph_per_step(tmp_path)
     assert summary["xla"] is True and summary["epochs_run"] == 3
     history = pd.read_csv(tmp_path / "run" / "history.csv")
     assert history["loss"].iloc[-1] < 0.8 * history["loss"].iloc[0]
+
+
+def test_a_band_the_table_lacks_fails_naming_its_bands(tmp_path):
+    from astromer.data.demo import simulate_survey
+
+    lcs = simulate_survey(20, seed=1, min_obs=30, max_obs=40)
+    rows = [(lc.id, t, m, e, b) for lc in lcs for b in ("g", "r") for t, m, e in zip(lc.time, lc.mag, lc.err)]
+    pd.DataFrame(rows, columns=["id", "time", "mag", "err", "band"]).to_parquet(tmp_path / "t.parquet")
+    config = training.resolve_config("a1", ["data.band=V"])
+    with pytest.raises(training.ConfigError, match=r"band 'V' \(data.band\) is not in the table; its bands are "
+                                                   r"\['g', 'r'\]"):
+        training.prepare_data(str(tmp_path / "t.parquet"), config, str(tmp_path / "run"))
+    config = training.resolve_config("a1", ["data.band=r", "data.min_observations=1000"])
+    with pytest.raises(training.ConfigError, match="none of its 20 light curves is usable"):
+        training.prepare_data(str(tmp_path / "t.parquet"), config, str(tmp_path / "run"))

@@ -51,13 +51,11 @@ One JSON object per line on stdout.
 """
 
 import argparse
-import os
 
-from astromer.bench import BenchError, run_data, run_embed, run_hlo, run_model
+from astromer.cli.startup import add_verbose_option, start_frameworks
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = argparse.ArgumentParser(prog="astromer-bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -111,7 +109,11 @@ def main(argv=None):
     embed.add_argument("--weights", help="weights (default: the preset's random initialisation)")
     embed.add_argument("--batch", type=int, default=256)
     embed.add_argument("--progress", action="store_true")
+    add_verbose_option(parser)
     args = parser.parse_args(argv)
+    start_frameworks(args.verbose)
+    from astromer.bench import BenchError, run_data, run_embed
+
     try:
         if args.what == "data":
             run_data(data=args.data, light_curves=args.light_curves, batch=args.batch, window=args.window,
@@ -132,6 +134,7 @@ def _run_on_model(parser, args):
     preset or setting reported as a usage error (exit 2), in one line."""
     import keras
 
+    from astromer.bench import run_hlo, run_model
     from astromer.training import ConfigError
 
     backend = keras.backend.backend()

@@ -8,16 +8,20 @@ checkpoint (folder with conf.json/config.json, e.g. the published Astromer 1
 MACHO weights, or a legacy .h5), or a .weights.h5 with --preset.
 The table is read in chunks (rows of one light curve must be contiguous), so
 catalogues larger than memory embed with constant memory. Output columns:
-id, n_obs, n_windows, embedding (list of float32).
+id, n_obs, n_windows, embedding (list of float32). Embeddings are
+standardised per dimension by default (raw ones of different objects point
+almost the same way: cosine ~0.999), with the statistics saved beside the
+output; --no-standardize writes them raw (e.g. to compare with the original
+library).
 """
 
 import argparse
-import os
 import sys
+
+from astromer.cli.startup import add_verbose_option, start_frameworks
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = argparse.ArgumentParser(prog="astromer-embed", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", required=True)
@@ -31,22 +35,39 @@ def main(argv=None):
                         help="original: the A1 library's right-aligned last window")
     parser.add_argument("--float32-first", action="store_true", help="original float32 centring")
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--no-standardize", dest="standardize", action="store_false",
+                        help="write the raw embeddings (default: standardised per dimension with this table's "
+                             "mean and std, saved to <out>.stats.json, for cosine / nearest-neighbour search)")
+    parser.add_argument("--statistics", metavar="STATS_JSON",
+                        help="standardise with the statistics of an earlier run (new objects searched against "
+                             "a catalogue)")
+    add_verbose_option(parser)
     args = parser.parse_args(argv)
+    start_frameworks(args.verbose)
     layer = int(args.layer) if args.layer.lstrip("-").isdigit() else args.layer
 
+    import logging
+
     from astromer.embedding import embed_table
+
+    # The command prints the cleaning report itself, on stdout.
+    logging.getLogger("astromer.embedding").setLevel(logging.ERROR)
 
     try:
         result = embed_table(
             args.weights, args.data, args.out, preset=args.preset, layer=layer, pooling=args.pooling,
             band=args.band, window_mode=args.windows, float32_first=args.float32_first, batch_size=args.batch,
+            standardize=args.standardize, statistics=args.statistics,
         )
     except (ValueError, FileNotFoundError) as error:
         # No leading newline any more: the progress bar ends its own line.
         print(f"astromer-embed: error: {error}", file=sys.stderr)
         return 2
     print(result.report.summary())
-    print(f"wrote {result.count} embeddings of size {result.dim} to {args.out}")
+    how = ("raw" if not (args.standardize or args.statistics) else
+           f"standardised with {args.statistics}" if args.statistics else
+           f"standardised, statistics in {args.out}.stats.json")
+    print(f"wrote {result.count} embeddings of size {result.dim} to {args.out} ({how})")
     return 0
 
 

@@ -12,12 +12,10 @@ with --max-baseline for new objects a trained classifier will read).
 """
 
 import argparse
-import os
 import sys
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = argparse.ArgumentParser(prog="astromer-features", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", help="Parquet/CSV table or folder: id, time, mag, err[, band]")

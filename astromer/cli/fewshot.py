@@ -16,12 +16,12 @@ per block, and --attention-maps (first block, folded by --periods).
 """
 
 import argparse
-import os
 import sys
+
+from astromer.cli.startup import add_verbose_option, start_frameworks
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = argparse.ArgumentParser(prog="astromer-fewshot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="Parquet/CSV table: id, time, mag, err[, band]")
@@ -60,8 +60,12 @@ def main(argv=None):
                         help="heads trained per split with different seeds, probabilities averaged (lower variance)")
     parser.add_argument("--attention-maps", type=int, default=0, metavar="N", help="attention maps of N test objects per class")
     parser.add_argument("--periods", help="CSV id,period to fold the attention maps")
+    parser.add_argument("--no-tsne", dest="tsne", action="store_false",
+                        help="skip the t-SNE figure of the encoder's layers (drawn on at most 500 test objects)")
     parser.add_argument("--out", default="runs/fewshot")
+    add_verbose_option(parser)
     args = parser.parse_args(argv)
+    start_frameworks(args.verbose)
 
     from astromer import fewshot
 
@@ -74,7 +78,7 @@ def main(argv=None):
             finetune_epochs=args.finetune_epochs, finetune_learning_rate=args.finetune_lr,
             finetune_dropout=None if args.finetune_dropout < 0 else args.finetune_dropout, epochs=args.epochs,
             head_seeds=args.head_seeds, attention_maps=args.attention_maps, periods=args.periods,
-            supervised=supervised,
+            supervised=supervised, tsne=args.tsne,
         )
     except fewshot.UsageError as error:
         print(f"astromer-fewshot: error: {error}", file=sys.stderr)

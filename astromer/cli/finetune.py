@@ -13,9 +13,9 @@ to finetune.json in the run folder.
 """
 
 import argparse
-import os
 import sys
 
+from astromer.cli.startup import start_frameworks
 from astromer.cli.train import add_run_options, exit_code
 
 
@@ -30,8 +30,8 @@ def build_parser():
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
+    start_frameworks(args.verbose)
     from astromer.training import run_finetuning
 
     return exit_code("astromer-finetune", run_finetuning, args.weights, args.data, args.preset, args.overrides,

@@ -12,8 +12,9 @@ curves (PNG), model.keras and backbone.weights.h5.
 """
 
 import argparse
-import os
 import sys
+
+from astromer.cli.startup import add_verbose_option, start_frameworks
 
 
 def add_run_options(parser, out_help):
@@ -30,6 +31,7 @@ def add_run_options(parser, out_help):
     parser.add_argument("--deterministic", action="store_true",
                         help="TensorFlow op determinism: bitwise-identical reruns, but no XLA (slower)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_verbose_option(parser)
 
 
 def exit_code(prog, workflow, *args, **kwargs):
@@ -57,8 +59,20 @@ def build_parser(prog="astromer-train", doc=__doc__):
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
+    from astromer.training.settings import ConfigError, resolve_config, resumed_config
+
+    # Preset and settings are checked before Keras starts: a typo is
+    # answered at once.
+    try:
+        if args.resume:
+            resumed_config(args.out, args.overrides)
+        else:
+            resolve_config(args.preset, args.overrides, demo=args.data is None)
+    except ConfigError as error:
+        print(f"astromer-train: error: {error}", file=sys.stderr)
+        return 2
+    start_frameworks(args.verbose)
     from astromer.training import run_pretraining
 
     return exit_code("astromer-train", run_pretraining, args.preset, args.data, args.overrides, out=args.out,

@@ -185,11 +185,38 @@ class Embedder:
             stream = stream_light_curves(source, on_rows=on_rows, batch_rows=self.read_rows)
         else:
             stream = iter_light_curves(source, ids=ids)
+        seen, read, kept = set(), 0, 0
         for lc in stream:
+            read += 1
+            if lc.band is not None:
+                seen.update(str(b) for b in np.unique(lc.band.astype(str)))
             lc = self._select_band(lc)
             cleaned = clean_light_curve(lc, self.cleaning, self.report)
             if cleaned is not None:
+                kept += 1
                 yield cleaned
+        self._check_found(seen, read, kept)
+        self._log_report()
+
+    def _log_report(self):
+        """The cleaning summary on the `astromer` logger: a warning (shown
+        by default) when rows or light curves were dropped, info otherwise;
+        the counts are in `self.report`."""
+        import logging
+
+        dropped = self.report.rows_in != self.report.rows_out or self.report.light_curves_in != self.report.light_curves_out
+        logging.getLogger("astromer.embedding").log(logging.WARNING if dropped else logging.INFO,
+                                                    "Embedder cleaning (details in Embedder.report):\n%s",
+                                                    self.report.summary())
+
+    def _check_found(self, seen, read, kept):
+        """An absent band or a table with no usable light curve is an error
+        naming what is there, not an empty result."""
+        if self.band is not None and seen and str(self.band) not in seen:
+            raise ValueError(f"Band {self.band!r} is not in the table; its bands are {sorted(seen)}: pass one of "
+                             "them (--band).")
+        if read and not kept:
+            raise ValueError(f"None of the {read:,} light curves is usable after cleaning:\n{self.report.summary()}")
 
     def _select_band(self, lc):
         from astromer.data.lightcurves import LightCurve

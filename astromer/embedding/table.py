@@ -5,6 +5,8 @@ that notebooks and scripts run the same steps as `astromer-embed`."""
 from typing import NamedTuple
 
 from astromer.embedding.embedder import Embedder
+from astromer.embedding.standardize import (embedding_statistics, read_statistics, standardize_parquet,
+                                            statistics_path, write_statistics)
 
 
 class EmbeddedTable(NamedTuple):
@@ -17,7 +19,8 @@ class EmbeddedTable(NamedTuple):
 
 
 def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", band=None,
-                window_mode="nonoverlapping", float32_first=False, batch_size=256, progress=True):
+                window_mode="nonoverlapping", float32_first=False, batch_size=256, progress=True,
+                standardize=False, statistics=None):
     """Embeds every light curve of `data` with the model of `weights` and
     streams the result to `out` (see `Embedder.write_parquet`).
 
@@ -29,6 +32,10 @@ def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", b
         preset, layer, pooling, band, window_mode, float32_first, batch_size:
             as for `Embedder` / `Embedder.from_weights`.
         progress: show a progress line on stderr.
+        standardize: write `(x - mean) / std` per dimension (see
+            `astromer.embedding.standardize`), the statistics of this table
+            saved to `<out>.stats.json`, or those of `statistics` (a stats
+            file of an earlier run: new objects for a catalogue's search).
 
     Raises ValueError / FileNotFoundError for bad inputs (the command maps
     them to exit code 2).
@@ -37,5 +44,11 @@ def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", b
         weights, preset=preset, layer=layer, pooling=pooling, band=band,
         window_mode=window_mode, float32_first=float32_first, batch_size=batch_size,
     )
+    stats = read_statistics(statistics) if statistics else None
     count = embedder.write_parquet(data, out, progress=progress)
+    if standardize or statistics:
+        if stats is None:
+            stats = embedding_statistics(out)
+            write_statistics(stats, statistics_path(out), source=str(data))
+        standardize_parquet(out, stats)
     return EmbeddedTable(count, embedder.backbone.hidden_dim, embedder.report)

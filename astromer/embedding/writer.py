@@ -26,20 +26,35 @@ def write_parquet(embedder, source, path, chunk=10_000, progress=True):
         the number of light curves written.
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     if embedder.layer == "all":
         raise ValueError('write_parquet stores one vector per object; use layer="last", "mix", ... or embed_array.')
     schema = pa.schema([("id", pa.string()), ("n_obs", pa.int64()), ("n_windows", pa.int64()),
                         ("embedding", pa.list_(pa.float32()))])
     tmp = str(path) + ".tmp"
-    written = 0
-    buffer = []
     # The bar counts light curves (its rate is light curves per second); rows
     # read from the files, the only count with a known total, are shown next
     # to it because they arrive in large chunks and would make a jumpy bar.
     total_rows = _total_rows(source) if progress else None
     rows = [0]
+    try:
+        written = _write(embedder, source, tmp, schema, chunk, progress, total_rows, rows)
+    except BaseException:
+        # Nothing half-written is left behind (an absent band, a bad table,
+        # Ctrl-C).
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    os.replace(tmp, path)
+    return written
+
+
+def _write(embedder, source, tmp, schema, chunk, progress, total_rows, rows):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    written = 0
+    buffer = []
     with progress_bar(unit="light curves", enabled=progress, desc="embedding") as bar:
         def rows_read(n):
             rows[0] += n
@@ -63,7 +78,6 @@ def write_parquet(embedder, source, path, chunk=10_000, progress=True):
                     flush()
             if buffer:
                 flush()
-    os.replace(tmp, path)
     return written
 
 

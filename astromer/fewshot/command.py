@@ -21,7 +21,7 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
                    variant=("single",), spcs=(20, 100, 500), folds=3, only_folds=None, splits_dir=None,
                    methods=("a2", "max_pool", "linear", "logreg"), finetune=False, finetune_epochs=10,
                    finetune_learning_rate=1e-4, finetune_dropout=0.0, epochs=300, head_seeds=1,
-                   attention_maps=0, periods=None, supervised=None):
+                   attention_maps=0, periods=None, supervised=None, tsne=True):
     """Runs the benchmark on a light-curve table (`data`) and a label CSV
     (`labels`, id,label) with the encoder of `weights` (or a random one of
     `preset`, "a2" by default); writes everything to `out` and prints the
@@ -33,6 +33,7 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
     of both (supervised finetuning then starts from the self-supervised
     encoder); `supervised` overrides `SUPERVISED_SETTINGS`. Without
     `weights` and with only hand-crafted feature methods no encoder is built.
+    `tsne=False` skips the t-SNE figure.
     Returns the per-fold results (`run`'s DataFrame).
 
     Raises UsageError for bad options or input files (before any training).
@@ -66,9 +67,12 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
             # Hand-crafted features only: no encoder is read.
             model, config = None, None
         cleaning = CleaningReport()
-        light_curves = list(clean_light_curves(iter_light_curves(data), CleaningConfig(min_observations=1), cleaning))
+        raw = _only_bands(list(iter_light_curves(data)), [band] if band else bands)
+        light_curves = list(clean_light_curves(raw, CleaningConfig(min_observations=1), cleaning))
     except (ValueError, FileNotFoundError) as error:
         raise UsageError(str(error)) from error
+    if not light_curves:
+        raise UsageError(f"no usable light curve in {data!r}:\n{cleaning.summary()}")
     print(cleaning.summary())
     frame = run(
         light_curves, label_of, model, config, out, methods=methods, spcs=spcs, folds=folds,
@@ -76,7 +80,7 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
         head_settings={"epochs": epochs, "seeds": head_seeds, **({"supervised": supervised} if supervised else {})},
         label_suffix=" (finetuned)" if "self" in finetune_modes else "",
         variant=variant, bands=bands, finetune_learning_rate=finetune_learning_rate,
-        finetune_dropout=finetune_dropout, only_folds=only_folds,
+        finetune_dropout=finetune_dropout, only_folds=only_folds, tsne=tsne,
     )
     with open(os.path.join(out, "summary.md")) as f:
         print(f.read())
@@ -84,6 +88,29 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
         draw_attention_maps(model.backbone, light_curves, label_of, out, attention_maps, band, periods)
     print(f"outputs in {out}")
     return frame
+
+
+def _only_bands(light_curves, bands):
+    """The observations of `bands` (all when None), so that the cleaning
+    report counts the bands the run reads. A band no light curve has is an
+    error naming the bands there are."""
+    import numpy as np
+
+    if not bands:
+        return light_curves
+    present = sorted({str(b) for lc in light_curves if lc.band is not None for b in np.unique(lc.band.astype(str))})
+    if not present:
+        return light_curves
+    missing = [b for b in bands if str(b) not in present]
+    if missing:
+        raise ValueError(f"band(s) {missing} not in the light curves; their bands are {present}")
+    wanted = np.array([str(b) for b in bands])
+    out = []
+    for lc in light_curves:
+        keep = np.isin(lc.band.astype(str), wanted) if lc.band is not None else np.ones(len(lc.time), bool)
+        out.append(type(lc)(lc.id, lc.time[keep], lc.mag[keep], lc.err[keep],
+                            band=None if lc.band is None else lc.band[keep], label=lc.label, meta=lc.meta))
+    return out
 
 
 FINETUNE_MODES = ("self", "supervised")

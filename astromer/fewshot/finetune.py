@@ -28,9 +28,8 @@ def finetune_encoder(model, config, light_curves_by_id, train_ids, val_ids, out_
     far from the inference one (probed RMSE 0.48 vs 0.12 on EROS_R), so
     training with it raises the inference-mode validation loss even at 1e-4.
     """
-    import keras
-
     from astromer import training
+    from astromer.saving import load_keras
     from astromer.data.datasets import PackedLightCurves
     from astromer.data.lightcurves import LightCurve
 
@@ -67,4 +66,4 @@ def finetune_encoder(model, config, light_curves_by_id, train_ids, val_ids, out_
                    "best_epoch": summary["best_epoch"], "kept": summary["best_val_loss"] < before}, f, indent=2)
     if not summary["best_val_loss"] < before:
         return model
-    return keras.saving.load_model(os.path.join(out_dir, "model.keras"))
+    return load_keras(os.path.join(out_dir, "model.keras"))

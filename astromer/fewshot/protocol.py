@@ -12,6 +12,7 @@ import json
 import os
 import time
 
+import numpy as np
 import pandas as pd
 
 from astromer.fewshot import report
@@ -36,7 +37,7 @@ def check_options(folds, only_folds=None, head_seeds=1):
 def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool", "linear", "logreg"),
         spcs=(20, 100, 500), folds=3, splits_dir=None, band=None, finetune=False, finetune_epochs=10,
         head_settings=None, verbose=True, label_suffix="", variant="single", bands=None,
-        finetune_learning_rate=FINETUNE_LEARNING_RATE, finetune_dropout=0.0, only_folds=None):
+        finetune_learning_rate=FINETUNE_LEARNING_RATE, finetune_dropout=0.0, only_folds=None, tsne=True):
     """Runs the benchmark. Returns a DataFrame (method, spc, fold, macro_f1,
     seconds, and `f1_<class>` per class).
 
@@ -47,6 +48,8 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
     features (`EncoderFeatures`); several variants share each fold's
     finetuned encoder, and their rows are named "<method> <variant>".
     `band` is shorthand for `variant="single", bands=[band]`.
+    `tsne`: draw the t-SNE figure of the frozen encoder's layers (on at most
+    `TSNE_OBJECTS` test objects); False skips it.
     """
     if band is not None:
         variant, bands = "single", [band]
@@ -141,14 +144,17 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
                    "finetune": finetune, "finetune_epochs": finetune_epochs if finetune else None,
                    "finetune_learning_rate": finetune_learning_rate if finetune else None,
                    "finetune_dropout": finetune_dropout if finetune else None,
-                   "methods": list(methods), "spcs": list(spcs), "folds": folds,
+                   "methods": list(methods), "spcs": list(spcs), "folds": folds, "folds_run": list(fold_list),
                    "head_settings": head_settings, "feature_report": shared.get("feature_report"),
                    "features_imputed": {f"{m} spc {s} fold {k}": n
                                         for (m, s, k), n in shared.get("imputed", {}).items()}},
                   f, indent=2, default=str)
-    report.draw_figures(out_dir, summary, confusions, classes, gammas, _tsne_input(frozen, variants, splits, spcs,
-                                                                                   classes, y_by_id))
+    tsne_input = _tsne_input(frozen, variants, splits, spcs, classes, y_by_id) if tsne else None
+    report.draw_figures(out_dir, summary, confusions, classes, gammas, tsne_input)
     return frame
+
+
+TSNE_OBJECTS = 500
 
 
 def _tsne_input(frozen, variants, splits, spcs, classes, y_by_id):
@@ -158,6 +164,11 @@ def _tsne_input(frozen, variants, splits, spcs, classes, y_by_id):
     if not frozen:
         return None
     first = frozen[variants[0]]
-    test_ids = list(splits[(0, spcs[0])].query("split == 'test'")["id"])
-    test_ids = [i for i in test_ids if i in first.index]
+    split = splits[min(splits)]
+    test_ids = [i for i in dict.fromkeys(split.query("split == 'test'")["id"]) if i in first.index]
+    if len(test_ids) > TSNE_OBJECTS:
+        # A fixed subsample: t-SNE on thousands of objects takes minutes on
+        # two cores, and a few hundred show the class structure as well.
+        rng = np.random.default_rng(0)
+        test_ids = [test_ids[k] for k in sorted(rng.choice(len(test_ids), TSNE_OBJECTS, replace=False))]
     return first.mean_layers[first.rows(test_ids)], [classes[y_by_id[i]] for i in test_ids]

@@ -20,7 +20,8 @@ def summarize(frame):
 
 
 def markdown_table(summary, reference_rows=None):
-    """A Markdown table: one row per method, one column per spc, mean +- std."""
+    """A Markdown table: one row per method, one column per spc, mean +- std
+    over folds (a single fold's cell says so instead of a fake +- 0)."""
     spcs = sorted(summary["spc"].unique())
     lines = ["| method | " + " | ".join(f"{s} per class" for s in spcs) + " |",
              "|---|" + "---|" * len(spcs)]
@@ -28,11 +29,18 @@ def markdown_table(summary, reference_rows=None):
         cells = []
         for s in spcs:
             row = part[part["spc"] == s]
-            cells.append(f"{row['mean'].iloc[0]:.3f} ± {row['std'].iloc[0]:.3f}" if len(row) else "")
+            cells.append(_mean_std(row.iloc[0]) if len(row) else "")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     for name, values in (reference_rows or {}).items():
         lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" if v is not None else "" for v in values) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _mean_std(row):
+    """"mean ± std" over folds; one fold has no spread to show: "mean (1 fold)"."""
+    if int(row["folds"]) == 1:
+        return f"{row['mean']:.3f} (1 fold)"
+    return f"{row['mean']:.3f} ± {row['std']:.3f}"
 
 
 def per_class_summary(frame, classes):

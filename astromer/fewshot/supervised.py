@@ -229,6 +229,17 @@ def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by
     return SupervisedClassifier(model, arrays_of, history)
 
 
+def encoder_for_bands(encoder, bands):
+    """The encoder supervised finetuning trains: with several bands and a
+    single-band encoder, its joint multi-band version (`with_bands`: all
+    bands in one sequence, a band embedding that starts at zero, so it
+    starts as the single-band encoder on each band) so that both bands are
+    read and trained together; otherwise the encoder itself."""
+    if bands and len(bands) > 1 and not getattr(encoder.backbone, "band_names", None):
+        return encoder.with_bands([str(b) for b in bands])
+    return encoder
+
+
 def score(method, cell, variant=None):
     """Few-shot method "supervised": `finetune_supervised` from the cell's
     encoder (after self-supervised finetuning when the run does it), one
@@ -238,7 +249,7 @@ def score(method, cell, variant=None):
 
     if method not in SUPERVISED:
         raise ValueError(f"Unknown supervised method {method!r}; use one of {SUPERVISED}.")
-    encoder = cell.encoder
+    encoder = encoder_for_bands(cell.encoder, cell.bands)
     joint = bool(getattr(encoder.backbone, "band_names", None))
     band = cell.bands[0] if (cell.bands and len(cell.bands) == 1 and not joint) else None
     by_id = {oid: cell.light_curve(oid) for ids in cell.ids.values() for oid in ids}

@@ -19,26 +19,34 @@ One concept per module:
     finetuning   the astromer-finetune workflow
 
 The names below are the package's public interface, importable as
-`astromer.training.X`.
+`astromer.training.X`. They load on first use, so that the keras-free
+modules (settings) can check a command's preset before Keras starts.
 """
 
-from astromer.training.callbacks import ResumableEarlyStopping, Throughput
-from astromer.training.checkpoints import TrainingCheckpoint, latest_checkpoint
-from astromer.training.data import (TrainingData, make_inputs, pipeline_config, prepare_data,
-                                    resolve_band_names, select_band)
-from astromer.training.evaluation import evaluate_masked, evaluate_reconstruction
-from astromer.training.finetuning import run_finetuning
-from astromer.training.loading import load_for_finetuning, load_weights
-from astromer.training.loop import finish_run, pretrain
-from astromer.training.model import build_pretrainer, make_optimizer
-from astromer.training.pretraining import run_pretraining
-from astromer.training.settings import DEMO_DEFAULTS, ConfigError, read_config, resolve_config, write_config
-from astromer.training.strategy import make_strategy, tensorflow_available
+_EXPORTS = {
+    "callbacks": ("ResumableEarlyStopping", "Throughput"),
+    "checkpoints": ("TrainingCheckpoint", "latest_checkpoint"),
+    "data": ("TrainingData", "make_inputs", "pipeline_config", "prepare_data", "resolve_band_names", "select_band"),
+    "evaluation": ("evaluate_masked", "evaluate_reconstruction"),
+    "finetuning": ("run_finetuning",),
+    "loading": ("load_for_finetuning", "load_weights"),
+    "loop": ("finish_run", "pretrain"),
+    "model": ("build_pretrainer", "make_optimizer"),
+    "pretraining": ("run_pretraining",),
+    "settings": ("DEMO_DEFAULTS", "ConfigError", "read_config", "resolve_config", "write_config"),
+    "strategy": ("make_strategy", "tensorflow_available"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
 
-__all__ = [
-    "DEMO_DEFAULTS", "ConfigError", "ResumableEarlyStopping", "Throughput", "TrainingCheckpoint", "TrainingData",
-    "build_pretrainer", "evaluate_masked", "evaluate_reconstruction", "finish_run", "latest_checkpoint",
-    "load_for_finetuning", "load_weights", "make_inputs", "make_optimizer", "make_strategy", "pipeline_config",
-    "prepare_data", "pretrain", "read_config", "resolve_band_names", "resolve_config", "run_finetuning",
-    "run_pretraining", "select_band", "tensorflow_available", "write_config",
-]
+
+def __getattr__(name):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'astromer.training' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"astromer.training.{_MODULE_OF[name]}"), name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

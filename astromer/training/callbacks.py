@@ -1,5 +1,6 @@
 """Keras callbacks of a training run besides its checkpoints: the training
-throughput in the epoch logs, and early stopping that survives a resume."""
+throughput in the epoch logs, history.csv with epochs numbered from 1, and
+early stopping that survives a resume."""
 
 import time
 
@@ -25,6 +26,14 @@ class Throughput(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self.end is not None and self.batches:
             logs["windows_per_s"] = self.batches * self.batch_size / max(self.end - self.start, 1e-9)
+
+
+class HistoryLogger(keras.callbacks.CSVLogger):
+    """history.csv with epochs numbered from 1, as the console, the
+    checkpoints, summary.json and the plot number them (Keras counts from 0)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch + 1, logs)
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

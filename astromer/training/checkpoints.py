@@ -2,7 +2,7 @@
 resume, and found again by `--resume`.
 
     checkpoints/latest                         name of the newest complete checkpoint
-    checkpoints/epoch-NNNNN/model.keras        the model with its optimizer
+    checkpoints/epoch-NNNNN/model.keras        the model with its optimizer after epoch NNNNN (from 1)
     checkpoints/epoch-NNNNN/state.json         epoch, best val_loss, early stopping, dropout streams
     best.weights.h5                            weights of the best validation loss so far
 
@@ -60,18 +60,22 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         value = logs.get(self.monitor)
+        # Epochs are numbered for people, from 1 (Keras counts from 0): the
+        # folder, state.json, history.csv, summary.json and the plot agree.
+        number = int(epoch) + 1
         if value is not None and value < self.best:
-            self.best, self.best_epoch = float(value), int(epoch)
+            self.best, self.best_epoch = float(value), number
             tmp = os.path.join(self.run_dir, "best.tmp.weights.h5")
             self.model.save_weights(tmp)
             os.replace(tmp, os.path.join(self.run_dir, "best.weights.h5"))
-        name = f"epoch-{epoch:05d}"
+        name = f"epoch-{number:05d}"
         tmp_dir = os.path.join(self.directory, f".{name}.tmp")
         shutil.rmtree(tmp_dir, ignore_errors=True)
         os.makedirs(tmp_dir)
         self.model.save(os.path.join(tmp_dir, "model.keras"))
         state = {
-            "epoch": int(epoch),
+            "epoch": number,
+            "epoch_numbering": "1-based",
             "logs": {k: float(v) for k, v in logs.items()},
             "best": self.best,
             "best_epoch": self.best_epoch,
@@ -100,3 +104,14 @@ def latest_checkpoint(run_dir):
         folder = os.path.join(run_dir, "checkpoints", f.read().strip())
     with open(os.path.join(folder, "state.json")) as f:
         return folder, json.load(f)
+
+
+def completed_epochs(state):
+    """Epochs a checkpoint has completed (Keras' `initial_epoch` to resume
+    from). Checkpoints written before epochs were numbered from 1 stored the
+    0-based index of the last epoch."""
+    if state.get("epoch_numbering") == "1-based":
+        return int(state["epoch"])
+    best = int(state.get("best_epoch", -1))
+    state["best_epoch"] = best + 1 if best >= 0 else -1
+    return int(state["epoch"]) + 1

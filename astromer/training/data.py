@@ -121,8 +121,11 @@ def _table_data(data, config, verbose):
     cleaning = {"min_observations": config.get("data", {}).get("min_observations", 5)}
     try:
         report = CleaningReport()
-        light_curves = list(clean_light_curves(
-            (select_band(lc, config) for lc in iter_light_curves(data)), cleaning, report))
+        raw = list(iter_light_curves(data))
+        check_band_present(raw, config)
+        light_curves = list(clean_light_curves((select_band(lc, config) for lc in raw), cleaning, report))
+        if not light_curves:
+            raise ValueError(f"none of its {len(raw):,} light curves is usable after cleaning:\n{report.summary()}")
         band_names = resolve_band_names(config, light_curves)
         packed = PackedLightCurves.from_light_curves(light_curves, band_names=band_names)
     except (ValueError, FileNotFoundError, OSError) as error:
@@ -131,6 +134,17 @@ def _table_data(data, config, verbose):
         print(report.summary())
     train, val, test = packed.split(seed=seed)
     return TrainingData("packed", train, val, test, f"table {data} ({len(packed)} light curves, 80/10/10 split)")
+
+
+def check_band_present(light_curves, config):
+    """`data.band` must be a band of the table: an absent one would leave
+    every light curve empty."""
+    wanted = config.get("data", {}).get("band")
+    if wanted is None or config["model"].get("band_names"):
+        return
+    present = sorted({str(b) for lc in light_curves if lc.band is not None for b in np.unique(lc.band.astype(str))})
+    if present and str(wanted) not in present:
+        raise ValueError(f"band {wanted!r} (data.band) is not in the table; its bands are {present}")
 
 
 def select_band(lc, config):

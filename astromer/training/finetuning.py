@@ -10,6 +10,7 @@ run folder.
 import os
 import time
 
+from astromer.saving import load_keras
 from astromer.training.checkpoints import write_json_atomically
 from astromer.training.data import prepare_data
 from astromer.training.evaluation import evaluate_reconstruction
@@ -48,11 +49,9 @@ def run_finetuning(weights, data, preset=None, overrides=(), out=None, resume=Fa
     summary = pretrain(config, training_data, out, resume=resume, strategy_kind=strategy,
                        verbose=0 if quiet else 1, initial_model=model, deterministic=deterministic)
     seconds = time.time() - start
-    import keras
-
     # The run's final model (best weights) from its folder: after a resume
     # the model trained is the checkpoint's, not `model`.
-    model = keras.saving.load_model(os.path.join(out, "model.keras"))
+    model = load_keras(os.path.join(out, "model.keras"))
     after = evaluate_reconstruction(model, target, config, batch)
     report = {"weights": weights, "data": data, "before": before, "after": after,
               "finetuning_seconds": round(seconds, 1), "epochs_run": summary["epochs_run"]}

@@ -6,7 +6,7 @@ benchmark all start from here."""
 import os
 
 from astromer import presets
-from astromer.training.model import build_pretrainer
+from astromer.training.model import build_pretrainer, make_optimizer
 from astromer.training.settings import ConfigError, read_config, resolve_config
 
 
@@ -23,7 +23,7 @@ def load_for_finetuning(weights, preset=None, overrides=()):
     model, config = load_weights(weights, preset, [o for o in overrides if not o.startswith("model.")])
     changes = [o for o in overrides if o.startswith("model.")]
     if not changes:
-        return model, config
+        return _compiled(model, config), config
     try:
         config = presets.apply_overrides(config, changes)
     except ValueError as error:
@@ -33,26 +33,34 @@ def load_for_finetuning(weights, preset=None, overrides=()):
     except ValueError as error:
         raise ConfigError(f"{changes} cannot apply to {weights!r} ({error}); only settings that keep the "
                           "architecture, such as model.dropout, can change when loading weights.") from None
-    return rebuilt, config
+    return _compiled(rebuilt, config), config
+
+
+def _compiled(model, config):
+    """`model` compiled with the run's optimizer: a model loaded for
+    training is scored (`evaluate`) before `fit`, and only a run folder's
+    model.keras comes back compiled (an original checkpoint, a bare .keras or
+    weights with `with_settings` applied do not)."""
+    model.compile(make_optimizer(config["pretraining"]))
+    return model
 
 
 def load_weights(weights, preset=None, overrides=()):
     """`(Pretrainer, config)` of `weights` as saved, with non-model `overrides`
     applied to the configuration (see `load_for_finetuning`)."""
-    import keras
-
     from astromer.models.pretrainer import Pretrainer
+    from astromer.saving import load_keras
 
     weights = os.fspath(weights)
     if not os.path.exists(weights):
         raise ConfigError(f"Weights {weights!r} do not exist.")
     if os.path.isdir(weights) and os.path.exists(os.path.join(weights, "model.keras")):
-        model = keras.saving.load_model(os.path.join(weights, "model.keras"))
+        model = load_keras(os.path.join(weights, "model.keras"))
         config = read_config(os.path.join(weights, "config.yaml"))
         return model, presets.apply_overrides(config, overrides)
     if weights.endswith(".keras"):
-        model = keras.saving.load_model(weights)
-        config = resolve_config(preset or "a2", overrides)
+        model = load_keras(weights)
+        config = resolve_config(preset or _preset_of(model), overrides)
         config["model"] = _backbone_settings(type(model.backbone).__name__, model)
         return model, config
     if weights.endswith(".weights.h5"):
@@ -66,13 +74,44 @@ def load_weights(weights, preset=None, overrides=()):
             model.backbone.load_weights(weights)
         return model, config
     model = Pretrainer.from_original_checkpoint(weights, preset=preset)
-    config = resolve_config(preset or ("a1-original" if model.backbone.num_layers == 2 and
-                                       model.backbone.mask_alpha == 1.0 else "a2-original"), overrides)
+    original = "a1-original" if _preset_of(model) == "a1-original" else "a2-original"
+    config = resolve_config(preset or original, overrides)
     config["model"] = _backbone_settings("AstromerBackbone", model)
     return model, config
+
+
+def _preset_of(model):
+    """The preset whose training settings suit a model saved without them
+    (a `.keras` file, an original checkpoint): read from its backbone's
+    attention mask (the +1 bonus of the original A1 code, the soft -0.5 of
+    the original A2 code) and depth."""
+    backbone = model.backbone
+    if type(backbone).__name__ == "AstroCoBackbone":
+        return "astroco-s" if backbone.num_layers <= 4 else "astroco-l"
+    alpha = float(getattr(backbone, "mask_alpha", -1e9))
+    if alpha == 1.0:
+        return "a1-original"
+    if alpha == -0.5:
+        return "a2-original"
+    return "a1" if backbone.num_layers == 2 else "a2"
 
 
 def _backbone_settings(class_name, model):
     """The `model` section describing a loaded model's backbone."""
     return {"class": class_name, **{
         k: v for k, v in model.backbone.get_config().items() if k not in ("name", "trainable")}}
+
+
+def load_model(path, preset=None):
+    """Any saved astromer model as a Keras model, on any backend: a run
+    folder of `astromer-train`, a `.keras` file (no TensorFlow needed), an
+    original checkpoint (folder or legacy `.h5`; needs TensorFlow) or a
+    `.weights.h5` file with its `preset`.
+
+        import astromer
+        model = astromer.load_model("runs/a2")
+        embeddings = astromer.embedding.Embedder(model.backbone)(table)
+
+    Raises `ConfigError` (a ValueError) naming what could not be read.
+    """
+    return load_weights(path, preset)[0]

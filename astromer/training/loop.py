@@ -24,8 +24,9 @@ import time
 
 import numpy as np
 
-from astromer.training.callbacks import ResumableEarlyStopping, Throughput
-from astromer.training.checkpoints import (TrainingCheckpoint, latest_checkpoint, restore_seed_states,
+from astromer.saving import load_keras
+from astromer.training.callbacks import HistoryLogger, ResumableEarlyStopping, Throughput
+from astromer.training.checkpoints import (TrainingCheckpoint, completed_epochs, latest_checkpoint, restore_seed_states,
                                            write_json_atomically)
 from astromer.training.data import make_inputs
 from astromer.training.evaluation import evaluate_masked
@@ -71,9 +72,9 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
     with strategy_scope(strategy):
         if checkpoint is not None:
             folder, state = checkpoint
-            model = keras.saving.load_model(os.path.join(folder, "model.keras"))
+            model = load_keras(os.path.join(folder, "model.keras"))
             restore_seed_states(model, state)
-            initial_epoch = state["epoch"] + 1
+            initial_epoch = completed_epochs(state)
             print(f"resuming {out_dir} after epoch {initial_epoch} (best val_loss {state['best']:.5f})")
         else:
             state = {"best": np.inf, "best_epoch": -1, "early_stopping_wait": 0}
@@ -92,20 +93,31 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
     callbacks = [
         Throughput(batch_size),
         TrainingCheckpoint(out_dir, early_stopping=early, best=state["best"], best_epoch=state["best_epoch"]),
-        keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"), append=initial_epoch > 0),
+        HistoryLogger(os.path.join(out_dir, "history.csv"), append=initial_epoch > 0),
         early,
     ]
     if tensorflow_available():
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard")))
     if verbose:
-        print(f"training {model.backbone.__class__.__name__} ({model.count_params():,} parameters) on "
+        print(f"training {model.backbone.__class__.__name__} ({parameter_count(model)}) on "
               f"{data.description}; batch {batch_size} ({replicas} replica(s)), up to {epochs} epochs; run folder {out_dir}")
     start = time.time()
     if initial_epoch < epochs:
-        model.fit(train, validation_data=val, epochs=epochs, initial_epoch=initial_epoch,
+        # shuffle=False: the input pipelines draw and shuffle windows
+        # themselves (Keras would only warn that it ignores the default).
+        model.fit(train, validation_data=val, epochs=epochs, initial_epoch=initial_epoch, shuffle=False,
                   steps_per_epoch=steps, validation_steps=val_steps, callbacks=callbacks, verbose=verbose)
     elapsed = time.time() - start
     return finish_run(model, out_dir, elapsed, data, config, batch_size)
+
+
+def parameter_count(model):
+    """The parameters as the papers count them; Astromer 2's trainable mask
+    token (one scalar, not in the paper's 3,953,409) named apart."""
+    token = sum(int(np.prod(w.shape)) for layer in model.backbone.layers if layer.name == "mask_token"
+                for w in layer.weights)
+    text = f"{model.count_params() - token:,} parameters"
+    return text + (f" + {token} mask token" if token else "")
 
 
 def finish_run(model, out_dir, elapsed, data, config, batch_size=256):
@@ -123,7 +135,7 @@ def finish_run(model, out_dir, elapsed, data, config, batch_size=256):
                     title=f"{config.get('name', 'astromer')} pretraining")
     summary = {
         "epochs_run": int(len(history)),
-        "best_epoch": int(history["val_loss"].idxmin()) + 1 if "val_loss" in history else None,
+        "best_epoch": int(history.loc[history["val_loss"].idxmin(), "epoch"]) if "val_loss" in history else None,
         "best_val_loss": float(history["val_loss"].min()) if "val_loss" in history else None,
         "final": {k: float(v) for k, v in history.iloc[-1].items() if k != "epoch"},
         "seconds_this_session": round(elapsed, 1),

@@ -17,8 +17,9 @@ def learning_curves(history, path, title=None):
     (`{"loss": [...], "val_loss": [...], ...}` or a CSVLogger table)."""
     plt = _pyplot()
     history = {k: list(v) for k, v in dict(history).items()}
-    epochs = history.get("epoch") or list(range(len(next(iter(history.values())))))
-    epochs = [int(e) + 1 for e in epochs]
+    # history.csv numbers epochs from 1, as people do.
+    epochs = history.get("epoch") or list(range(1, len(next(iter(history.values()))) + 1))
+    epochs = [int(e) for e in epochs]
     panels = [m for m in ("loss", "rmse", "r2") if m in history]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], panels):

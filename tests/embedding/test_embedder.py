@@ -139,3 +139,57 @@ def test_peak_memory_does_not_grow_with_the_catalogue(tmp_path):
         peaks.append(float(out.stdout.split("PEAK")[1]))
     print(f"peak RSS: {peaks[0]:.0f} MB for 2,000 light curves, {peaks[1]:.0f} MB for 20,000")
     assert peaks[1] - peaks[0] < 50, peaks
+
+
+def test_an_absent_band_or_no_usable_light_curve_is_an_error(tmp_path, light_curves):
+    rows = [(lc.id, t, m, e, "R") for lc in light_curves for t, m, e in zip(lc.time, lc.mag, lc.err)]
+    table = tmp_path / "lcs.parquet"
+    pd.DataFrame(rows, columns=["id", "time", "mag", "err", "band"]).to_parquet(table)
+    with pytest.raises(ValueError, match=r"Band 'V' is not in the table; its bands are \['R'\]"):
+        Embedder(tiny_backbone(), band="V").write_parquet(table, tmp_path / "emb.parquet", progress=False)
+    assert not list(tmp_path.glob("emb.parquet*"))  # nothing half-written left
+    too_short = Embedder(tiny_backbone(), band="R", cleaning={"min_observations": 10_000})
+    with pytest.raises(ValueError, match=f"None of the {len(light_curves)} light curves is usable"):
+        too_short(str(table))
+
+
+def test_standardised_output_and_reused_statistics(tmp_path, light_curves):
+    from astromer.embedding.standardize import (embedding_statistics, read_statistics, standardize_parquet,
+                                                write_statistics)
+
+    rows = [(lc.id, t, m, e) for lc in light_curves for t, m, e in zip(lc.time, lc.mag, lc.err)]
+    table = tmp_path / "lcs.parquet"
+    pd.DataFrame(rows, columns=["id", "time", "mag", "err"]).to_parquet(table)
+    embedder = Embedder(tiny_backbone(), batch_size=5)
+    embedder.write_parquet(table, tmp_path / "raw.parquet", progress=False, chunk=3)  # several row groups
+    raw = np.stack(pd.read_parquet(tmp_path / "raw.parquet")["embedding"]).astype(np.float64)
+    stats = embedding_statistics(tmp_path / "raw.parquet")
+    np.testing.assert_allclose(stats["mean"], raw.mean(0), atol=1e-6)
+    np.testing.assert_allclose(stats["std"], raw.std(0), atol=1e-5)
+    write_statistics(stats, tmp_path / "s.json")
+    standardize_parquet(tmp_path / "raw.parquet", read_statistics(tmp_path / "s.json"))
+    z = np.stack(pd.read_parquet(tmp_path / "raw.parquet")["embedding"])
+    varying = raw.std(0) > 0
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(z[:, varying].std(0), 1, atol=1e-4)
+    # raw embeddings of different objects point nearly the same way;
+    # standardised ones do not
+    cosine = lambda a: (a @ a.T / np.outer(np.linalg.norm(a, axis=1), np.linalg.norm(a, axis=1)))  # noqa: E731
+    off = ~np.eye(len(z), dtype=bool)
+    assert np.median(cosine(z)[off]) < np.median(cosine(raw)[off])
+    with pytest.raises(ValueError, match="not an embedding statistics file"):
+        (tmp_path / "bad.json").write_text("{}")
+        read_statistics(tmp_path / "bad.json")
+
+
+def test_the_python_api_logs_what_it_cleaned(light_curves, caplog):
+    import logging
+
+    nan = light_curves[0].as_array().copy()
+    nan[:3, 1] = np.nan
+    embedder = Embedder(tiny_backbone())
+    with caplog.at_level(logging.INFO, logger="astromer.embedding"):
+        embedder([nan, light_curves[1].as_array()])
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "dropped 3 rows with NaN/inf" in warnings[0].getMessage()
+    assert embedder.report.rows_nonfinite == 3

@@ -66,3 +66,47 @@ def test_command_rejects_bad_fold_and_seed_options_before_reading_data(capsys):
     assert "Head seeds must be at least 1, got 0 (--head-seeds)" in capsys.readouterr().err
     assert main(common + ["--only-fold", "5"]) == 2
     assert "only_folds=[5]: folds are numbered 0 to 2 (--folds 3)" in capsys.readouterr().err
+
+
+def _two_band_survey(tmp_path):
+    """The simulated survey with each light curve in two bands, "g" a copy
+    of "r" shifted by 0.3 mag; ids and labels as `simulate_survey` draws."""
+    from astromer.data.demo import simulate_survey
+
+    lcs = simulate_survey(60, seed=3, classes=("RRL", "LPV", "noise"), min_obs=30, max_obs=80)
+    rows = [(lc.id, t, m + shift, e, band) for lc in lcs for band, shift in (("r", 0.0), ("g", 0.3))
+            for t, m, e in zip(lc.time, lc.mag, lc.err)]
+    pd.DataFrame(rows, columns=["id", "time", "mag", "err", "band"]).to_parquet(tmp_path / "lcs.parquet")
+    (tmp_path / "labels.csv").write_text("id,label\n" + "\n".join(f"{lc.id},{lc.label}" for lc in lcs) + "\n")
+    return lcs
+
+
+def test_an_absent_band_is_an_error_naming_the_bands(tmp_path, capsys):
+    from astromer.cli.fewshot import main
+
+    _two_band_survey(tmp_path)
+    args = ["--data", str(tmp_path / "lcs.parquet"), "--labels", str(tmp_path / "labels.csv"),
+            "--methods", "features_logreg", "--out", str(tmp_path / "out")]
+    assert main(args + ["--band", "V"]) == 2
+    assert "band(s) ['V'] not in the light curves; their bands are ['g', 'r']" in capsys.readouterr().err
+    assert main(args + ["--bands", "r", "i"]) == 2
+    assert "band(s) ['i'] not in the light curves" in capsys.readouterr().err
+
+
+def test_one_fold_without_tsne_reports_the_band_it_reads(tmp_path, capsys):
+    lcs = _two_band_survey(tmp_path)
+    (tmp_path / "tiny.yaml").write_text(
+        "name: tiny\nmodel:\n  class: AstromerBackbone\n  num_layers: 1\n  num_heads: 2\n  head_dim: 4\n"
+        "  ff_dim: 8\n  window_size: 64\n  dropout: 0.0\n  pe_base: 1000.0\n  mask_token: false\n"
+        "pretraining:\n  uncertainty_weighted: false\n  learning_rate: 0.001\n  batch_size: 16\n  epochs: 2\n  patience: 2\n"
+    )
+    frame = fewshot.run_from_files(str(tmp_path / "lcs.parquet"), str(tmp_path / "labels.csv"),
+                                   out=str(tmp_path / "out"), preset=str(tmp_path / "tiny.yaml"), band="r",
+                                   methods=("logreg",), spcs=(4,), folds=2, only_folds=[1], tsne=False)
+    assert list(frame["fold"]) == [1]
+    out = tmp_path / "out"
+    assert not (out / "tsne_per_block.png").exists() and (out / "macro_f1_vs_spc.png").exists()
+    assert "(1 fold)" in (out / "summary.md").read_text() and "±" not in (out / "summary.md").read_text()
+    # the cleaning report counts the rows of band r only
+    r_rows = sum(len(lc.time) for lc in lcs)
+    assert f"rows: {r_rows} read" in capsys.readouterr().out

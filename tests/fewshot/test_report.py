@@ -14,3 +14,9 @@ def test_summary_and_markdown():
     assert row["mean"] == pytest.approx(0.6) and row["std"] == pytest.approx(0.1)  # ddof=0
     md = fewshot.markdown_table(summary, {"reference": [0.1, None]})
     assert "| m | 0.600 ± 0.100 | 0.800 ± 0.000 |" in md and "| reference | 0.100 |  |" in md
+
+
+def test_a_single_fold_has_no_fake_spread():
+    frame = pd.DataFrame({"method": ["m"], "spc": [20], "fold": [1], "macro_f1": [0.4321]})
+    md = fewshot.markdown_table(fewshot.summarize(frame))
+    assert "| m | 0.432 (1 fold) |" in md and "±" not in md

@@ -1,5 +1,6 @@
 """Supervised finetuning: encoder and head trained end to end on few labels."""
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,3 +102,19 @@ def test_supervised_finetuning_reads_astroco_and_joint_multiband_encoders(kind):
     assert probs.shape == (4, 2) and np.isfinite(probs).all()
     # The given encoder is untouched.
     assert all(np.array_equal(a, b) for a, b in zip(backbone.get_weights(), before))
+
+
+def test_several_bands_make_a_single_band_encoder_joint():
+    from astromer.fewshot.supervised import encoder_for_bands
+    from astromer.models.astromer_backbone import AstromerBackbone
+    from astromer.models.pretrainer import Pretrainer
+
+    single = Pretrainer(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=16))
+    assert encoder_for_bands(single, ["R"]) is single and encoder_for_bands(single, None) is single
+    joint = encoder_for_bands(single, ["B", "R"])
+    assert joint.backbone.band_names == ["B", "R"]
+    # every weight of the single-band encoder carries over
+    names = {w.path.split("/", 1)[-1]: w for w in joint.backbone.weights}
+    for w in single.backbone.weights:
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(names[w.path.split("/", 1)[-1]]),
+                                      keras.ops.convert_to_numpy(w))

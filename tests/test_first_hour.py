@@ -1,0 +1,154 @@
+"""What a new user meets first: the documented commands from the published
+weights, commands that answer at once, loading a saved model anywhere."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import shared_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_module(module, args, cwd, env=None, timeout=600):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the commands must silence TensorFlow themselves
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def eros_subset(tmp_path_factory):
+    """60 EROS light curves, EROS_R only (the finetuning split takes 80/10/10)."""
+    table = pd.read_parquet(shared_path("data", "eros1_lmc", "lightcurves.parquet"))
+    ids = table["id"].drop_duplicates().iloc[:60]
+    path = tmp_path_factory.mktemp("eros") / "eros60.parquet"
+    table[table["id"].isin(ids) & (table["band"] == "EROS_R")].to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("source", ["original", "keras"])
+def test_finetune_from_published_weights_and_a_bare_keras_file(tmp_path, eros_subset, source):
+    weights = shared_path("weights", "astromer1-macho")
+    if source == "keras":
+        # what the README's snippet saves: an uncompiled model
+        from astromer.models.pretrainer import Pretrainer
+
+        Pretrainer.from_original_checkpoint(weights).save(tmp_path / "a1.keras")
+        weights = tmp_path / "a1.keras"
+    out = run_module("astromer.cli.finetune", ["--weights", str(weights), "--data", str(eros_subset),
+                                                "--set", "pretraining.epochs=1", "--set", "pretraining.batch_size=16",
+                                                "--set", "model.dropout=0", "--out", "run", "--quiet"], tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads((tmp_path / "run" / "finetune.json").read_text())
+    assert report["epochs_run"] == 1
+    # The published weights reconstruct EROS_R well before finetuning (all
+    # observations, no masking; 0.050 on these 60 objects) and one epoch at
+    # the preset's rate leaves them close.
+    assert 0.02 < report["before"]["rmse"] < 0.1 and report["before"]["r2"] > 0.9
+    assert abs(report["after"]["rmse"] - report["before"]["rmse"]) < 0.05
+    # start-up lines of TensorFlow are silenced; the cleaning report is there
+    assert "I0000" not in out.stderr and "cuInit" not in out.stderr and "shuffle=True" not in out.stderr
+    assert "before finetuning: test RMSE" in out.stdout
+
+
+def test_finetune_before_scores_agree_for_checkpoint_and_keras_file(tmp_path, eros_subset):
+    # The same weights, loaded as an original checkpoint or from the .keras
+    # file saved from it, must score the same before finetuning.
+    from astromer import training
+    from astromer.models.pretrainer import Pretrainer
+
+    weights = shared_path("weights", "astromer1-macho")
+    Pretrainer.from_original_checkpoint(weights).save(tmp_path / "a1.keras")
+    scores = []
+    for source in (weights, tmp_path / "a1.keras"):
+        model, config = training.load_for_finetuning(str(source), None, ["model.dropout=0"])
+        data = training.prepare_data(str(eros_subset), config, str(tmp_path / "run"))
+        scores.append(training.evaluate_reconstruction(model, data.test, config, 64))
+    assert scores[0]["rmse"] == pytest.approx(scores[1]["rmse"], abs=1e-6)
+
+
+@pytest.mark.parametrize("module", ["astromer.cli.train", "astromer.cli.finetune", "astromer.cli.embed",
+                                    "astromer.cli.fewshot", "astromer.cli.bench", "astromer.cli.features"])
+def test_help_imports_no_framework(module):
+    code = (f"import sys\nfrom {module} import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('LOADED', sorted(m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert out.returncode == 0, out.stderr
+    assert "LOADED []" in out.stdout, out.stdout[-500:]
+
+
+def test_unknown_preset_is_answered_without_keras(tmp_path):
+    code = ("import sys\nfrom astromer.cli.train import main\nrc = main(['--preset', 'nope'])\n"
+            "print('RC', rc, 'tensorflow' in sys.modules or 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert "RC 2 False" in out.stdout, out.stdout + out.stderr
+    assert "Unknown preset 'nope'" in out.stderr and "a2" in out.stderr
+
+
+def test_load_model_in_a_fresh_process_on_jax(tmp_path):
+    pytest.importorskip("jax")
+    import keras
+
+    from astromer.models.astromer_backbone import AstromerBackbone
+    from astromer.models.pretrainer import Pretrainer
+
+    keras.utils.set_random_seed(3)
+    model = Pretrainer(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=16))
+    x = {"magnitudes": np.linspace(-1, 1, 32, dtype="float32").reshape(2, 16),
+         "times": np.tile(np.arange(16, dtype="float32") * 3.0, (2, 1)),
+         "padding_mask": np.ones((2, 16), "float32"), "hidden_mask": np.zeros((2, 16), "float32")}
+    expected = keras.ops.convert_to_numpy(model(x, training=False))
+    model.save(tmp_path / "m.keras")
+    np.savez(tmp_path / "x.npz", **x)
+    code = ("import numpy as np, keras, astromer\n"
+            "x = dict(np.load('x.npz'))\n"
+            "m = astromer.load_model('m.keras')\n"
+            "np.save('y.npy', keras.ops.convert_to_numpy(m(x, training=False)))\n"
+            "print(keras.backend.backend(), type(m).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT), KERAS_BACKEND="jax"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "jax Pretrainer" in out.stdout
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-5)
+
+
+def test_embed_standardises_by_default_and_reuses_statistics(tmp_path, eros_subset):
+    weights = str(shared_path("weights", "astromer1-macho"))
+    common = ["--weights", weights, "--data", str(eros_subset)]
+    out = run_module("astromer.cli.embed", common + ["--out", "cat.parquet"], tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "standardised, statistics in cat.parquet.stats.json" in out.stdout and "I0000" not in out.stderr
+    catalogue = np.stack(pd.read_parquet(tmp_path / "cat.parquet")["embedding"])
+    np.testing.assert_allclose(catalogue.mean(0), 0, atol=1e-4)
+    out = run_module("astromer.cli.embed", common + ["--out", "raw.parquet", "--no-standardize"], tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    raw = np.stack(pd.read_parquet(tmp_path / "raw.parquet")["embedding"])
+    stats = json.loads((tmp_path / "cat.parquet.stats.json").read_text())
+    std = np.asarray(stats["std"])
+    np.testing.assert_allclose(catalogue, (raw - stats["mean"]) / np.where(std > 0, std, 1), atol=1e-4)
+    # the same objects standardised with the catalogue's statistics
+    out = run_module("astromer.cli.embed", common + ["--out", "new.parquet", "--statistics",
+                                                     "cat.parquet.stats.json"], tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    np.testing.assert_allclose(np.stack(pd.read_parquet(tmp_path / "new.parquet")["embedding"]), catalogue, atol=1e-6)
+    assert not (tmp_path / "new.parquet.stats.json").exists()
+
+
+def test_parameter_count_names_the_mask_token():
+    from astromer import training
+    from astromer.training.loop import parameter_count
+
+    # Astromer 2 paper, Sect. 3.2: 3,953,409 parameters; the token is one more
+    assert parameter_count(training.build_pretrainer(training.resolve_config("a2"))) == \
+        "3,953,409 parameters + 1 mask token"
+    assert parameter_count(training.build_pretrainer(training.resolve_config("a1"))) == "661,505 parameters"
