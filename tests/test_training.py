@@ -57,6 +57,10 @@ def test_demo_run_learns_and_writes_every_output(tmp_path):
     assert (run / "checkpoints" / "latest").read_text().strip() == "epoch-00006"
     state = json.loads((run / "checkpoints" / "epoch-00006" / "state.json").read_text())
     assert state["epoch"] == 6 and state["best_epoch"] == int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    from astromer.training.plots import epoch_numbers
+
+    assert epoch_numbers(history.to_dict("list")) == list(range(1, 7))  # the plot's x axis
+    assert epoch_numbers({"loss": [3.0, 2.0]}) == [1, 2]
     # The training loss about halves over 6 epochs (ratios 0.40-0.46 over
     # three seeds and two dropout streams); the validation RMSE is already
     # near its plateau after the first epoch, so only "improves" there.

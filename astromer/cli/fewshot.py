@@ -55,6 +55,9 @@ def main(argv=None):
     parser.add_argument("--finetune-lr", type=float, default=1e-4, help="learning rate of --finetune")
     parser.add_argument("--finetune-dropout", type=float, default=0.0,
                         help="encoder dropout during --finetune (-1 keeps the model's)")
+    parser.add_argument("--finetune-batch", type=int, default=None,
+                        help="batch of --finetune (default: the preset's, at most 64; never more than the "
+                             "training light curves)")
     parser.add_argument("--epochs", type=int, default=300, help="classifier epochs (early stopping on val)")
     parser.add_argument("--head-seeds", type=int, default=1,
                         help="heads trained per split with different seeds, probabilities averaged (lower variance)")
@@ -76,7 +79,8 @@ def main(argv=None):
             bands=args.bands, variant=args.variant, spcs=args.spc, folds=args.folds, only_folds=args.only_fold,
             splits_dir=args.splits, methods=args.methods, finetune=args.finetune,
             finetune_epochs=args.finetune_epochs, finetune_learning_rate=args.finetune_lr,
-            finetune_dropout=None if args.finetune_dropout < 0 else args.finetune_dropout, epochs=args.epochs,
+            finetune_dropout=None if args.finetune_dropout < 0 else args.finetune_dropout,
+            finetune_batch_size=args.finetune_batch, epochs=args.epochs,
             head_seeds=args.head_seeds, attention_maps=args.attention_maps, periods=args.periods,
             supervised=supervised, tsne=args.tsne,
         )

@@ -7,9 +7,11 @@
 --weights: a run folder of astromer-train, a .keras model, an original
 checkpoint (folder with conf.json/config.json, or a legacy .h5), or a
 .weights.h5 file with --preset. Before and after training, the reconstruction
-RMSE and R2 on the target test split are computed on all observations
-without masking (Astromer 2 paper, Sect. 5.2); they, and the time taken, go
-to finetune.json in the run folder.
+RMSE and R2 on the target test split are computed on the hidden steps
+(probes the model cannot see) and on all observations without masking
+(Astromer 2 paper, Sect. 5.2); both, and the time taken, go to finetune.json
+in the run folder. Training never shows the model a hidden magnitude,
+whatever the preset (see hidden_steps in AstromerBackbone).
 """
 
 import argparse

@@ -20,7 +20,7 @@ class UsageError(ValueError):
 def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, band=None, bands=None,
                    variant=("single",), spcs=(20, 100, 500), folds=3, only_folds=None, splits_dir=None,
                    methods=("a2", "max_pool", "linear", "logreg"), finetune=False, finetune_epochs=10,
-                   finetune_learning_rate=1e-4, finetune_dropout=0.0, epochs=300, head_seeds=1,
+                   finetune_learning_rate=1e-4, finetune_dropout=0.0, finetune_batch_size=None, epochs=300, head_seeds=1,
                    attention_maps=0, periods=None, supervised=None, tsne=True):
     """Runs the benchmark on a light-curve table (`data`) and a label CSV
     (`labels`, id,label) with the encoder of `weights` (or a random one of
@@ -80,7 +80,7 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
         head_settings={"epochs": epochs, "seeds": head_seeds, **({"supervised": supervised} if supervised else {})},
         label_suffix=" (finetuned)" if "self" in finetune_modes else "",
         variant=variant, bands=bands, finetune_learning_rate=finetune_learning_rate,
-        finetune_dropout=finetune_dropout, only_folds=only_folds, tsne=tsne,
+        finetune_dropout=finetune_dropout, finetune_batch_size=finetune_batch_size, only_folds=only_folds, tsne=tsne,
     )
     with open(os.path.join(out, "summary.md")) as f:
         print(f.read())

@@ -13,10 +13,14 @@ FINETUNE_LEARNING_RATE = 1e-4
 
 
 def finetune_encoder(model, config, light_curves_by_id, train_ids, val_ids, out_dir, epochs, bands=None,
-                     learning_rate=FINETUNE_LEARNING_RATE, dropout=0.0):
+                     learning_rate=FINETUNE_LEARNING_RATE, dropout=0.0, batch_size=None):
     """Continues masked-reconstruction training on the training objects
     (validation objects for early stopping); returns the finetuned model,
-    or `model` itself when no epoch beats its validation loss.
+    or `model` itself when no epoch beats its validation loss. Raises
+    ValueError when the split has too few light curves to finetune on.
+
+    The batch is `batch_size` (default: the preset's, at most 64), never
+    larger than the number of training light curves.
 
     A single-band encoder trains on each band of `bands` as a separate light
     curve; a joint multi-band encoder on the objects with all their bands.
@@ -48,12 +52,17 @@ def finetune_encoder(model, config, light_curves_by_id, train_ids, val_ids, out_
                     lcs.append(LightCurve(f"{lc.id}|{band}", lc.time[keep], lc.mag[keep], lc.err[keep], label=lc.label))
         return PackedLightCurves.from_light_curves(lcs, band_names=band_names)
 
+    train, val = pack(train_ids), pack(val_ids)
+    if len(train) < 2 or len(val) < 1:
+        raise ValueError(f"{len(train)} training and {len(val)} validation light curves are too few to finetune on.")
     config = copy.deepcopy(config)
     settings = config["pretraining"]
+    # The batch: `batch_size`, else the preset's capped at 64; never more
+    # than the training light curves (a 2-class task at 20 per class has 40).
+    batch = int(batch_size) if batch_size else min(int(settings["batch_size"]), 64)
     settings.update(epochs=int(epochs), learning_rate=float(learning_rate), warmup_steps=0,
-                    batch_size=min(int(settings["batch_size"]), 64), patience=min(int(settings.get("patience", 20)), 5))
+                    batch_size=min(batch, len(train)), patience=min(int(settings.get("patience", 20)), 5))
     clone = model.with_settings(**({} if dropout is None else {"dropout": float(dropout)}))
-    train, val = pack(train_ids), pack(val_ids)
     clone.compile(training.make_optimizer(settings))
     before = training.evaluate_masked(clone, val, config, settings["batch_size"])["loss"]
     data = training.TrainingData("packed", train, val, description="few-shot training objects")

@@ -37,7 +37,8 @@ def check_options(folds, only_folds=None, head_seeds=1):
 def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool", "linear", "logreg"),
         spcs=(20, 100, 500), folds=3, splits_dir=None, band=None, finetune=False, finetune_epochs=10,
         head_settings=None, verbose=True, label_suffix="", variant="single", bands=None,
-        finetune_learning_rate=FINETUNE_LEARNING_RATE, finetune_dropout=0.0, only_folds=None, tsne=True):
+        finetune_learning_rate=FINETUNE_LEARNING_RATE, finetune_dropout=0.0, only_folds=None, tsne=True,
+        finetune_batch_size=None):
     """Runs the benchmark. Returns a DataFrame (method, spc, fold, macro_f1,
     seconds, and `f1_<class>` per class).
 
@@ -96,10 +97,17 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
             # Finetuned once per cell for every method that starts from the
             # encoder's weights (the baselines do not).
             if finetune and (reads_encoder or any(m in SUPERVISED for m in methods)):
-                encoder = finetune_encoder(model, config, by_id, ids["train"], ids["val"],
-                                           os.path.join(out_dir, "finetune", f"fold{fold}_spc{spc}"),
-                                           finetune_epochs, bands, finetune_learning_rate, finetune_dropout)
-                cell.encoder = encoder
+                try:
+                    cell.encoder = finetune_encoder(model, config, by_id, ids["train"], ids["val"],
+                                                    os.path.join(out_dir, "finetune", f"fold{fold}_spc{spc}"),
+                                                    finetune_epochs, bands, finetune_learning_rate,
+                                                    finetune_dropout, batch_size=finetune_batch_size)
+                except ValueError as error:
+                    # One split too small does not end the run: its rows use
+                    # the encoder as given, and the run says so.
+                    notes.append(f"fold {fold}, {spc} per class: not finetuned ({error})")
+                    with bar.external_write_mode():
+                        print(f"note: {notes[-1]}", flush=True)
             if reads_encoder:
                 if finetune:
                     cache = {}
@@ -144,6 +152,7 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
                    "finetune": finetune, "finetune_epochs": finetune_epochs if finetune else None,
                    "finetune_learning_rate": finetune_learning_rate if finetune else None,
                    "finetune_dropout": finetune_dropout if finetune else None,
+                   "finetune_batch_size": finetune_batch_size if finetune else None,
                    "methods": list(methods), "spcs": list(spcs), "folds": folds, "folds_run": list(fold_list),
                    "head_settings": head_settings, "feature_report": shared.get("feature_report"),
                    "features_imputed": {f"{m} spc {s} fold {k}": n

@@ -55,6 +55,7 @@ def scaled_dot_product_attention(
     return_attention_scores=False,
     implementation="explicit",
     key_lengths=None,
+    exclude_mask=None,
 ):
     """Attention on `(batch, steps, heads, head_dim)` tensors.
 
@@ -67,6 +68,12 @@ def scaled_dot_product_attention(
     `key_lengths[b]` keys of row `b` (always excluding, whatever
     `mask_alpha`): fused, without a bias tensor (`key_length_attention`),
     or as the equivalent -1e9 key mask for scores and the explicit path.
+
+    `exclude_mask` `(batch, steps)`, 1 on keys no query may see (hidden
+    probes during training), adds -1e9 on those keys on top of the
+    `ignore_mask` bias, whatever `mask_alpha` and `mask_format`: the
+    original codes' soft or bonus masks keep applying to padding, while
+    hidden magnitudes stay out of reach.
 
     Returns `(batch, steps, heads, head_dim)`, and the scores
     `(batch, heads, q, k)` when `return_attention_scores=True`.
@@ -85,6 +92,9 @@ def scaled_dot_product_attention(
     bias = None
     if ignore_mask is not None:
         bias = attention_bias(ignore_mask, mask_alpha, mask_format)
+    if exclude_mask is not None:
+        excluded = attention_bias(exclude_mask, -1e9, "K")
+        bias = excluded if bias is None else bias + excluded
 
     if implementation == "fused" and not return_attention_scores:
         if bias is not None and keras.backend.backend() != "torch":
@@ -198,6 +208,8 @@ class AstromerAttention(SequenceLayer):
     Call arguments:
         inputs: `(batch, steps, hidden_dim)`.
         ignore_mask: `(batch, steps)`, 1 on hidden or padded steps.
+        exclude_mask: `(batch, steps)`, 1 on keys always excluded (see
+            `scaled_dot_product_attention`).
         key_lengths: `(batch,)` int, instead of `ignore_mask`: only the
             first `key_lengths[b]` steps of row `b` are attended to (an
             excluding key mask; `AstromerBackbone` with
@@ -247,7 +259,7 @@ class AstromerAttention(SequenceLayer):
         self.output_dense = self.make_dense(hidden_dim, "output")
         self.output_dense.build(tuple(input_shape[:-1]) + (self.num_heads * self.head_dim,))
 
-    def call(self, inputs, ignore_mask=None, key_lengths=None, return_attention_scores=False):
+    def call(self, inputs, ignore_mask=None, key_lengths=None, return_attention_scores=False, exclude_mask=None):
         batch_shape = ops.shape(inputs)[:-1]
         if self.fused_qkv:
             kernel = ops.concatenate(
@@ -277,6 +289,7 @@ class AstromerAttention(SequenceLayer):
             return_attention_scores=return_attention_scores,
             implementation=implementation,
             key_lengths=key_lengths,
+            exclude_mask=exclude_mask,
         )
         output, scores = (result if return_attention_scores else (result, None))
         output = ops.reshape(output, tuple(batch_shape) + (self.num_heads * self.head_dim,))

@@ -32,6 +32,8 @@ class AstromerEncoderBlock(AttentionBlock):
     Call arguments:
         inputs: `(batch, steps, hidden_dim)`.
         ignore_mask: `(batch, steps)`, 1 on hidden or padded steps.
+        exclude_mask: `(batch, steps)`, 1 on keys always excluded (hidden
+            probes of a model with an original soft or bonus mask).
         key_lengths: `(batch,)`, instead of `ignore_mask`: attend to the
             first `key_lengths[b]` steps only (see `AstromerAttention`).
         training: bool, enables dropout.
@@ -100,7 +102,8 @@ class AstromerEncoderBlock(AttentionBlock):
             self.leak_ffn.build(input_shape)
 
     def call(
-        self, inputs, ignore_mask=None, key_lengths=None, training=None, return_attention_scores=False
+        self, inputs, ignore_mask=None, key_lengths=None, training=None, return_attention_scores=False,
+        exclude_mask=None,
     ):
         attended, scores = self.attend(
             inputs,
@@ -108,6 +111,7 @@ class AstromerEncoderBlock(AttentionBlock):
             return_attention_scores=return_attention_scores,
             ignore_mask=ignore_mask,
             key_lengths=key_lengths,
+            exclude_mask=exclude_mask,
         )
         if self.use_leak:
             attended = self.leak_attention(inputs) + attended

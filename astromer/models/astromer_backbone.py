@@ -17,6 +17,36 @@ from astromer.models.backbone import Backbone
 BACKBONE_ATTENTION = ATTENTION_IMPLEMENTATIONS + ("lengths",)
 
 
+HIDDEN_STEPS = ("excluded", "original")
+
+
+def hidden_step_masks(magnitudes, steps, ignore_mask, settings):
+    """What the blocks may see of hidden probes, and the attention masks.
+
+    `hidden_steps="excluded"` (every preset): a hidden step's magnitude is
+    replaced (by the mask token where there is one, else 0) and its key is
+    excluded from attention (paper Eq. 3), so a model cannot lower its loss
+    by copying the value it must predict. Models whose original code used a
+    soft (-0.5, A2) or bonus (+1, A1) mask keep it on padding, the only mask
+    at inference, so their embeddings stay exact. `"original"` reproduces
+    the original codes' probe mode (hidden magnitudes left in the input,
+    the soft or bonus mask on them too): only to compare with the authors'
+    outputs under probe masks, never to train.
+
+    Returns `(magnitudes, masks)`, `masks` the keyword arguments of every
+    block call.
+    """
+    if settings["hidden_steps"] == "original":
+        return magnitudes, {"ignore_mask": ignore_mask}
+    hidden = steps["hidden_mask"]
+    if not settings["mask_token"]:
+        magnitudes = magnitudes * (1.0 - ops.cast(hidden, magnitudes.dtype))
+    excluding = settings["mask_format"] == "K" and float(settings["mask_alpha"]) <= EXCLUDING_ALPHA
+    if excluding:
+        return magnitudes, {"ignore_mask": ignore_mask}
+    return magnitudes, {"ignore_mask": steps["padding_mask"], "exclude_mask": hidden}
+
+
 @keras.saving.register_keras_serializable(package="astromer")
 class AstromerBackbone(Backbone):
     """Astromer encoder: input embedding, then a stack of attention blocks.
@@ -66,6 +96,10 @@ class AstromerBackbone(Backbone):
         band_names: list of band names for a joint multi-band model (an
             extra `bands` input of band indices and a learned band
             embedding); None for single-band models.
+        hidden_steps: "excluded" (default, every preset: hidden probes
+            replaced and excluded from attention, see `hidden_step_masks`)
+            or "original" (the original codes' probe mode, to compare with
+            their outputs; never for training).
         dtype: dtype policy name, e.g. "float32" or "mixed_bfloat16".
 
     Example:
@@ -99,10 +133,12 @@ class AstromerBackbone(Backbone):
         fused_qkv=True,
         layer_norm_epsilon=1e-6,
         band_names=None,
+        hidden_steps="excluded",
         dtype=None,
         **kwargs,
     ):
         settings = self.settings(locals())
+        check_choice("hidden_steps", hidden_steps, HIDDEN_STEPS)
         check_positive_int("num_layers", num_layers)
         check_positive_int("window_size", window_size)
         check_choice("attention_implementation", attention_implementation, BACKBONE_ATTENTION)
@@ -129,6 +165,7 @@ class AstromerBackbone(Backbone):
         magnitudes = steps_in["magnitudes"]
         if mask_token:
             magnitudes = MaskToken(dtype=dtype, name="mask_token")(magnitudes, ignore_mask)
+        magnitudes, masks = hidden_step_masks(magnitudes, steps_in, ignore_mask, settings)
         embedding = AstromerInputEmbedding(
             hidden_dim, pe_base=pe_base, dtype=dtype, name="input_embedding"
         )(magnitudes, steps_in["times"])
@@ -138,7 +175,7 @@ class AstromerBackbone(Backbone):
             x,
             settings,
             AstromerEncoderBlock,
-            {"key_lengths": key_lengths} if sort_keys else {"ignore_mask": ignore_mask},
+            {"key_lengths": key_lengths} if sort_keys else masks,
             attention_implementation="fused" if sort_keys else attention_implementation,
         )
         x = block_outputs[-1]
@@ -161,8 +198,9 @@ class AstromerBackbone(Backbone):
         magnitudes = ops.convert_to_tensor(inputs["magnitudes"])
         if self.mask_token:
             magnitudes = self.get_layer("mask_token")(magnitudes, ignore_mask)
+        magnitudes, masks = hidden_step_masks(magnitudes, inputs, ignore_mask, self.get_config())
         embedding = self.get_layer("input_embedding")(magnitudes, inputs["times"])
-        return self.block_scores(embedding, inputs, block, ignore_mask=ignore_mask)
+        return self.block_scores(embedding, inputs, block, **masks)
 
     @classmethod
     def from_original_checkpoint(cls, path, preset=None, uncertainty_weighted=None, **overrides):

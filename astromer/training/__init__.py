@@ -27,7 +27,7 @@ _EXPORTS = {
     "callbacks": ("ResumableEarlyStopping", "Throughput"),
     "checkpoints": ("TrainingCheckpoint", "latest_checkpoint"),
     "data": ("TrainingData", "make_inputs", "pipeline_config", "prepare_data", "resolve_band_names", "select_band"),
-    "evaluation": ("evaluate_masked", "evaluate_reconstruction"),
+    "evaluation": ("evaluate_hidden", "evaluate_masked", "evaluate_reconstruction"),
     "finetuning": ("run_finetuning",),
     "loading": ("load_for_finetuning", "load_weights"),
     "loop": ("finish_run", "pretrain"),

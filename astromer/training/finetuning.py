@@ -2,9 +2,10 @@
 reconstruction on the target survey, continue training on it, score again.
 
 Before and after training, the reconstruction RMSE and R2 on the target
-test split are computed on all observations without masking (Astromer 2
-paper, Sect. 5.2); they, and the time taken, go to `finetune.json` in the
-run folder.
+test split are computed on the hidden steps (probes the model cannot see:
+the number that cannot be won by copying) and on all observations without
+masking (Astromer 2 paper, Sect. 5.2); both, named, and the time taken go to
+`finetune.json` in the run folder.
 """
 
 import os
@@ -13,10 +14,24 @@ import time
 from astromer.saving import load_keras
 from astromer.training.checkpoints import write_json_atomically
 from astromer.training.data import prepare_data
-from astromer.training.evaluation import evaluate_reconstruction
+from astromer.training.evaluation import evaluate_hidden, evaluate_reconstruction
 from astromer.training.loading import load_for_finetuning
 from astromer.training.loop import pretrain
 from astromer.training.settings import config_errors, default_run_dir
+
+
+def scores(model, split, config, batch):
+    """The reconstruction before or after finetuning, by the steps it is
+    computed on (see `astromer.training.evaluation`)."""
+    return {"hidden_steps": evaluate_hidden(model, split, config, batch),
+            "all_observations": evaluate_reconstruction(model, split, config, batch)}
+
+
+def describe(result):
+    hidden, every = result["hidden_steps"], result["all_observations"]
+    return (f"test RMSE {hidden['rmse']:.4f}, R2 {hidden['r2']:.4f} on hidden steps "
+            f"({hidden['hidden_steps']:,} probes the model cannot see); "
+            f"RMSE {every['rmse']:.4f}, R2 {every['r2']:.4f} on all observations (no masking)")
 
 
 def run_finetuning(weights, data, preset=None, overrides=(), out=None, resume=False, strategy="auto",
@@ -43,8 +58,8 @@ def run_finetuning(weights, data, preset=None, overrides=(), out=None, resume=Fa
         print("astromer-finetune: note: the data has no test split; reporting on the validation split")
     target = training_data.test if training_data.test is not None else training_data.val
     batch = int(config["pretraining"]["batch_size"])
-    before = evaluate_reconstruction(model, target, config, batch)
-    print(f"before finetuning: test RMSE {before['rmse']:.4f}, R2 {before['r2']:.4f} (all observations, no masking)")
+    before = scores(model, target, config, batch)
+    print(f"before finetuning: {describe(before)}")
     start = time.time()
     summary = pretrain(config, training_data, out, resume=resume, strategy_kind=strategy,
                        verbose=0 if quiet else 1, initial_model=model, deterministic=deterministic)
@@ -52,10 +67,9 @@ def run_finetuning(weights, data, preset=None, overrides=(), out=None, resume=Fa
     # The run's final model (best weights) from its folder: after a resume
     # the model trained is the checkpoint's, not `model`.
     model = load_keras(os.path.join(out, "model.keras"))
-    after = evaluate_reconstruction(model, target, config, batch)
+    after = scores(model, target, config, batch)
     report = {"weights": weights, "data": data, "before": before, "after": after,
               "finetuning_seconds": round(seconds, 1), "epochs_run": summary["epochs_run"]}
     write_json_atomically(os.path.join(out, "finetune.json"), report)
-    print(f"after finetuning:  test RMSE {after['rmse']:.4f}, R2 {after['r2']:.4f}; "
-          f"{seconds:.0f} s; outputs in {out}")
+    print(f"after finetuning:  {describe(after)}; {seconds:.0f} s; outputs in {out}")
     return report

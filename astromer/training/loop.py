@@ -82,7 +82,10 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
             # XLA: about 30% faster on CPU than TF's graph executor (and what
             # JAX always does). PyTorch: each step one traced, compiled graph
             # (astromer.models.torch_graph).
-            model.compile(make_optimizer(settings), jit_compile=True)
+            # Under TensorFlow op determinism Keras refuses XLA (and warns):
+            # ask for what it will do.
+            model.compile(make_optimizer(settings),
+                          jit_compile=not (deterministic and keras_backend() == "tensorflow"))
             initial_epoch = 0
     write_config(config, os.path.join(out_dir, "config.yaml"))
     if initial_epoch >= epochs:

@@ -12,14 +12,20 @@ def _pyplot():
     return plt
 
 
+def epoch_numbers(history):
+    """The x axis: epochs numbered from 1, as history.csv numbers them (a
+    history without an `epoch` column counts its rows from 1)."""
+    if history.get("epoch"):
+        return [int(e) for e in history["epoch"]]
+    return list(range(1, len(next(iter(history.values()))) + 1))
+
+
 def learning_curves(history, path, title=None):
     """Train/validation loss, RMSE and R2 per epoch from a history dict
     (`{"loss": [...], "val_loss": [...], ...}` or a CSVLogger table)."""
     plt = _pyplot()
     history = {k: list(v) for k, v in dict(history).items()}
-    # history.csv numbers epochs from 1, as people do.
-    epochs = history.get("epoch") or list(range(1, len(next(iter(history.values()))) + 1))
-    epochs = [int(e) for e in epochs]
+    epochs = epoch_numbers(history)
     panels = [m for m in ("loss", "rmse", "r2") if m in history]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], panels):

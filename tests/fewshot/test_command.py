@@ -110,3 +110,41 @@ def test_one_fold_without_tsne_reports_the_band_it_reads(tmp_path, capsys):
     # the cleaning report counts the rows of band r only
     r_rows = sum(len(lc.time) for lc in lcs)
     assert f"rows: {r_rows} read" in capsys.readouterr().out
+
+
+TINY = ("name: tiny\nmodel:\n  class: AstromerBackbone\n  num_layers: 1\n  num_heads: 2\n  head_dim: 4\n"
+        "  ff_dim: 8\n  window_size: 64\n  dropout: 0.0\n  pe_base: 1000.0\n  mask_token: false\n"
+        "pretraining:\n  uncertainty_weighted: false\n  learning_rate: 0.001\n  batch_size: 256\n  epochs: 2\n"
+        "  patience: 2\n")
+
+
+def test_finetune_on_two_classes_at_twenty_per_class(tmp_path):
+    # 2 classes x 20 training light curves = 40, fewer than the preset's
+    # batch (256) and the default cap (64): the batch becomes 40.
+    from astromer.data.demo import simulate_survey
+
+    lcs = simulate_survey(80, seed=5, classes=("RRL", "LPV"), min_obs=30, max_obs=60)
+    rows = [(lc.id, t, m, e) for lc in lcs for t, m, e in zip(lc.time, lc.mag, lc.err)]
+    pd.DataFrame(rows, columns=["id", "time", "mag", "err"]).to_parquet(tmp_path / "lcs.parquet")
+    (tmp_path / "labels.csv").write_text("id,label\n" + "\n".join(f"{lc.id},{lc.label}" for lc in lcs) + "\n")
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    frame = fewshot.run_from_files(str(tmp_path / "lcs.parquet"), str(tmp_path / "labels.csv"),
+                                   out=str(tmp_path / "out"), preset=str(tmp_path / "tiny.yaml"), methods=("logreg",),
+                                   spcs=(20,), folds=1, finetune=True, finetune_epochs=1, tsne=False)
+    assert list(frame["method"]) == ["logreg (finetuned)"]
+    config = (tmp_path / "out" / "finetune" / "fold0_spc20" / "config.yaml").read_text()
+    assert "batch_size: 40" in config
+
+
+def test_a_split_too_small_to_finetune_fails_by_name():
+    import pytest
+
+    from astromer.data.demo import simulate_survey
+    from astromer.fewshot.finetune import finetune_encoder
+    from astromer.training import build_pretrainer, resolve_config
+
+    lcs = {lc.id: lc for lc in simulate_survey(4, seed=1, min_obs=30, max_obs=40)}
+    config = resolve_config("a1")
+    ids = list(lcs)
+    with pytest.raises(ValueError, match="1 training and 3 validation light curves are too few"):
+        finetune_encoder(build_pretrainer(config), config, lcs, ids[:1], ids[1:], "unused", epochs=1)
