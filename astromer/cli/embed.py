@@ -35,6 +35,14 @@ def main(argv=None):
                         help="original: the A1 library's right-aligned last window")
     parser.add_argument("--float32-first", action="store_true", help="original float32 centring")
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--compat", default="auto", choices=("auto", "default", "original"),
+                        help="original: the original library's windows, float32 centring and cleaning (errors "
+                             "outside (0, 1) kept), to reproduce its embeddings; auto (default): original for "
+                             "weights converted from an original checkpoint")
+    parser.add_argument("--min-error", type=float, help="drop rows with an error <= this (default 0; compat "
+                                                          "original: keep all)")
+    parser.add_argument("--max-error", type=float, help="drop rows with an error >= this (default 1)")
+    parser.add_argument("--min-observations", type=int, help="skip light curves with fewer (default 1)")
     parser.add_argument("--no-standardize", dest="standardize", action="store_false",
                         help="write the raw embeddings (default: standardised per dimension with this table's "
                              "mean and std, saved to <out>.stats.json, for cosine / nearest-neighbour search)")
@@ -57,7 +65,8 @@ def main(argv=None):
         result = embed_table(
             args.weights, args.data, args.out, preset=args.preset, layer=layer, pooling=args.pooling,
             band=args.band, window_mode=args.windows, float32_first=args.float32_first, batch_size=args.batch,
-            standardize=args.standardize, statistics=args.statistics,
+            standardize=args.standardize, statistics=args.statistics, compat=args.compat,
+            cleaning=_cleaning(args),
         )
     except (ValueError, FileNotFoundError) as error:
         # No leading newline any more: the progress bar ends its own line.
@@ -69,6 +78,19 @@ def main(argv=None):
            f"standardised, statistics in {args.out}.stats.json")
     print(f"wrote {result.count} embeddings of size {result.dim} to {args.out} ({how})")
     return 0
+
+
+def _cleaning(args):
+    """The cleaning thresholds given on the command line (None: the compat
+    mode's)."""
+    given = {"min_error": args.min_error, "max_error": args.max_error, "min_observations": args.min_observations}
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        return None
+    from astromer.embedding.compat import original_settings
+
+    base = original_settings()["cleaning"] if args.compat == "original" else {"min_observations": 1}
+    return {**base, **given}
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from astromer.data.windows import sequential_windows
+from astromer.embedding.compat import original_settings, resolve_compat
 from astromer.embedding.writer import write_parquet
 
 LAYERS_HELP = '"last" (last block), "input" (input embedding), "mix" (layer mix), "all", or a block index'
@@ -62,6 +63,10 @@ class Embedder:
             and no `band` fails with the band names.
         read_rows: table rows read at a time when streaming from files (the
             memory it needs does not grow with the catalogue).
+        compat: "default", "original" (windows, centring and cleaning of
+            the original library: `astromer.embedding.compat`; an explicit
+            `cleaning` still applies) or "auto" ("original" for weights
+            converted from an original checkpoint).
         per_band: joint multi-band backbones only: pool each band's steps
             separately (after attention over all bands) and concatenate the
             per-band vectors in `band_names` order, `(num_bands * dim)`; a
@@ -70,7 +75,7 @@ class Embedder:
 
     def __init__(self, backbone, layer="last", pooling="mean", layer_weights=None,
                  window_mode="nonoverlapping", float32_first=False, batch_size=256, cleaning=None,
-                 band=None, read_rows=500_000, per_band=False):
+                 band=None, read_rows=500_000, per_band=False, compat="default"):
         if pooling not in ("mean", "max"):
             raise ValueError(f"Unknown pooling {pooling!r}; use 'mean' or 'max'.")
         valid_layer = layer in ("last", "input", "mix", "all") or (
@@ -83,6 +88,11 @@ class Embedder:
                 f"layer_weights needs {backbone.num_layers + 1} values (input embedding + "
                 f"{backbone.num_layers} blocks), got {len(layer_weights)}."
             )
+        self.compat = resolve_compat(compat, backbone)
+        if self.compat == "original":
+            original = original_settings()
+            window_mode, float32_first = original["window_mode"], original["float32_first"]
+            cleaning = original["cleaning"] if cleaning is None else cleaning
         self.backbone = backbone
         self.layer = layer
         self.pooling = pooling
@@ -111,11 +121,12 @@ class Embedder:
     @classmethod
     def from_weights(cls, weights, preset=None, **kwargs):
         """From a run folder, a `.keras` model, an original checkpoint (e.g.
-        the published Astromer 1 MACHO weights) or a `.weights.h5` + preset."""
-        from astromer.training import load_for_finetuning
+        the published Astromer 1 MACHO weights) or a `.weights.h5` + preset;
+        `compat` defaults to "auto" (the original library's preprocessing
+        for weights converted from an original checkpoint)."""
+        from astromer.training import load_weights
 
-        model, _ = load_for_finetuning(weights, preset)
-        return cls(model.backbone, **kwargs)
+        return cls(load_weights(weights, preset)[0].backbone, **{"compat": "auto", **kwargs})
 
     @classmethod
     def from_preset(cls, preset, weights=None, **kwargs):
@@ -273,10 +284,13 @@ class Embedder:
                 yield from zip(pending, run([w for *_, w in pending]))
                 pending = []
         if pending:
-            # Pad the last batch to the full size: one compiled shape, and the
-            # result of a window never depends on how full its batch is.
+            # The last (or only) batch is padded to the next of a few
+            # compiled shapes (powers of two from 8 up to `batch_size`): a
+            # small job does not pay for a full batch, and there are at most
+            # log2(batch_size / 8) + 1 shapes to compile. A window's result
+            # never depends on how full its batch is.
             windows = [w for *_, w in pending]
-            filler = [windows[-1]] * (self.batch_size - len(windows))
+            filler = [windows[-1]] * (padded_batch(len(windows), self.batch_size) - len(windows))
             yield from zip(pending, run(windows + filler)[: len(pending)])
 
     def window_embeddings(self, light_curves):
@@ -367,6 +381,13 @@ class Embedder:
         `n_windows`, `embedding` as a list of float32) with constant memory.
         Returns the number of light curves written."""
         return write_parquet(self, source, path, chunk=chunk, progress=progress)
+
+
+def padded_batch(count, batch_size, smallest=8):
+    """The batch a last batch of `count` windows is padded to: the next
+    power of two, at least `smallest`, at most `batch_size`."""
+    size = max(int(smallest), 1 << max(int(count) - 1, 0).bit_length())
+    return min(size, int(batch_size)) if count <= batch_size else int(batch_size)
 
 
 def _as_light_curves(light_curves):

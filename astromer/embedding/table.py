@@ -20,7 +20,7 @@ class EmbeddedTable(NamedTuple):
 
 def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", band=None,
                 window_mode="nonoverlapping", float32_first=False, batch_size=256, progress=True,
-                standardize=False, statistics=None):
+                standardize=False, statistics=None, compat="auto", cleaning=None):
     """Embeds every light curve of `data` with the model of `weights` and
     streams the result to `out` (see `Embedder.write_parquet`).
 
@@ -29,8 +29,8 @@ def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", b
             original checkpoint, or a `.weights.h5` with `preset`.
         data: Parquet/CSV file or folder (id, time, mag, err[, band]).
         out: the output Parquet file.
-        preset, layer, pooling, band, window_mode, float32_first, batch_size:
-            as for `Embedder` / `Embedder.from_weights`.
+        preset, layer, pooling, band, window_mode, float32_first, batch_size,
+        compat, cleaning: as for `Embedder` / `Embedder.from_weights`.
         progress: show a progress line on stderr.
         standardize: write `(x - mean) / std` per dimension (see
             `astromer.embedding.standardize`), the statistics of this table
@@ -42,8 +42,15 @@ def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", b
     """
     embedder = Embedder.from_weights(
         weights, preset=preset, layer=layer, pooling=pooling, band=band,
-        window_mode=window_mode, float32_first=float32_first, batch_size=batch_size,
+        window_mode=window_mode, float32_first=float32_first, batch_size=batch_size, compat=compat,
+        cleaning=cleaning,
     )
+    if progress:
+        why = " (weights converted from an original checkpoint)" if compat == "auto" else ""
+        print(f"compat {embedder.compat}{why}: windows {embedder.window_mode}, "
+              f"{'float32' if embedder.float32_first else 'float64'} centring, errors kept in "
+              f"({embedder.cleaning.min_error:g}, {embedder.cleaning.max_error:g})"
+              + ("; --compat default for the papers' preprocessing" if embedder.compat == "original" else ""))
     stats = read_statistics(statistics) if statistics else None
     count = embedder.write_parquet(data, out, progress=progress)
     if standardize or statistics:

@@ -193,3 +193,18 @@ def test_the_python_api_logs_what_it_cleaned(light_curves, caplog):
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "dropped 3 rows with NaN/inf" in warnings[0].getMessage()
     assert embedder.report.rows_nonfinite == 3
+
+
+def test_a_small_job_is_padded_to_a_small_compiled_shape(light_curves):
+    from astromer.embedding.embedder import padded_batch
+
+    assert [padded_batch(n, 256) for n in (1, 8, 9, 49, 129, 256)] == [8, 8, 16, 64, 256, 256]
+    assert padded_batch(5, 4) == 4 and padded_batch(3, 6) == 6  # never above the batch
+    calls = []
+    embedder = Embedder(tiny_backbone(), batch_size=256)
+    run = embedder.pooled_model().predict_on_batch
+    embedder._pooled_model.predict_on_batch = lambda x: (calls.append(len(x["magnitudes"])), run(x))[1]
+    _, small = embedder.embed_array(light_curves[:3])
+    assert calls and max(calls) <= 16  # not 256 for a handful of windows
+    _, full = Embedder(tiny_backbone(), batch_size=2).embed_array(light_curves[:3])
+    np.testing.assert_allclose(small, full, atol=1e-5)

@@ -115,10 +115,14 @@ def test_a1_published_weights_every_window(a1_model, a1_oracle):
     np.testing.assert_array_equal(a1_oracle["regression_out"], a1_oracle["regression_predict_fn"])
 
 
-def test_a1_per_object_embeddings_from_raw_light_curves(a1_model, a1_oracle, raw_light_curves):
+@pytest.mark.parametrize("settings", [{"window_mode": "original", "float32_first": True}, {"compat": "original"},
+                                      {"compat": "auto"}])
+def test_a1_per_object_embeddings_from_raw_light_curves(a1_model, a1_oracle, raw_light_curves, settings):
+    # The one switch (compat="original", or "auto" for these converted
+    # weights) gives the original library's windows and centring.
     from astromer.embedding import Embedder
 
-    embedder = Embedder(a1_model.backbone, window_mode="original", float32_first=True, batch_size=8)
+    embedder = Embedder(a1_model.backbone, batch_size=8, **settings)
     ids = list(raw_light_curves)
     steps = dict(zip(ids, embedder.step_embeddings(raw_light_curves[i] for i in ids)))
     order = list(a1_oracle["concat_order"])
@@ -132,3 +136,17 @@ def test_a1_per_object_embeddings_from_raw_light_curves(a1_model, a1_oracle, raw
     for oid in ("syn_04", "syn_10", "syn_15"):
         max_err, p999 = report_errors(oid, steps[oid], a1_oracle[f"concat_full__{oid}"])
         assert p999 < 2e-3 and max_err < 1e-2
+
+
+def test_compat_original_keeps_the_rows_the_original_library_reads(a1_model, raw_light_curves):
+    # The two real MACHO light curves have errors up to 6.9: the original
+    # library embeds every row, the papers' cleaning drops errors >= 1.
+    from astromer.embedding import Embedder
+
+    macho = {i: raw_light_curves[i] for i in ("macho_1.3444.614", "macho_58.6272.729")}
+    original = Embedder(a1_model.backbone, batch_size=8, compat="auto")
+    assert original.compat == "original"  # converted weights: chosen automatically
+    table = original(list(macho.values()), ids=list(macho))
+    assert list(table["n_obs"]) == [722, 148]
+    default = Embedder(a1_model.backbone, batch_size=8)(list(macho.values()), ids=list(macho))
+    assert list(default["n_obs"]) == [720, 147]

@@ -16,8 +16,7 @@ import json
 import os
 import sys
 
-import keras
-
+import astromer
 from astromer import fewshot, training
 from astromer.data.cleaning import CleaningConfig, clean_light_curves
 from astromer.data.datasets import PackedLightCurves
@@ -47,12 +46,8 @@ curves = [lc for lc in clean_light_curves(iter_light_curves(os.path.join(EROS, "
                                           CleaningConfig(min_observations=5)) if lc.id not in test_ids]
 print(f"{len(curves)} EROS objects outside every fold's test set ({len(test_ids)} test ids excluded)")
 
-if WEIGHTS.endswith(".keras"):
-    a1 = keras.saving.load_model(WEIGHTS)
-else:
-    from astromer.models.pretrainer import Pretrainer  # reads TF checkpoints: needs TensorFlow
-
-    a1 = Pretrainer.from_original_checkpoint(WEIGHTS)
+# An original checkpoint needs TensorFlow; the .keras copy loads anywhere.
+a1 = astromer.load_model(WEIGHTS)
 if mode == "joint":
     model = a1.with_bands(BANDS, dropout=DROPOUT, window_size=WINDOW)
     lcs = curves
@@ -74,10 +69,15 @@ config["model"] = {"class": "AstromerBackbone", **{
 data = training.TrainingData("packed", train, val, description=f"EROS-1 non-test objects, {mode}")
 model.compile(training.make_optimizer(config["pretraining"]))
 before = training.evaluate_masked(model, val, config, 64)
-print("validation before:", before)
+# Hidden steps: the probes the model cannot see (since issue 22 training
+# never shows them, whatever the preset); the number that cannot be copied.
+hidden_before = training.evaluate_hidden(model, val, config, 64)
+print("validation before:", before, "hidden steps:", hidden_before)
 summary = training.pretrain(config, data, out_dir, initial_model=model, verbose=2, input_path="numpy")
 summary["mode"], summary["objects"], summary["sequences"] = mode, len(curves), len(lcs)
 summary["val_before"] = before
+summary["val_hidden_before"] = hidden_before
+summary["val_hidden_after"] = training.evaluate_hidden(astromer.load_model(out_dir), val, config, 64)
 print(json.dumps(summary, indent=2, default=str))
 with open(os.path.join(out_dir, "eros_pretraining.json"), "w") as f:
     json.dump(summary, f, indent=2, default=str)

@@ -1,0 +1,36 @@
+"""One switch for embeddings as the original library makes them.
+
+The published Astromer 1 weights reproduce the original python-library's
+(ASTROMER 0.1.8) embeddings only with its preprocessing: windows of
+`floor(L / 200) + 1` with the last one right-aligned (`window_mode=
+"original"`), window means taken in float32 (`float32_first`), and no row
+dropped for its error (the original keeps errors outside (0, 1)).
+`compat="original"` sets the three; `"default"` follows the papers
+(non-overlapping windows, float64 centring, errors in (0, 1)). `"auto"`
+picks "original" for weights that carry the original code's quirks (an
+original checkpoint, or a model converted from one) and "default" otherwise.
+"""
+
+COMPAT_MODES = ("auto", "default", "original")
+
+
+def original_settings():
+    """The `Embedder` settings of the original library's `encode`."""
+    return {"window_mode": "original", "float32_first": True,
+            "cleaning": {"min_error": float("-inf"), "max_error": float("inf"), "min_observations": 1}}
+
+
+def is_original(backbone):
+    """Whether a backbone carries an original code's attention quirk (the +1
+    bonus of Astromer 1, the soft -0.5 of Astromer 2): weights converted
+    from an original checkpoint."""
+    return float(getattr(backbone, "mask_alpha", -1e9)) in (1.0, -0.5)
+
+
+def resolve_compat(compat, backbone):
+    """"auto" -> "original" or "default" for `backbone`; others checked."""
+    if compat not in COMPAT_MODES:
+        raise ValueError(f"Unknown compat {compat!r}; use one of {COMPAT_MODES}.")
+    if compat == "auto":
+        return "original" if is_original(backbone) else "default"
+    return compat
