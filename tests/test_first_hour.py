@@ -84,7 +84,8 @@ def test_finetune_before_scores_agree_for_checkpoint_and_keras_file(tmp_path, er
 
 
 @pytest.mark.parametrize("module", ["astromer.cli.train", "astromer.cli.finetune", "astromer.cli.embed",
-                                    "astromer.cli.fewshot", "astromer.cli.bench", "astromer.cli.features"])
+                                    "astromer.cli.fewshot", "astromer.cli.bench", "astromer.cli.features",
+                                    "astromer.cli.export"])
 def test_help_imports_no_framework(module):
     code = (f"import sys\nfrom {module} import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"

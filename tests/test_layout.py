@@ -1,6 +1,6 @@
 """The package's architecture as a test: imports point down, no cycles, short modules.
 
-Layers: `cli` → workflows (`training`, `embedding`, `fewshot`, `bench`) →
+Layers: `cli` → workflows (`training`, `embedding`, `fewshot`, `bench`, `export`) →
 `models` / `data` → `layers`. The graph is read with `ast` from the source
 (imports inside functions count: a lazy import is still a dependency), so
 these tests need no backend and fail on the line that breaks the rule.
@@ -11,7 +11,8 @@ from pathlib import Path
 
 
 PACKAGE = Path(__file__).resolve().parents[1] / "astromer"
-WORKFLOWS = ("astromer.training", "astromer.embedding", "astromer.fewshot", "astromer.bench", "astromer.cli")
+WORKFLOWS = ("astromer.training", "astromer.embedding", "astromer.fewshot", "astromer.bench", "astromer.export",
+             "astromer.cli")
 
 # `from astromer.models.embedder import Embedder` is what users wrote before the
 # embedder moved to `astromer.embedding`; the old module is a one-line alias
