@@ -12,6 +12,7 @@ import numpy as np
 
 from astromer.data.windows import sequential_windows
 from astromer.embedding.compat import original_settings, resolve_compat
+from astromer.embedding.selection import readable_light_curves
 from astromer.embedding.writer import write_parquet
 
 LAYERS_HELP = '"last" (last block), "input" (input embedding), "mix" (layer mix), "all", or a block index'
@@ -189,70 +190,13 @@ class Embedder:
     # ---------------------------------------------------------- windows
 
     def _light_curves(self, source, ids=None, on_rows=None):
-        from astromer.data.cleaning import clean_light_curve
         from astromer.data.lightcurves import iter_light_curves, stream_light_curves
 
         if isinstance(source, (str, os.PathLike)):
             stream = stream_light_curves(source, on_rows=on_rows, batch_rows=self.read_rows)
         else:
             stream = iter_light_curves(source, ids=ids)
-        seen, read, kept = set(), 0, 0
-        for lc in stream:
-            read += 1
-            if lc.band is not None:
-                seen.update(str(b) for b in np.unique(lc.band.astype(str)))
-            lc = self._select_band(lc)
-            cleaned = clean_light_curve(lc, self.cleaning, self.report)
-            if cleaned is not None:
-                kept += 1
-                yield cleaned
-        self._check_found(seen, read, kept)
-        self._log_report()
-
-    def _log_report(self):
-        """The cleaning summary on the `astromer` logger: a warning (shown
-        by default) when rows or light curves were dropped, info otherwise;
-        the counts are in `self.report`."""
-        import logging
-
-        dropped = self.report.rows_in != self.report.rows_out or self.report.light_curves_in != self.report.light_curves_out
-        logging.getLogger("astromer.embedding").log(logging.WARNING if dropped else logging.INFO,
-                                                    "Embedder cleaning (details in Embedder.report):\n%s",
-                                                    self.report.summary())
-
-    def _check_found(self, seen, read, kept):
-        """An absent band or a table with no usable light curve is an error
-        naming what is there, not an empty result."""
-        if self.band is not None and seen and str(self.band) not in seen:
-            raise ValueError(f"Band {self.band!r} is not in the table; its bands are {sorted(seen)}: pass one of "
-                             "them (--band).")
-        if read and not kept:
-            raise ValueError(f"None of the {read:,} light curves is usable after cleaning:\n{self.report.summary()}")
-
-    def _select_band(self, lc):
-        from astromer.data.lightcurves import LightCurve
-
-        if getattr(self.backbone, "band_names", None):
-            # Joint multi-band model: every band is read; unknown ones fail.
-            if lc.band is None:
-                raise ValueError(
-                    f"Light curve {lc.id!r} has no band column; this model reads bands {self.backbone.band_names}."
-                )
-            self.backbone.band_indices(lc.band)
-            return lc
-        if lc.band is None:
-            return lc
-        bands = np.unique(lc.band.astype(str))
-        if self.band is None:
-            if len(bands) > 1:
-                raise ValueError(
-                    f"Light curve {lc.id!r} has bands {[str(b) for b in bands]}; this single-band model needs one: "
-                    f"pass band=... (--band on the command line)."
-                )
-            return lc
-        keep = lc.band.astype(str) == str(self.band)
-        return LightCurve(lc.id, lc.time[keep], lc.mag[keep], lc.err[keep], band=lc.band[keep],
-                          label=lc.label, meta=lc.meta)
+        return readable_light_curves(stream, self.backbone, self.band, self.cleaning, self.report)
 
     def _windows(self, light_curves):
         size = self.backbone.window_size
@@ -358,8 +302,14 @@ class Embedder:
         """Embeddings of every light curve of `source` (table path, DataFrame,
         list of `(L, 3)` arrays, ...) as a DataFrame: `id`, `n_obs`,
         `n_windows` and `embedding` (a float32 vector per row; `(K, dim)`
-        arrays for `layer="all"`)."""
+        arrays for `layer="all"`).
+
+        In the embedding hub's style, `embedder(time, mag)` (two 1-D arrays)
+        is `embedder.one(time, mag)`: one light curve's vector."""
         import pandas as pd
+
+        if ids is not None and _is_series(source) and _is_series(ids):
+            return self.one(source, ids)
 
         rows = list(self.iter_embeddings(source, ids=ids))
         return pd.DataFrame(
@@ -370,6 +320,24 @@ class Embedder:
                 "embedding": [r[1].astype(np.float32) for r in rows],
             }
         )
+
+    def one(self, time, mag, err=None):
+        """The `(dim,)` float32 embedding of one light curve given as arrays.
+        `err` may be left out for models that do not read errors (Astromer 1
+        and 2); it then only has to pass the error cleaning."""
+        return self.batch([(time, mag, err)])[0]
+
+    def batch(self, light_curves):
+        """`(N, dim)` float32 embeddings of `(time, mag[, err])` tuples or
+        `(L, 2 | 3)` arrays, in order (a light curve cleaning removes fails)."""
+        arrays = [_as_array(item, needs_errors="errors" in self.backbone.input_names) for item in light_curves]
+        ids = [str(i) for i in range(len(arrays))]
+        got, vectors = self.embed_array(arrays, ids=ids)
+        if got != ids:
+            lost = sorted(int(i) for i in set(ids) - set(got))
+            raise ValueError(f"Light curve(s) at position {lost} have no usable observation after cleaning "
+                             "(counts in Embedder.report).")
+        return vectors
 
     def embed_array(self, source, ids=None):
         """`(ids, embeddings array (N, dim) or (N, K, dim))`."""
@@ -388,6 +356,35 @@ def padded_batch(count, batch_size, smallest=8):
     power of two, at least `smallest`, at most `batch_size`."""
     size = max(int(smallest), 1 << max(int(count) - 1, 0).bit_length())
     return min(size, int(batch_size)) if count <= batch_size else int(batch_size)
+
+
+def _is_series(values):
+    """A 1-D numeric array (times or magnitudes), not a table, a list of
+    light curves or a list of ids."""
+    if isinstance(values, (str, os.PathLike)):
+        return False
+    try:
+        array = np.asarray(values)
+    except ValueError:  # ragged: a list of light curves
+        return False
+    return array.ndim == 1 and np.issubdtype(array.dtype, np.number)
+
+
+def _as_array(item, needs_errors):
+    """`(time, mag[, err])` or an `(L, 2 | 3)` array -> `(L, 3)` float64."""
+    if isinstance(item, tuple):
+        time, mag, *rest = item
+        err = rest[0] if rest else None
+    else:
+        item = np.asarray(item, np.float64)
+        time, mag, err = item[:, 0], item[:, 1], item[:, 2] if item.shape[1] > 2 else None
+    time, mag = np.asarray(time, np.float64), np.asarray(mag, np.float64)
+    if err is None:
+        if needs_errors:
+            raise ValueError("This model reads photometric errors: pass err (or (L, 3) arrays).")
+        # Not read by the model; a value inside (0, 1) passes the error cleaning.
+        err = np.full_like(mag, 0.5)
+    return np.stack([time, mag, np.asarray(err, np.float64)], axis=1)
 
 
 def _as_light_curves(light_curves):

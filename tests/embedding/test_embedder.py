@@ -208,3 +208,16 @@ def test_a_small_job_is_padded_to_a_small_compiled_shape(light_curves):
     assert calls and max(calls) <= 16  # not 256 for a handful of windows
     _, full = Embedder(tiny_backbone(), batch_size=2).embed_array(light_curves[:3])
     np.testing.assert_allclose(small, full, atol=1e-5)
+
+
+def test_per_object_calls_in_the_hub_style(light_curves):
+    embedder = Embedder(tiny_backbone(), batch_size=16)
+    table = embedder([lc.as_array() for lc in light_curves[:3]], ids=["a", "b", "c"])
+    lc = light_curves[1]
+    np.testing.assert_allclose(embedder.one(lc.time, lc.mag, lc.err), table["embedding"][1], atol=1e-6)
+    np.testing.assert_allclose(embedder(lc.time, lc.mag), table["embedding"][1], atol=1e-6)  # errors not read
+    vectors = embedder.batch([(x.time, x.mag) for x in light_curves[:3]])
+    assert vectors.shape == (3, embedder.backbone.hidden_dim)
+    np.testing.assert_allclose(vectors, np.stack(table["embedding"]), atol=1e-6)
+    with pytest.raises(ValueError, match=r"position \[1\] have no usable observation"):
+        embedder.batch([(lc.time, lc.mag), (lc.time[:0], lc.mag[:0])])
