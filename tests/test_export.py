@@ -78,3 +78,21 @@ def test_a_model_that_cannot_be_exported_names_the_layer(tmp_path):
     with pytest.raises(ValueError, match="layer 'fusion' has an operation with no ONNX equivalent"):
         export_model(backbone, tmp_path / "astroco.onnx")
     assert not (tmp_path / "astroco.onnx").exists()
+
+
+def test_savedmodel_serves_the_hub_outputs(tmp_path):
+    requires_tensorflow_backend()
+    import keras
+    import tensorflow as tf
+
+    from astromer.export import export_model, random_hub_inputs
+    from astromer.models.astromer_backbone import AstromerBackbone
+
+    backbone = AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=32)
+    hub = export_model(backbone, tmp_path / "saved", format="savedmodel")
+    x = random_hub_inputs(hub, 3)
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))  # kept: its variables must outlive the call
+    served = loaded.serve([x["input"], x["times"], x["mask_in"]])
+    expected = hub([x["input"], x["times"], x["mask_in"]])
+    for name in ("mean", "max", "sequence"):
+        np.testing.assert_allclose(served[name].numpy(), keras.ops.convert_to_numpy(expected[name]), atol=1e-5)
