@@ -269,3 +269,25 @@ def test_a_band_the_table_lacks_fails_naming_its_bands(tmp_path):
     config = training.resolve_config("a1", ["data.band=r", "data.min_observations=1000"])
     with pytest.raises(training.ConfigError, match="none of its 20 light curves is usable"):
         training.prepare_data(str(tmp_path / "t.parquet"), config, str(tmp_path / "run"))
+
+
+def test_resume_continues_on_the_data_the_run_started_with(tmp_path):
+    from astromer.data.demo import simulate_survey
+
+    lcs = simulate_survey(80, seed=4, min_obs=30, max_obs=60)
+    rows = [(lc.id, t, m, e) for lc in lcs for t, m, e in zip(lc.time, lc.mag, lc.err)]
+    pd.DataFrame(rows, columns=["id", "time", "mag", "err"]).to_parquet(tmp_path / "table.parquet")
+    preset = tiny_preset(tmp_path, epochs=1)
+    out = run_cli(["--preset", str(preset), "--data", "table.parquet", "--out", "run", "--quiet"], cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    # no --data: the table, not the demo survey
+    out = run_cli(["--out", "run", "--resume", "--quiet", "--set", "pretraining.epochs=2"], cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"resuming on the run's data: {tmp_path / 'table.parquet'}" in out.stdout
+    assert "table" in out.stdout and "demo" not in out.stdout
+    assert list(pd.read_csv(tmp_path / "run" / "history.csv")["epoch"]) == [1, 2]
+    # another table is refused
+    pd.DataFrame(rows[:500], columns=["id", "time", "mag", "err"]).to_parquet(tmp_path / "other.parquet")
+    out = run_cli(["--out", "run", "--resume", "--data", "other.parquet", "--set", "pretraining.epochs=3"],
+                  cwd=tmp_path)
+    assert out.returncode == 2 and "--resume continues on the same data" in out.stderr

@@ -1,9 +1,12 @@
 """The `astromer-train` workflow: settings from a preset (or a run to
 resume), the data, the training loop, and the one-line report."""
 
+import os
+
 from astromer.training.data import prepare_data
 from astromer.training.loop import pretrain
-from astromer.training.settings import config_errors, default_run_dir, resolve_config, resumed_config
+from astromer.training.settings import (ConfigError, config_errors, default_run_dir, resolve_config,
+                                       resumed_config)
 
 
 def run_pretraining(preset="a2", data=None, overrides=(), out=None, resume=False, strategy="auto",
@@ -29,8 +32,11 @@ def run_pretraining(preset="a2", data=None, overrides=(), out=None, resume=False
     with config_errors():
         if resume:
             config = resumed_config(out, overrides)
+            data = resumed_data(config, data, out)
         else:
             config = resolve_config(preset, overrides, demo=data is None)
+            # The run folder records its data, so that --resume continues on it.
+            config["run"] = {"data": os.path.abspath(data) if data else None}
         out = out or default_run_dir(config.get("name", "run"))
         training_data = prepare_data(data, config, out, input_path=input_path)
     summary = pretrain(config, training_data, out, resume=resume, strategy_kind=strategy,
@@ -38,3 +44,20 @@ def run_pretraining(preset="a2", data=None, overrides=(), out=None, resume=False
     print(f"done: {summary['epochs_run']} epochs, best val_loss {summary['best_val_loss']:.4f} "
           f"(epoch {summary['best_epoch']}); outputs in {out}")
     return out, summary
+
+
+def resumed_data(config, data, out):
+    """The data a resumed run continues on: the one recorded in its folder
+    (`run.data`; None is the demo survey). A different `--data` is refused:
+    the run would silently change what it learns from."""
+    if "run" not in config:
+        return data  # a run folder written before the data was recorded
+    recorded = config["run"].get("data")
+    if data is None:
+        if recorded is not None:
+            print(f"resuming on the run's data: {recorded}")
+        return recorded
+    if recorded is None or os.path.abspath(data) != recorded:
+        raise ConfigError(f"{out} was trained on {recorded or 'the demo survey'}; --resume continues on the same "
+                          f"data: drop --data (or start a new run with --out elsewhere for {data!r}).")
+    return data
