@@ -291,3 +291,15 @@ def test_resume_continues_on_the_data_the_run_started_with(tmp_path):
     out = run_cli(["--out", "run", "--resume", "--data", "other.parquet", "--set", "pretraining.epochs=3"],
                   cwd=tmp_path)
     assert out.returncode == 2 and "--resume continues on the same data" in out.stderr
+
+
+def test_too_few_light_curves_for_one_batch_is_a_usage_error(tmp_path):
+    from astromer.data.demo import simulate_survey
+
+    lcs = simulate_survey(10, seed=4, min_obs=30, max_obs=60)
+    rows = [(lc.id, t, m, e) for lc in lcs for t, m, e in zip(lc.time, lc.mag, lc.err)]
+    pd.DataFrame(rows, columns=["id", "time", "mag", "err"]).to_parquet(tmp_path / "table.parquet")
+    out = run_cli(["--preset", str(tiny_preset(tmp_path, epochs=1)), "--data", "table.parquet", "--out", "run"],
+                  cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "do not fill one batch of 16" in out.stderr and "pretraining.batch_size" in out.stderr

@@ -32,7 +32,7 @@ from astromer.training.data import make_inputs
 from astromer.training.evaluation import evaluate_masked
 from astromer.training.model import build_pretrainer, make_optimizer
 from astromer.training.plots import learning_curves
-from astromer.training.settings import write_config
+from astromer.training.settings import ConfigError, write_config
 from astromer.training.strategy import keras_backend, make_strategy, strategy_scope, tensorflow_available
 
 
@@ -90,7 +90,15 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
     write_config(config, os.path.join(out_dir, "config.yaml"))
     if initial_epoch >= epochs:
         print(f"{out_dir} already finished its {epochs} epochs")
-    train, val, steps, val_steps = make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy)
+    try:
+        train, val, steps, val_steps = make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy)
+    except ValueError as error:
+        if "do not fill one batch" not in str(error):
+            raise
+        # Too little data for the batch: a setting to change, not a bug.
+        raise ConfigError(f"The training split: {error} Set pretraining.batch_size (--set "
+                          f"pretraining.batch_size=N) to at most the number of training light curves, or give "
+                          "more light curves.") from None
 
     early = ResumableEarlyStopping(settings.get("patience", 20), state["early_stopping_wait"], state["best"])
     callbacks = [
