@@ -25,8 +25,24 @@ def register_classes():
 
 
 def load_keras(path, **kwargs):
-    """`keras.saving.load_model(path)` with astromer's classes registered."""
+    """`keras.saving.load_model(path)` with astromer's classes registered.
+
+    A file that exists but cannot be read (truncated, damaged, not a zip)
+    raises ValueError naming it and what to do; Keras itself says "File not
+    found" for those."""
+    import os
+    import zipfile
+
     import keras
 
     register_classes()
-    return keras.saving.load_model(path, **kwargs)
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"{path} does not exist.")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a readable .keras file (a .keras file is a zip archive; this one is "
+                         f"{os.path.getsize(path):,} bytes and damaged or truncated): save or copy it again.")
+    try:
+        return keras.saving.load_model(path, **kwargs)
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise ValueError(f"{path} is damaged ({type(error).__name__}: {error}): save or copy it again.") from None

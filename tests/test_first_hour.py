@@ -172,3 +172,20 @@ def test_embed_command_absent_band_exits_2_listing_the_bands(tmp_path, eros_subs
     assert rc == 2
     assert "Band 'EROS_V' is not in the table; its bands are ['EROS_R']" in capsys.readouterr().err
     assert not list(tmp_path.glob("e.parquet*"))
+
+
+def test_a_damaged_keras_file_is_named_not_called_missing(tmp_path):
+    import keras
+
+    from astromer import training
+    from astromer.models.astromer_backbone import AstromerBackbone
+    from astromer.models.pretrainer import Pretrainer
+
+    keras.utils.set_random_seed(0)
+    Pretrainer(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=16)).save(
+        tmp_path / "m.keras")
+    data = (tmp_path / "m.keras").read_bytes()
+    (tmp_path / "cut.keras").write_bytes(data[: len(data) // 2])
+    with pytest.raises(training.ConfigError, match=r"cut.keras is not a readable .keras file .* damaged or "
+                                                   r"truncated\): save or copy it again"):
+        training.load_weights(str(tmp_path / "cut.keras"))

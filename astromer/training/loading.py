@@ -36,6 +36,14 @@ def load_for_finetuning(weights, preset=None, overrides=()):
     return _compiled(rebuilt, config), config
 
 
+def _readable(load, path):
+    """`load(path)`, a damaged file reported as a `ConfigError` naming it."""
+    try:
+        return load(path)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
 def _compiled(model, config):
     """`model` compiled with the run's optimizer: a model loaded for
     training is scored (`evaluate`) before `fit`, and only a run folder's
@@ -55,11 +63,11 @@ def load_weights(weights, preset=None, overrides=()):
     if not os.path.exists(weights):
         raise ConfigError(f"Weights {weights!r} do not exist.")
     if os.path.isdir(weights) and os.path.exists(os.path.join(weights, "model.keras")):
-        model = load_keras(os.path.join(weights, "model.keras"))
+        model = _readable(load_keras, os.path.join(weights, "model.keras"))
         config = read_config(os.path.join(weights, "config.yaml"))
         return model, presets.apply_overrides(config, overrides)
     if weights.endswith(".keras"):
-        model = load_keras(weights)
+        model = _readable(load_keras, weights)
         config = resolve_config(preset or _preset_of(model), overrides)
         config["model"] = _backbone_settings(type(model.backbone).__name__, model)
         return model, config
