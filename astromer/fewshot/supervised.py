@@ -16,8 +16,8 @@ whatever its count; training ids may repeat, as the fixed splits draw them).
 Every epoch each training object gives one window; a light curve longer than
 the window gives a random one of its windows each epoch (augmentation), a
 shorter one is used whole. Validation and test objects are read through all
-their sequential windows, and an object's class probabilities are the mean
-of its windows'.
+their sequential windows (every one full: the last is right-aligned), and an
+object's class probabilities are the mean of its windows'.
 
 The encoder is a copy of the given one with dropout 0: Astromer 1 has no
 residual connections, and its dropout before every LayerNorm makes the
@@ -74,7 +74,14 @@ def _windows(array, bands, window_size, start=None):
     if start is not None:
         array = array[start:start + window_size]
         bands = None if bands is None else bands[start:start + window_size]
-    w = sequential_windows(array, window_size, bands=bands)
+    # All windows full where the light curve is longer than a window (the
+    # last one right-aligned, as the original library cuts): training sees
+    # only full random windows, and a short tail window (e.g. the last 40 of
+    # 240 two-band observations) would be read out of that distribution.
+    # (Lengths that are multiples of the window are already cut into full
+    # windows; the original cut would repeat the last one.)
+    full = start is None and len(array) > window_size and len(array) % window_size
+    w = sequential_windows(array, window_size, bands=bands, mode="original" if full else "nonoverlapping")
     x = {"magnitudes": w["magnitudes"], "times": w["times"], "errors": w["errors"],
          "padding_mask": w["padding_mask"], "hidden_mask": np.zeros_like(w["padding_mask"])}
     if "bands" in w:

@@ -118,3 +118,24 @@ def test_several_bands_make_a_single_band_encoder_joint():
     for w in single.backbone.weights:
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(names[w.path.split("/", 1)[-1]]),
                                       keras.ops.convert_to_numpy(w))
+
+
+def test_evaluation_windows_are_full_like_the_training_windows():
+    # Training reads one full random window of a long light curve; reading
+    # a short tail window at evaluation (40 of 240 two-band observations)
+    # put validation out of the training distribution and made the head
+    # collapse on both EROS bands. Every evaluation window is now full.
+    from astromer.fewshot.supervised import _windows
+
+    rng = np.random.default_rng(0)
+
+    def curve(n):
+        return np.stack([np.sort(rng.uniform(0, 900, n)), rng.normal(0, 0.3, n), np.full(n, 0.05)], 1)
+
+    for n, count in ((240, 2), (400, 2), (150, 1), (401, 3)):
+        w = _windows(curve(n), None, 200)
+        assert len(w["magnitudes"]) == count, n
+        real = (1 - w["padding_mask"]).sum(1)
+        assert (real == min(n, 200)).all(), (n, real)
+    # a training window (start given) is one window
+    assert len(_windows(curve(240), None, 200, start=17)["magnitudes"]) == 1
