@@ -189,3 +189,15 @@ def test_a_damaged_keras_file_is_named_not_called_missing(tmp_path):
     with pytest.raises(training.ConfigError, match=r"cut.keras is not a readable .keras file .* damaged or "
                                                    r"truncated\): save or copy it again"):
         training.load_weights(str(tmp_path / "cut.keras"))
+
+
+def test_cleaning_thresholds_apply_on_top_of_the_compat_cleaning(tmp_path, eros_subset):
+    # --max-error with the published weights (compat chosen automatically:
+    # original, which keeps every error) drops exactly the rows at or above
+    # the threshold, and still keeps errors <= 0 as the original library does.
+    from astromer.embedding import embed_table
+
+    table = pd.read_parquet(eros_subset)
+    result = embed_table(str(shared_path("weights", "astromer1-macho")), str(eros_subset), tmp_path / "e.parquet",
+                         progress=False, cleaning_overrides={"max_error": 0.5})
+    assert result.report.rows_bad_error == int((table["err"] >= 0.5).sum()) > 0

@@ -66,7 +66,7 @@ def main(argv=None):
             args.weights, args.data, args.out, preset=args.preset, layer=layer, pooling=args.pooling,
             band=args.band, window_mode=args.windows, float32_first=args.float32_first, batch_size=args.batch,
             standardize=args.standardize, statistics=args.statistics, compat=args.compat,
-            cleaning=_cleaning(args),
+            cleaning_overrides=_cleaning_overrides(args),
         )
     except (ValueError, FileNotFoundError) as error:
         # No leading newline any more: the progress bar ends its own line.
@@ -80,17 +80,10 @@ def main(argv=None):
     return 0
 
 
-def _cleaning(args):
-    """The cleaning thresholds given on the command line (None: the compat
-    mode's)."""
+def _cleaning_overrides(args):
+    """The cleaning thresholds given on the command line."""
     given = {"min_error": args.min_error, "max_error": args.max_error, "min_observations": args.min_observations}
-    given = {k: v for k, v in given.items() if v is not None}
-    if not given:
-        return None
-    from astromer.embedding.compat import original_settings
-
-    base = original_settings()["cleaning"] if args.compat == "original" else {"min_observations": 1}
-    return {**base, **given}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 if __name__ == "__main__":

@@ -45,6 +45,11 @@ STREAM_SHUFFLE = 4
 DEFAULT_INPUTS = ("magnitudes", "times", "padding_mask", "hidden_mask")
 
 
+class TooFewLightCurves(ValueError):
+    """A split with fewer light curves than one training batch (training
+    drops the incomplete last batch): a setting to change, not a bug."""
+
+
 class PipelineConfig:
     """Windowing and masking settings shared by both input paths.
 
@@ -295,7 +300,7 @@ class NumpyWindowDataset(_pydataset_base()):
         self.windows = inference_windows(packed, config) if mode == "inference" else None
         total = len(self.windows) if self.windows is not None else len(packed)
         if self.drop_remainder and total < self.batch_size:
-            raise ValueError(
+            raise TooFewLightCurves(
                 f"{total} light curves do not fill one batch of {self.batch_size}; "
                 "use a smaller batch size."
             )

@@ -45,6 +45,17 @@ class LightCurve:
         """`(L, 3)` float64 array of time, magnitude, error."""
         return np.stack([self.time, self.mag, self.err], axis=1)
 
+    def band_names(self):
+        """The sorted names of the bands this light curve has (empty without
+        a band column)."""
+        return [] if self.band is None else [str(b) for b in np.unique(self.band.astype(str))]
+
+
+def bands_of(light_curves):
+    """The sorted names of every band in `light_curves` (empty when none has
+    a band column)."""
+    return sorted({b for lc in light_curves for b in lc.band_names()})
+
 
 def standardize_columns(frame, source="the table"):
     """Renames known column spellings to `id, time, mag, err[, band]`."""

@@ -15,6 +15,7 @@ from astromer.data.datasets import (
     MODES,
     STREAM_SHUFFLE,
     PackedLightCurves,
+    TooFewLightCurves,
     center_float32_first,
     finish_batch,
 )
@@ -239,7 +240,7 @@ def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_ep
 
     if mode == "pretrain":
         if count < batch_size:
-            raise ValueError(f"{count} light curves do not fill one batch of {batch_size}.")
+            raise TooFewLightCurves(f"{count} light curves do not fill one batch of {batch_size}.")
 
         def one_epoch(epoch):
             # A different order every epoch, deterministic for resuming: the

@@ -354,8 +354,7 @@ class Embedder:
 def padded_batch(count, batch_size, smallest=8):
     """The batch a last batch of `count` windows is padded to: the next
     power of two, at least `smallest`, at most `batch_size`."""
-    size = max(int(smallest), 1 << max(int(count) - 1, 0).bit_length())
-    return min(size, int(batch_size)) if count <= batch_size else int(batch_size)
+    return min(max(int(smallest), 1 << max(int(count) - 1, 0).bit_length()), int(batch_size))
 
 
 def _is_series(values):

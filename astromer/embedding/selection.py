@@ -17,8 +17,7 @@ def readable_light_curves(stream, backbone, band, cleaning, report):
     seen, read, kept = set(), 0, 0
     for lc in stream:
         read += 1
-        if lc.band is not None:
-            seen.update(str(b) for b in np.unique(lc.band.astype(str)))
+        seen.update(lc.band_names())
         cleaned = clean_light_curve(select_band(lc, backbone, band), cleaning, report)
         if cleaned is not None:
             kept += 1

@@ -2,6 +2,7 @@
 file of one embedding per light curve. Kept apart from the command line so
 that notebooks and scripts run the same steps as `astromer-embed`."""
 
+import dataclasses
 from typing import NamedTuple
 
 from astromer.embedding.embedder import Embedder
@@ -20,7 +21,7 @@ class EmbeddedTable(NamedTuple):
 
 def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", band=None,
                 window_mode="nonoverlapping", float32_first=False, batch_size=256, progress=True,
-                standardize=False, statistics=None, compat="auto", cleaning=None):
+                standardize=False, statistics=None, compat="auto", cleaning=None, cleaning_overrides=None):
     """Embeds every light curve of `data` with the model of `weights` and
     streams the result to `out` (see `Embedder.write_parquet`).
 
@@ -31,6 +32,9 @@ def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", b
         out: the output Parquet file.
         preset, layer, pooling, band, window_mode, float32_first, batch_size,
         compat, cleaning: as for `Embedder` / `Embedder.from_weights`.
+        cleaning_overrides: thresholds (`min_error`, `max_error`,
+            `min_observations`) changed on top of the cleaning the compat
+            mode chose.
         progress: show a progress line on stderr.
         standardize: write `(x - mean) / std` per dimension (see
             `astromer.embedding.standardize`), the statistics of this table
@@ -45,8 +49,11 @@ def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", b
         window_mode=window_mode, float32_first=float32_first, batch_size=batch_size, compat=compat,
         cleaning=cleaning,
     )
+    if cleaning_overrides:
+        embedder.cleaning = dataclasses.replace(embedder.cleaning, **cleaning_overrides)
     if progress:
-        why = " (weights converted from an original checkpoint)" if compat == "auto" else ""
+        why = (" (weights converted from an original checkpoint)"
+               if compat == "auto" and embedder.compat == "original" else "")
         print(f"compat {embedder.compat}{why}: windows {embedder.window_mode}, "
               f"{'float32' if embedder.float32_first else 'float64'} centring, errors kept in "
               f"({embedder.cleaning.min_error:g}, {embedder.cleaning.max_error:g})"

@@ -98,7 +98,9 @@ def _only_bands(light_curves, bands):
 
     if not bands:
         return light_curves
-    present = sorted({str(b) for lc in light_curves if lc.band is not None for b in np.unique(lc.band.astype(str))})
+    from astromer.data.lightcurves import bands_of
+
+    present = bands_of(light_curves)
     if not present:
         return light_curves
     missing = [b for b in bands if str(b) not in present]

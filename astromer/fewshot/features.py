@@ -125,10 +125,9 @@ def _band_arrays(lc, band, report):
 
 
 def _bands_of(light_curves, bands):
-    found = set()
-    for lc in light_curves:
-        if lc.band is not None:
-            found.update(str(b) for b in np.unique(lc.band.astype(str)))
+    from astromer.data.lightcurves import bands_of
+
+    found = set(bands_of(light_curves))
     if bands is None:
         return sorted(found) if found else [None]
     bands = [str(b) for b in bands]

@@ -103,15 +103,15 @@ def latest_checkpoint(run_dir):
     with open(pointer) as f:
         folder = os.path.join(run_dir, "checkpoints", f.read().strip())
     with open(os.path.join(folder, "state.json")) as f:
-        return folder, json.load(f)
+        return folder, _numbered_from_one(json.load(f))
 
 
-def completed_epochs(state):
-    """Epochs a checkpoint has completed (Keras' `initial_epoch` to resume
-    from). Checkpoints written before epochs were numbered from 1 stored the
-    0-based index of the last epoch."""
-    if state.get("epoch_numbering") == "1-based":
-        return int(state["epoch"])
-    best = int(state.get("best_epoch", -1))
-    state["best_epoch"] = best + 1 if best >= 0 else -1
-    return int(state["epoch"]) + 1
+def _numbered_from_one(state):
+    """`state` with `epoch` (= epochs completed, Keras' `initial_epoch` to
+    resume from) and `best_epoch` numbered from 1: checkpoints written before
+    epochs were numbered for people stored 0-based indices."""
+    if state.get("epoch_numbering") != "1-based":
+        best = int(state.get("best_epoch", -1))
+        state = {**state, "epoch": int(state["epoch"]) + 1, "best_epoch": best + 1 if best >= 0 else -1,
+                 "epoch_numbering": "1-based"}
+    return state

@@ -142,7 +142,9 @@ def check_band_present(light_curves, config):
     wanted = config.get("data", {}).get("band")
     if wanted is None or config["model"].get("band_names"):
         return
-    present = sorted({str(b) for lc in light_curves if lc.band is not None for b in np.unique(lc.band.astype(str))})
+    from astromer.data.lightcurves import bands_of
+
+    present = bands_of(light_curves)
     if present and str(wanted) not in present:
         raise ValueError(f"band {wanted!r} (data.band) is not in the table; its bands are {present}")
 
@@ -172,7 +174,9 @@ def resolve_band_names(config, light_curves):
     """Fills `model.band_names: auto` with the sorted bands of the data."""
     names = config["model"].get("band_names")
     if names == "auto":
-        names = sorted({str(b) for lc in light_curves if lc.band is not None for b in np.unique(lc.band)})
+        from astromer.data.lightcurves import bands_of
+
+        names = bands_of(light_curves)
         if not names:
             raise ValueError("band_names: auto needs a band column in the data.")
         config["model"]["band_names"] = names

@@ -24,9 +24,10 @@ import time
 
 import numpy as np
 
+from astromer.data.datasets import TooFewLightCurves
 from astromer.saving import load_keras
 from astromer.training.callbacks import HistoryLogger, ResumableEarlyStopping, Throughput
-from astromer.training.checkpoints import (TrainingCheckpoint, completed_epochs, latest_checkpoint, restore_seed_states,
+from astromer.training.checkpoints import (TrainingCheckpoint, latest_checkpoint, restore_seed_states,
                                            write_json_atomically)
 from astromer.training.data import make_inputs
 from astromer.training.evaluation import evaluate_masked
@@ -74,7 +75,7 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
             folder, state = checkpoint
             model = load_keras(os.path.join(folder, "model.keras"))
             restore_seed_states(model, state)
-            initial_epoch = completed_epochs(state)
+            initial_epoch = int(state["epoch"])
             print(f"resuming {out_dir} after epoch {initial_epoch} (best val_loss {state['best']:.5f})")
         else:
             state = {"best": np.inf, "best_epoch": -1, "early_stopping_wait": 0}
@@ -92,10 +93,7 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
         print(f"{out_dir} already finished its {epochs} epochs")
     try:
         train, val, steps, val_steps = make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy)
-    except ValueError as error:
-        if "do not fill one batch" not in str(error):
-            raise
-        # Too little data for the batch: a setting to change, not a bug.
+    except TooFewLightCurves as error:
         raise ConfigError(f"The training split: {error} Set pretraining.batch_size (--set "
                           f"pretraining.batch_size=N) to at most the number of training light curves, or give "
                           "more light curves.") from None
