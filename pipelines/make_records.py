@@ -17,7 +17,10 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from astromer.cli.errors import add_debug_option, console_script  # noqa: E402
 
+
+@console_script("make_records.py")
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("table", help="Parquet/CSV file or folder with id, time, mag, err[, band]")
@@ -32,6 +35,7 @@ def main(argv=None):
     parser.add_argument("--max-error", type=float, default=1.0, help="drop rows with err >= this (paper: 1)")
     parser.add_argument("--clip", nargs=2, type=float, metavar=("LOW", "HIGH"),
                         help="drop magnitudes outside these per-light-curve percentiles (paper: 1 99)")
+    add_debug_option(parser)
     args = parser.parse_args(argv)
 
     from astromer.data.pipeline import table_to_records
@@ -43,7 +47,8 @@ def main(argv=None):
         cleaning={"min_observations": args.min_obs, "max_error": args.max_error,
                   "clip_percentiles": args.clip},
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -52,9 +52,11 @@ One JSON object per line on stdout.
 
 import argparse
 
+from astromer.cli.errors import console_script
 from astromer.cli.startup import add_verbose_option, start_frameworks
 
 
+@console_script("astromer-bench")
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="astromer-bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -18,9 +18,11 @@ library).
 import argparse
 import sys
 
+from astromer.cli.errors import console_script
 from astromer.cli.startup import add_verbose_option, start_frameworks
 
 
+@console_script("astromer-embed")
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="astromer-embed", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -14,9 +14,11 @@ ends (docs/export.md). Needs the `export` extra: pip install 'astromer[export]'.
 import argparse
 import sys
 
+from astromer.cli.errors import console_script
 from astromer.cli.startup import add_verbose_option, start_frameworks
 
 
+@console_script("astromer-export")
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="astromer-export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -14,7 +14,10 @@ with --max-baseline for new objects a trained classifier will read).
 import argparse
 import sys
 
+from astromer.cli.errors import add_debug_option, console_script
 
+
+@console_script("astromer-features")
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="astromer-features", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -25,6 +28,7 @@ def main(argv=None):
                         help="days; sets the periodogram grid (default: the longest span in the table)")
     parser.add_argument("--jobs", type=int, default=-1, help="threads (default: every core)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_debug_option(parser)
     args = parser.parse_args(argv)
 
     from astromer.fewshot.features import write_feature_table

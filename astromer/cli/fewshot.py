@@ -18,9 +18,11 @@ per block, and --attention-maps (first block, folded by --periods).
 import argparse
 import sys
 
+from astromer.cli.errors import console_script
 from astromer.cli.startup import add_verbose_option, start_frameworks
 
 
+@console_script("astromer-fewshot")
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="astromer-fewshot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -17,6 +17,7 @@ whatever the preset (see hidden_steps in AstromerBackbone).
 import argparse
 import sys
 
+from astromer.cli.errors import console_script
 from astromer.cli.startup import start_frameworks
 from astromer.cli.train import add_run_options, exit_code
 
@@ -31,6 +32,7 @@ def build_parser():
     return parser
 
 
+@console_script("astromer-finetune")
 def main(argv=None):
     args = build_parser().parse_args(argv)
     start_frameworks(args.verbose)

@@ -14,8 +14,12 @@ import sys
 
 
 def add_verbose_option(parser):
+    """--verbose, and --debug (tracebacks of errors; see astromer.cli.errors)."""
+    from astromer.cli.errors import add_debug_option
+
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's, XLA's and absl's start-up and log lines")
+    add_debug_option(parser)
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ curves (PNG), model.keras and backbone.weights.h5.
 import argparse
 import sys
 
+from astromer.cli.errors import console_script
 from astromer.cli.startup import add_verbose_option, start_frameworks
 
 
@@ -58,6 +59,7 @@ def build_parser(prog="astromer-train", doc=__doc__):
     return parser
 
 
+@console_script("astromer-train")
 def main(argv=None):
     args = build_parser().parse_args(argv)
     from astromer.training.settings import ConfigError, resolve_config, resumed_config

@@ -39,13 +39,14 @@ from astromer.data.masking import (
     window_pivots,
 )
 from astromer.data.windows import center, window_starts
+from astromer.errors import AstromerError
 
 MODES = ("pretrain", "eval", "inference")
 STREAM_SHUFFLE = 4
 DEFAULT_INPUTS = ("magnitudes", "times", "padding_mask", "hidden_mask")
 
 
-class TooFewLightCurves(ValueError):
+class TooFewLightCurves(AstromerError):
     """A split with fewer light curves than one training batch (training
     drops the incomplete last batch): a setting to change, not a bug."""
 

@@ -6,12 +6,13 @@ command line only maps `UsageError` to exit code 2.
 
 import os
 
+from astromer.errors import AstromerError
 from astromer.fewshot.methods import METHODS, family_of
 from astromer.fewshot.protocol import check_options, run
 from astromer.fewshot.supervised import SUPERVISED_SETTINGS
 
 
-class UsageError(ValueError):
+class UsageError(AstromerError):
     """A bad option or unreadable input, found before any training: the
     command prints it and exits with 2 (errors of the run itself are not
     this)."""

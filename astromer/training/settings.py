@@ -8,11 +8,12 @@ from datetime import datetime
 import numpy as np
 
 from astromer import presets
+from astromer.errors import AstromerError
 
 DEMO_DEFAULTS = {"light_curves": 1500, "seed": 0}
 
 
-class ConfigError(ValueError):
+class ConfigError(AstromerError):
     """A bad preset, setting or data path, found before any training starts."""
 
 
