@@ -7,8 +7,16 @@
 
 The table needs columns id, time, mag, err[, band] (Parquet or CSV, or a
 folder of them). Output: <out>/{train,val,test}/shard-XXX-of-YYY.record in the
-original Astromer 2 schema, and <out>/manifest.json with the counts per split
-and class, the cleaning summary and the settings used.
+original Astromer 2 schema, and <out>/manifest.json with the counts per split,
+shard and class, the cleaning summary and the settings used. Readers
+(astromer-train --data <out>, astromer.data.records) compare every shard with
+these counts and stop, naming the shard, when one was truncated or lost.
+
+Nothing is left out silently: light curves without an observation in --band,
+those dropped by cleaning and unlabeled ones are counted (printed and in the
+manifest). Ids and bands are read as text; a row without a band is an error
+(with the number of such rows), and so is a value that would not be finite
+as float32.
 """
 
 import argparse
@@ -26,7 +34,7 @@ def main(argv=None):
     parser.add_argument("table", help="Parquet/CSV file or folder with id, time, mag, err[, band]")
     parser.add_argument("output", help="output folder")
     parser.add_argument("--labels", help="id,label CSV")
-    parser.add_argument("--band", help="keep only this band")
+    parser.add_argument("--band", help="keep only this band (light curves without it are counted)")
     parser.add_argument("--splits", nargs=3, type=float, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"))
     parser.add_argument("--shards", type=int, default=8, help="files per split (default 8)")
     parser.add_argument("--seed", type=int, default=0)

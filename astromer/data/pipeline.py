@@ -2,13 +2,39 @@
 
 Used by `pipelines/make_records.py` and by `astromer-train` when it is given
 a Parquet/CSV table.
+
+Nothing is left out without a count: light curves without an observation
+in the chosen band (`band=`), those dropped by cleaning, those outside
+fixed splits, all are printed and stored in `manifest.json`. Band values
+are strings (`1` and `"1"` are the same band); a row without a band (NaN,
+None or empty) is a `DataError` with the number of such rows, not dropped:
+which band it belongs to is unknown, and guessing would mix bands.
 """
 
 import os
 
+import numpy as np
+
 from astromer.data.cleaning import CleaningConfig, CleaningReport, clean_light_curves
 from astromer.data.lightcurves import iter_light_curves, read_labels, read_table
+from astromer.errors import DataError
 from astromer.progress import progress
+
+MISSING_BAND = {"", "nan", "none", "null", "na", "n/a"}
+
+
+def band_strings(column, source="the table"):
+    """A band column as strings (sortable whatever the types in the table);
+    rows without a band fail with their count."""
+    text = column.map(lambda v: v.decode(errors="replace") if isinstance(v, bytes) else str(v))
+    missing = column.isna().to_numpy() | text.str.strip().str.lower().isin(MISSING_BAND).to_numpy()
+    if missing.any():
+        raise DataError(
+            f"{int(missing.sum()):,} row(s) of {source} have no band (NaN or empty), first at row "
+            f"{int(np.flatnonzero(missing)[0]) + 1:,}: give every observation its band, or drop the band "
+            "column for single-band data."
+        )
+    return text.astype(object)
 
 
 def table_to_records(table, output, labels=None, splits=None, shards=8, seed=0,
@@ -29,21 +55,41 @@ def table_to_records(table, output, labels=None, splits=None, shards=8, seed=0,
     """
     from astromer.data.records import write_records
 
+    source = repr(os.fspath(table)) if isinstance(table, (str, os.PathLike)) else "the table"
     frame = read_table(table)
+    frame = frame.assign(id=frame["id"].map(str))
+    if "band" in frame.columns:
+        frame = frame.assign(band=band_strings(frame["band"], source))
+    extra = {}
     if band is not None:
+        band = str(band)
         if "band" not in frame.columns:
-            raise ValueError(f"band={band!r} was asked for but the table has no band column.")
-        bands = sorted(frame["band"].astype(str).unique())
+            raise DataError(f"band={band!r} was asked for but {source} has no band column.")
+        bands = sorted(frame["band"].unique())
         if band not in bands:
-            raise ValueError(f"Band {band!r} is not in the table; its bands are {bands}.")
-        frame = frame[frame["band"].astype(str) == band]
+            raise DataError(f"Band {band!r} is not in {source}; its bands are {bands}.")
+        all_ids = frame["id"].nunique()
+        frame = frame[frame["band"] == band]
+        without = all_ids - frame["id"].nunique()
+        extra["light_curves_without_band"] = without
+        if verbose:
+            print(f"band {band}: {without} of {all_ids} light curves have no observation in {band} "
+                  f"and are not written")
     label_map = read_labels(labels) if isinstance(labels, (str, os.PathLike)) else labels
-    class_names = sorted({str(v) for v in label_map.values()}) if label_map else None
     if label_map:
-        label_map = {k: str(v) for k, v in label_map.items()}
-        table_ids = set(frame["id"].astype(str).unique())
+        label_map = {str(k): v for k, v in label_map.items()}
+        no_label = sorted(k for k, v in label_map.items() if v is None or (isinstance(v, float) and np.isnan(v))
+                          or (isinstance(v, str) and not v.strip()))
+        if no_label and verbose:
+            print(f"labels: {len(no_label)} label(s) are empty (e.g. {no_label[0]!r}): those light curves "
+                  "are written without a label")
+        label_map = {k: str(v) for k, v in label_map.items() if k not in set(no_label)}
+    class_names = sorted(set(label_map.values())) if label_map else None
+    if label_map:
+        table_ids = set(frame["id"].unique())
         unlabeled = len(table_ids - set(label_map))
         missing = len(set(label_map) - table_ids)
+        extra["light_curves_without_label"] = unlabeled
         if verbose and (unlabeled or missing):
             print(f"labels: {unlabeled} light curves have no label; {missing} labels name ids not in the table")
     config = cleaning if isinstance(cleaning, CleaningConfig) else CleaningConfig.from_dict(cleaning)
@@ -54,14 +100,18 @@ def table_to_records(table, output, labels=None, splits=None, shards=8, seed=0,
         print(f"converting {total} light curves from {table if isinstance(table, str) else 'table'} -> {output}")
         light_curves = progress(light_curves, total=total, unit="light curves", desc="writing records")
     multi_band = "band" in frame.columns and band is None and frame["band"].nunique() > 1
-    band_names = sorted(frame["band"].astype(str).unique()) if multi_band else None
+    band_names = sorted(frame["band"].unique()) if multi_band else None
     manifest = write_records(
         light_curves, output, splits=splits, shards=shards, seed=seed, schema=schema,
-        class_names=class_names, band_names=band_names, report=report,
+        class_names=class_names, band_names=band_names, report=report, extra=extra,
         config={"cleaning": vars(config), "band": band, "source": str(table) if isinstance(table, (str, os.PathLike)) else "DataFrame"},
     )
     if verbose:
         print(report.summary())
+        written = sum(split["light_curves"] for split in manifest["splits"].values())
+        if manifest["not_in_fixed_splits"]:
+            print(f"  left out {manifest['not_in_fixed_splits']} light curves that are in none of the fixed splits")
+        print(f"wrote {written} of {total} light curves:")
         for name, split in manifest["splits"].items():
             print(f"  {name}: {split['light_curves']} light curves")
     return manifest

@@ -118,6 +118,9 @@ def _records_source(tf, path, ops, seed):
     from astromer.data.records import check_records, parse_function, record_files
 
     files = record_files(path)
+    # Every record is counted once here and compared with the writer's
+    # manifest: a shard that is short, empty, missing or unlisted fails by
+    # name (TFRecordDataset reads a file cut at a record boundary silently).
     schema, counts = check_records(files)
     parse = parse_function(schema)
     # Each record's key is its position in the unpermuted order: the first
