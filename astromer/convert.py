@@ -31,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from astromer import presets
+from astromer.errors import WeightsError
 
 _SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 _ENCODER = "layer_with_weights-0"
@@ -80,10 +81,21 @@ def _backbone_of(model):
     return getattr(model, "backbone", model)
 
 
+CHECKPOINT_FIX = ("download or copy the checkpoint folder again (its 'checkpoint', weights.index, weights.data-* "
+                  "and conf.json or config.json files), or point --weights at another checkpoint.")
+
+
+class MissingWeightsFile(WeightsError, FileNotFoundError):
+    """A file of the weights that is not there: a `WeightsError` that is
+    also the `FileNotFoundError` these were before."""
+
+
 def read_tf_checkpoint(path):
     """Returns `{canonical key: array}` from an original TF checkpoint.
 
-    `path` is the checkpoint folder or its prefix (`.../weights`).
+    `path` is the checkpoint folder or its prefix (`.../weights`). A missing,
+    truncated or damaged index or data file raises `WeightsError` naming it
+    (`MissingWeightsFile` for a missing one).
     """
     try:
         import tensorflow as tf
@@ -93,29 +105,156 @@ def read_tf_checkpoint(path):
             "machine with TensorFlow (Pretrainer.from_original_checkpoint(path).save("
             "'model.keras')) and load the .keras file here."
         ) from error
-    prefix = path
-    if os.path.isdir(path):
-        prefix = tf.train.latest_checkpoint(path)
-        if prefix is None:
-            candidates = [f[: -len(".index")] for f in os.listdir(path) if f.endswith(".index")]
-            if len(candidates) != 1:
-                raise FileNotFoundError(
-                    f"No TF checkpoint found in {path!r} (expected a 'checkpoint' file or "
-                    f"one '*.index' file, found {sorted(os.listdir(path))})."
-                )
-            prefix = os.path.join(path, candidates[0])
-    if not os.path.exists(prefix + ".index"):
-        raise FileNotFoundError(f"No TF checkpoint at {path!r} (missing {prefix + '.index'}).")
-    reader = tf.train.load_checkpoint(prefix)
+    path = os.fspath(path)
+    prefix = _checkpoint_prefix(path)
+    index = prefix + ".index"
+    if not os.path.exists(index):
+        data = _data_files(prefix)
+        if not data:
+            raise MissingWeightsFile(f"No TF checkpoint at {path!r} (missing {index}): check the path, or point "
+                                     "--weights at another checkpoint.")
+        raise MissingWeightsFile(f"{index} is missing: it is the checkpoint's index, without which "
+                                 f"{', '.join(os.path.basename(f) for f in data)} cannot be read; {CHECKPOINT_FIX}")
+    if os.path.getsize(index) == 0:
+        raise WeightsError(f"{index} is empty (0 bytes), not a TF checkpoint index: {CHECKPOINT_FIX}")
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+    except tf.errors.OpError as error:
+        raise _unreadable_index(index, error) from None
     arrays = {}
-    for key in reader.get_variable_to_shape_map():
-        if not key.endswith(_SUFFIX) or "OPTIMIZER_SLOT" in key:
-            continue
-        name = key[: -len(_SUFFIX)]
-        if name.startswith(("optimizer/", "save_counter")):
-            continue
-        arrays[name] = reader.get_tensor(key)
+    try:
+        # Every tensor is read, the optimizer's too, so that a truncated or
+        # damaged data file is found here (TF checks each tensor's length
+        # and checksum as it reads it), not as wrong weights later.
+        for key in reader.get_variable_to_shape_map():
+            value = reader.get_tensor(key)
+            if not key.endswith(_SUFFIX) or "OPTIMIZER_SLOT" in key:
+                continue
+            name = key[: -len(_SUFFIX)]
+            if name.startswith(("optimizer/", "save_counter")):
+                continue
+            arrays[name] = value
+    except (IndexError, tf.errors.OpError) as error:
+        raise _unreadable_data(prefix, reader, error) from None
     return arrays
+
+
+def _checkpoint_prefix(path):
+    """The prefix (`.../weights`) of the TF checkpoint at `path`, a folder
+    or already a prefix: the one its 'checkpoint' file names, else its only
+    `*.index` file, else (index missing) its only `*.data-*` files'."""
+    if not os.path.isdir(path):
+        return path
+    named = _named_prefix(path)
+    if named is not None:
+        return named
+    names = sorted(os.listdir(path))
+    indexes = [n[: -len(".index")] for n in names if n.endswith(".index")]
+    if len(indexes) == 1:
+        return os.path.join(path, indexes[0])
+    if len(indexes) > 1:
+        raise WeightsError(f"{path} holds {len(indexes)} TF checkpoints ({', '.join(indexes)}) and no 'checkpoint' "
+                           "file naming the one to use: give its prefix, e.g. "
+                           f"{os.path.join(path, indexes[0])!r}.")
+    stems = sorted({n.split(".data-")[0] for n in names if re.search(r"\.data-\d+-of-\d+$", n)})
+    if len(stems) == 1:
+        return os.path.join(path, stems[0])
+    raise MissingWeightsFile(
+        f"No TF checkpoint found in {path!r} (expected a 'checkpoint' file or one '*.index' file, found "
+        f"{names or 'nothing'}): check the path, or point --weights at another checkpoint."
+    )
+
+
+def _named_prefix(folder):
+    """The prefix the folder's 'checkpoint' file names, if that file is
+    readable and the prefix has files (as `tf.train.latest_checkpoint`, which
+    logs an error line for a stale one); otherwise None."""
+    try:
+        with open(os.path.join(folder, "checkpoint"), encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    match = re.search(r'^model_checkpoint_path:\s*"(.*)"\s*$', text, re.M)
+    if not match or not match.group(1):
+        return None
+    name = match.group(1)
+    # A checkpoint written elsewhere may name an absolute path: its files
+    # were copied next to the 'checkpoint' file.
+    candidates = [name, os.path.join(folder, os.path.basename(name))] if os.path.isabs(name) else [
+        os.path.join(folder, name)]
+    for prefix in candidates:
+        if os.path.exists(prefix + ".index") or _data_files(prefix):
+            return prefix
+    return None
+
+
+def _data_files(prefix):
+    """The `<prefix>.data-NNNNN-of-NNNNN` files there are."""
+    folder, stem = os.path.split(prefix)
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return []
+    pattern = re.compile(re.escape(stem) + r"\.data-\d+-of-\d+$")
+    return sorted(os.path.join(folder, n) for n in names if pattern.match(n))
+
+
+def _size(path):
+    return f"{os.path.getsize(path):,} bytes"
+
+
+def _unreadable_index(index, error):
+    """The `WeightsError` for an index TF cannot open."""
+    message = " ".join(str(error).split())
+    if "bad magic number" in message or "too short" in message:
+        # A TF index is a table whose footer is its last bytes.
+        return WeightsError(f"{index} is truncated or not a TF checkpoint index ({_size(index)}; the table's footer, "
+                            f"its last bytes, is missing): {CHECKPOINT_FIX}")
+    if "checksum mismatch" in message:
+        return WeightsError(f"{index} is damaged: bytes in it fail their checksum ({_size(index)}): {CHECKPOINT_FIX}")
+    return WeightsError(f"{index} is damaged ({message}; {_size(index)}): {CHECKPOINT_FIX}")
+
+
+def _unreadable_data(prefix, reader, error):
+    """The `WeightsError` for a data file TF cannot read a tensor from."""
+    message = " ".join(str(error).split())
+    data = _data_files(prefix)
+    missing = re.search(r"(\S+\.data-\d+-of-\d+); No such file", message)
+    if missing:
+        return MissingWeightsFile(f"{missing.group(1)} is missing: it holds the weights {prefix}.index lists; "
+                                  f"{CHECKPOINT_FIX}")
+    shard = re.search(r"shard (\d+)", message)
+    if shard and len(data) > int(shard.group(1)):
+        data = [data[int(shard.group(1))]]
+    if len(data) == 1:
+        subject, size = data[0], f" ({_size(data[0])})"
+    else:
+        subject = f"The checkpoint's data ({', '.join(f'{f}, {_size(f)}' for f in data) or prefix + '.data-*'})"
+        size = ""
+    if isinstance(error, IndexError):
+        # TF: "Read less bytes than requested".
+        short = f"shorter than {prefix}.index says"
+        if len(data) == 1:
+            need = _numeric_bytes(reader)
+            if os.path.getsize(data[0]) < need:
+                short = f"the weights {prefix}.index lists need at least {need:,}"
+            return WeightsError(f"{subject} is truncated ({_size(data[0])}; {short}): {CHECKPOINT_FIX}")
+        return WeightsError(f"{subject} is truncated ({short}): {CHECKPOINT_FIX}")
+    if "Checksum does not match" in message:
+        return WeightsError(f"{subject} is damaged: bytes in it fail their checksum{size}: {CHECKPOINT_FIX}")
+    detail = f"{message}; {_size(data[0])}" if len(data) == 1 else message
+    return WeightsError(f"{subject} is damaged ({detail}): {CHECKPOINT_FIX}")
+
+
+def _numeric_bytes(reader):
+    """The bytes of the checkpoint's non-string tensors, a lower bound on
+    the size of its data."""
+    dtypes = reader.get_variable_to_dtype_map()
+    total = 0
+    for key, shape in reader.get_variable_to_shape_map().items():
+        if dtypes[key].name != "string":
+            total += int(np.prod(shape, dtype=np.int64)) * dtypes[key].size
+    return total
 
 
 def _h5_names(group):
@@ -127,7 +266,13 @@ def read_legacy_h5(path):
     Keras-2 `.h5` weight file of an original Astromer model."""
     import h5py
 
+    from astromer.saving import check_h5
+
+    check_h5(path, "legacy .h5 weight file")
     with h5py.File(path, "r") as f:
+        if "layer_names" not in f.attrs:
+            raise WeightsError(f"{path!r} is not a Keras-2 weight file of an original Astromer model (no "
+                               "'layer_names'): give the original .h5 weights, or a .weights.h5 file with --preset.")
         layer_names = [n.decode() if isinstance(n, bytes) else str(n) for n in f.attrs["layer_names"]]
         if "encoder" not in f or "regression" not in f:
             raise ValueError(
@@ -193,22 +338,20 @@ def _read_config_file(folder):
     if os.path.isfile(conf):
         # python-library (Astromer 1). Its "head_dim" is really d_model; its
         # "base" was never used (ORACLES.md, surprises 2 and 7).
-        with open(conf) as f:
-            c = json.load(f)
-        heads = int(c.get("heads", 4))
+        c = _read_json(conf)
+        heads = _setting(conf, c, "heads", int, 4)
         overrides = {"num_heads": heads}
         if "head_dim" in c:
-            overrides["head_dim"] = int(c["head_dim"]) // heads
+            overrides["head_dim"] = _setting(conf, c, "head_dim", int) // heads
         if "dropout" in c:
-            overrides["dropout"] = float(c["dropout"])
+            overrides["dropout"] = _setting(conf, c, "dropout", float)
         if "max_obs" in c:
-            overrides["window_size"] = int(c["max_obs"])
+            overrides["window_size"] = _setting(conf, c, "max_obs", int)
         return "a1-original", overrides, False
     if os.path.isfile(config):
         # main-code (Astromer 2) get_ASTROMER arguments. pe_base / pe_c and
         # trainable_mask had no effect in that code (surprises 1 and 2).
-        with open(config) as f:
-            c = json.load(f)
+        c = _read_json(config)
         overrides = {}
         for ours, theirs, cast in (
             ("num_heads", "num_heads", int),
@@ -220,9 +363,47 @@ def _read_config_file(folder):
             ("temperature", "temperature", float),
         ):
             if c.get(theirs) is not None:
-                overrides[ours] = cast(c[theirs])
+                overrides[ours] = _setting(config, c, theirs, cast)
         return "a2-original", overrides, bool(c.get("correct_loss", False))
     return None, {}, False
+
+
+def _read_json(path):
+    """The JSON object in the configuration file at `path`; an empty,
+    truncated or damaged one raises `WeightsError` naming it."""
+    fix = "download or copy it again with the weights, or point --weights at another checkpoint."
+    size = os.path.getsize(path)
+    if size == 0:
+        raise WeightsError(f"{path} is empty (0 bytes), not the checkpoint's JSON settings: {fix}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except UnicodeDecodeError as error:
+        raise WeightsError(f"{path} is damaged (byte {error.start:,} is not text; {size:,} bytes): {fix}") from None
+    try:
+        settings = json.loads(text)
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}; {size:,} bytes"
+        # Cut short: it ends inside a string or where more was expected.
+        if error.msg.startswith("Unterminated string") or not text[error.pos:].strip():
+            raise WeightsError(f"{path} is truncated: its JSON stops before it is complete ({error.msg} at "
+                               f"{where}): {fix}") from None
+        raise WeightsError(f"{path} is damaged: not valid JSON ({error.msg} at {where}): {fix}") from None
+    if not isinstance(settings, dict):
+        raise WeightsError(f"{path} is damaged: it holds a JSON {type(settings).__name__} where the checkpoint's "
+                           f"settings (an object) should be: {fix}")
+    return settings
+
+
+def _setting(path, settings, key, cast, default=None):
+    """`cast(settings[key])`, a value that is not one naming the file."""
+    value = settings.get(key, default)
+    try:
+        return cast(value)
+    except (TypeError, ValueError):
+        raise WeightsError(f"{path} is damaged: its {key!r} is {value!r}, not a{'n' if cast is int else ''} "
+                           f"{cast.__name__}: download or copy it again with the weights, or point --weights at "
+                           "another checkpoint.") from None
 
 
 def _infer_shapes(arrays):
@@ -264,15 +445,16 @@ def read_original(path, preset=None, **overrides):
     Returns an `OriginalCheckpoint`; `Pretrainer.from_original_checkpoint`
     builds the model and copies the arrays in (`assign_original_weights`).
     """
-    if str(path).endswith((".h5", ".hdf5")):
+    legacy = str(path).endswith((".h5", ".hdf5"))
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    # The configuration first: a damaged one is named before the weights are read.
+    file_preset, file_overrides, correct_loss = _read_config_file(folder)
+    if legacy:
         arrays, layer_names = read_legacy_h5(path)
-        folder = os.path.dirname(os.path.abspath(path))
         guessed = "a1-original" if "length" in layer_names else "a2-original"
     else:
         arrays = read_tf_checkpoint(path)
-        folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
         guessed = None
-    file_preset, file_overrides, correct_loss = _read_config_file(folder)
     preset = preset or file_preset or guessed
     if preset is None:
         raise ValueError(

@@ -6,8 +6,15 @@ benchmark all start from here."""
 import os
 
 from astromer import presets
+from astromer.errors import WeightsError
 from astromer.training.model import build_pretrainer, make_optimizer
 from astromer.training.settings import ConfigError, read_config, resolve_config
+
+
+class UnreadableWeights(WeightsError, ConfigError):
+    """Weights that are missing or damaged, as `load_weights` reports them:
+    a `WeightsError` naming the file, what is wrong and what to do, and the
+    `ConfigError` these were before."""
 
 
 def load_for_finetuning(weights, preset=None, overrides=()):
@@ -37,9 +44,12 @@ def load_for_finetuning(weights, preset=None, overrides=()):
 
 
 def _readable(load, path):
-    """`load(path)`, a damaged file reported as a `ConfigError` naming it."""
+    """`load(path)`, a damaged file reported as `UnreadableWeights` and
+    another unusable one as a `ConfigError`, both naming it."""
     try:
         return load(path)
+    except WeightsError:
+        raise
     except ValueError as error:
         raise ConfigError(str(error)) from None
 
@@ -55,13 +65,27 @@ def _compiled(model, config):
 
 def load_weights(weights, preset=None, overrides=()):
     """`(Pretrainer, config)` of `weights` as saved, with non-model `overrides`
-    applied to the configuration (see `load_for_finetuning`)."""
-    from astromer.models.pretrainer import Pretrainer
-    from astromer.saving import load_keras
+    applied to the configuration (see `load_for_finetuning`).
 
-    weights = os.fspath(weights)
+    Missing or damaged weights (an empty, truncated or damaged `.keras`,
+    `.weights.h5` or `.h5` file; a checkpoint's missing or truncated index or
+    data file; an unreadable conf.json) raise `UnreadableWeights`, a
+    `WeightsError` naming the file, what is wrong with it and what to do."""
+    try:
+        return _load_weights(os.fspath(weights), preset, overrides)
+    except UnreadableWeights:
+        raise
+    except WeightsError as error:
+        raise UnreadableWeights(str(error)).with_traceback(error.__traceback__) from None
+
+
+def _load_weights(weights, preset, overrides):
+    from astromer.models.pretrainer import Pretrainer
+    from astromer.saving import check_h5, load_keras
+
     if not os.path.exists(weights):
-        raise ConfigError(f"Weights {weights!r} do not exist.")
+        raise UnreadableWeights(f"Weights {weights!r} do not exist: check the path, or point --weights at other "
+                                "weights.")
     if os.path.isdir(weights) and os.path.exists(os.path.join(weights, "model.keras")):
         model = _readable(load_keras, os.path.join(weights, "model.keras"))
         config = read_config(os.path.join(weights, "config.yaml"))
@@ -74,6 +98,7 @@ def load_weights(weights, preset=None, overrides=()):
     if weights.endswith(".weights.h5"):
         if preset is None:
             raise ConfigError(f"{weights!r} holds weights only: give the --preset they belong to.")
+        check_h5(weights, ".weights.h5 file")
         config = resolve_config(preset, overrides)
         model = build_pretrainer(config)
         try:
@@ -120,6 +145,8 @@ def load_model(path, preset=None):
         model = astromer.load_model("runs/a2")
         embeddings = astromer.embedding.Embedder(model.backbone)(table)
 
-    Raises `ConfigError` (a ValueError) naming what could not be read.
+    Raises `astromer.errors.WeightsError` (a ValueError) naming a missing or
+    damaged file, what is wrong with it and what to do, and `ConfigError`
+    (a ValueError) for other weights that cannot be used.
     """
     return load_weights(path, preset)[0]
