@@ -45,6 +45,9 @@ def main(argv=None):
                                                           "original: keep all)")
     parser.add_argument("--max-error", type=float, help="drop rows with an error >= this (default 1)")
     parser.add_argument("--min-observations", type=int, help="skip light curves with fewer (default 1)")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first light curve that cannot be embedded (default: skip it, name it "
+                             "and count it in the report)")
     parser.add_argument("--no-standardize", dest="standardize", action="store_false",
                         help="write the raw embeddings (default: standardised per dimension with this table's "
                              "mean and std, saved to <out>.stats.json, for cosine / nearest-neighbour search)")
@@ -68,7 +71,7 @@ def main(argv=None):
             args.weights, args.data, args.out, preset=args.preset, layer=layer, pooling=args.pooling,
             band=args.band, window_mode=args.windows, float32_first=args.float32_first, batch_size=args.batch,
             standardize=args.standardize, statistics=args.statistics, compat=args.compat,
-            cleaning_overrides=_cleaning_overrides(args),
+            cleaning_overrides=_cleaning_overrides(args), on_error="raise" if args.strict else "skip",
         )
     except (ValueError, FileNotFoundError) as error:
         # No leading newline any more: the progress bar ends its own line.

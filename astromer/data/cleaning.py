@@ -2,7 +2,15 @@
 
 Steps, in order (each configurable; see `CleaningConfig`):
 
-1. rows with NaN/inf time, magnitude or error are dropped;
+1. rows with NaN/inf time, magnitude or error are dropped, and rows with
+   finite values the model cannot represent (|time| > `max_abs_time` =
+   1e7 days, |magnitude| > `max_abs_mag` = 1e6, |error| > `max_abs_err` =
+   1e6), each counted by reason. Why these bounds: windows are centred and
+   cast to float32, whose precision at 1e7 is one day (every Julian Date,
+   2.46e6, is inside; Unix seconds are not, and must be converted to days);
+   a magnitude of 1e20 overflows float32 in the attention's dot products
+   (an all-NaN embedding), 1e6 keeps a factor 1e12 from that, and a
+   value beyond 3.4e38 becomes inf the moment it is written to a record;
 2. unsorted light curves are sorted by time (counted);
 3. repeated times keep their first observation (counted);
 4. rows with an error outside (`min_error`, `max_error`) are dropped (the
@@ -29,6 +37,9 @@ class CleaningConfig:
 
     min_error: float = 0.0
     max_error: float = 1.0
+    max_abs_time: float = 1e7  # days
+    max_abs_mag: float = 1e6
+    max_abs_err: float = 1e6
     clip_percentiles: tuple = None  # e.g. (1, 99)
     max_abs_kurtosis: float = None  # the paper's 10
     max_abs_skewness: float = None  # the paper's 1
@@ -57,6 +68,9 @@ class CleaningReport:
     rows_in: int = 0
     rows_out: int = 0
     rows_nonfinite: int = 0
+    rows_time_out_of_range: int = 0
+    rows_mag_out_of_range: int = 0
+    rows_err_out_of_range: int = 0
     light_curves_unsorted: int = 0
     rows_duplicate_time: int = 0
     rows_bad_error: int = 0
@@ -65,6 +79,10 @@ class CleaningReport:
     light_curves_too_short: int = 0
     too_short_ids: list = field(default_factory=list)
     filtered_ids: list = field(default_factory=list)
+    # Set by the Embedder: kept by cleaning, but the model gave no finite
+    # embedding (should not happen after the bounds above; never silent).
+    light_curves_not_embedded: int = 0
+    not_embedded_ids: list = field(default_factory=list)
 
     def merge(self, other):
         for key, value in asdict(other).items():
@@ -78,6 +96,13 @@ class CleaningReport:
             f"light curves: {self.light_curves_in} read, {self.light_curves_out} kept",
             f"rows: {self.rows_in} read, {self.rows_out} kept",
             f"  dropped {self.rows_nonfinite} rows with NaN/inf time, magnitude or error",
+        ]
+        for name, what in (("time", "times"), ("mag", "magnitudes"), ("err", "errors")):
+            count = getattr(self, f"rows_{name}_out_of_range")
+            if count:
+                lines.append(f"  dropped {count} rows with {what} too large for the model (see CleaningConfig"
+                             f".max_abs_{name})")
+        lines += [
             f"  sorted {self.light_curves_unsorted} light curves whose times were not increasing",
             f"  dropped {self.rows_duplicate_time} rows repeating an earlier time",
             f"  dropped {self.rows_bad_error} rows with an error outside the allowed range",
@@ -93,6 +118,12 @@ class CleaningReport:
                 f"  dropped {self.light_curves_too_short} light curves below the minimum number of"
                 f" observations: {self.too_short_ids[:max_ids]}"
                 + (" ..." if len(self.too_short_ids) > max_ids else "")
+            )
+        if self.light_curves_not_embedded:
+            lines.append(
+                f"  skipped {self.light_curves_not_embedded} light curves that could not be embedded (non-finite"
+                f" model input or output): {self.not_embedded_ids[:max_ids]}"
+                + (" ..." if len(self.not_embedded_ids) > max_ids else "")
             )
         return "\n".join(lines)
 
@@ -125,6 +156,14 @@ def clean_light_curve(lc, config=None, report=None):
     finite = np.isfinite(time) & np.isfinite(mag) & np.isfinite(err)
     report.rows_nonfinite += int((~finite).sum())
     keep(finite)
+    for name, bound in (("time", config.max_abs_time), ("mag", config.max_abs_mag), ("err", config.max_abs_err)):
+        if bound is None:
+            continue
+        inside = np.abs({"time": time, "mag": mag, "err": err}[name]) <= bound
+        if not inside.all():
+            setattr(report, f"rows_{name}_out_of_range",
+                    getattr(report, f"rows_{name}_out_of_range") + int((~inside).sum()))
+            keep(inside)
 
     if np.any(np.diff(time) < 0):
         report.light_curves_unsorted += 1

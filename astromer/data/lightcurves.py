@@ -7,6 +7,15 @@ lists of `(L, 3)` arrays (time, magnitude, error). Everything becomes
 
 Common column spellings are understood (`mjd`, `errmag`, `magerr`, `oid`,
 ...); a missing column fails with the columns that were found.
+
+Every table is validated where it enters (`validate_table`): `time`, `mag`
+and `err` must be numbers (empty cells are missing values, dropped and
+counted by cleaning; text such as `abc` fails naming the column, row and
+value); ids become strings (integral float ids such as `12.0` become `12`),
+and ids of different types that read the same (`1` and `'1'`) or missing
+ids fail with their count instead of being merged or dropped; a band
+column must have a value in every row. Problems are `DataError`s naming
+the file.
 """
 
 import os
@@ -14,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from astromer.errors import DataError
 
 COLUMN_ALIASES = {
     "id": ("id", "oid", "objectid", "object_id", "source_id", "lcid", "ID", "newID"),
@@ -71,7 +82,7 @@ def standardize_columns(frame, source="the table"):
     frame = frame.rename(columns=rename)
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise DataError(
             f"{source} has no column for {missing} (found columns {present}). Expected "
             f"id, time, mag, err[, band]; accepted spellings: "
             + "; ".join(f"{c}: {COLUMN_ALIASES[c]}" for c in missing)
@@ -98,27 +109,133 @@ def _table_files(path):
 
 
 def read_table(source):
-    """Reads a table of observations into a DataFrame with standard columns.
+    """Reads a table of observations into a DataFrame with standard,
+    validated columns (see `validate_table`).
 
     `source`: path to a .parquet/.csv(.gz) file or a folder of them, a pandas
     DataFrame, or an astropy Table/TimeSeries.
     """
     if isinstance(source, pd.DataFrame):
-        return standardize_columns(source, "the DataFrame")
+        return _nonempty(validate_table(standardize_columns(source, "the DataFrame"), "the DataFrame"),
+                         "the DataFrame")
     if type(source).__module__.startswith("astropy"):
-        return _from_astropy(source)
+        return _nonempty(validate_table(_from_astropy(source), "the astropy table"), "the astropy table")
     path = os.fspath(source)
     frames = []
     for file in _table_files(path):
-        try:
-            if file.endswith((".csv", ".csv.gz")):
-                frame = pd.read_csv(file)
-            else:
-                frame = pd.read_parquet(file)
-        except Exception as error:  # the reader's own message says what broke
-            raise ValueError(f"Cannot read light-curve table {file!r}: {error}") from error
-        frames.append(standardize_columns(frame, repr(file)))
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        frame = _read_file(file)
+        frames.append(validate_table(standardize_columns(frame, repr(file)), repr(file)))
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return _nonempty(frame, repr(path))
+
+
+def _nonempty(frame, source):
+    if not len(frame):
+        raise DataError(f"{source} has no observations (no rows): nothing to read.")
+    return frame
+
+
+def _read_file(file):
+    """One Parquet/CSV file as a DataFrame; an unreadable file is a
+    `DataError` naming it."""
+    try:
+        if file.endswith((".csv", ".csv.gz")):
+            return pd.read_csv(file)
+        return pd.read_parquet(file)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"Light-curve table {file!r} is empty (no header, no rows).") from None
+    except Exception as error:  # the reader's own message says what broke
+        raise DataError(f"Cannot read light-curve table {file!r} (damaged or not a table?): "
+                        f"{type(error).__name__}: {error}") from None
+
+
+MISSING_TEXT = {"", "nan", "na", "n/a", "null", "none"}
+
+
+def _first(rows, frame, first_row):
+    """Position (1-based, header excluded, counted from `first_row`) and
+    value of the first True row of `rows`."""
+    position = int(np.flatnonzero(np.asarray(rows))[0])
+    return first_row + position + 1, frame.iloc[position]
+
+
+def validate_table(frame, source="the table", first_row=0):
+    """A standardised table with numeric `time, mag, err`, string ids and
+    string bands, or a `DataError` naming `source`, the column, the first
+    bad row (counted from 1 after the header; `first_row` rows were read
+    before this chunk) and its value."""
+    frame = frame.copy()
+    for name in ("time", "mag", "err"):
+        column = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(column):
+            raise DataError(f"Column {name!r} of {source} holds dates; give times as numbers in days "
+                            "(e.g. MJD: astropy.time.Time(...).mjd).")
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            frame[name] = column.astype(np.float64)
+            continue
+        numbers = pd.to_numeric(column, errors="coerce")
+        text = column.astype(str).str.strip().str.lower()
+        bad = numbers.isna() & column.notna() & ~text.isin(MISSING_TEXT)
+        if pd.api.types.is_bool_dtype(column):
+            bad = column.notna()
+        if bad.any():
+            row, value = _first(bad, column, first_row)
+            raise DataError(f"Column {name!r} of {source} has {int(bad.sum()):,} value(s) that are not numbers, "
+                            f"first at row {row:,}: {value!r}. Correct or remove those rows (empty cells are "
+                            "read as missing values and dropped by cleaning).")
+        frame[name] = numbers.astype(np.float64)
+    frame["id"] = _id_strings(frame["id"], source, first_row)
+    if "band" in frame.columns:
+        band = frame["band"]
+        missing = band.isna() | band.astype(str).str.strip().isin({"", "nan", "None"})
+        if missing.any():
+            row, _ = _first(missing, band, first_row)
+            raise DataError(f"Column 'band' of {source} is empty in {int(missing.sum()):,} row(s), first at row "
+                            f"{row:,}: give every observation its band, or drop the band column for one band.")
+        frame["band"] = _as_text(band)
+    return frame
+
+
+def _as_text(column):
+    """Values as strings; integral floats without their `.0` (a column of
+    integer ids read with a missing value becomes float in pandas)."""
+    if pd.api.types.is_float_dtype(column):
+        values = column.to_numpy()
+        if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+            return column.astype(np.int64).astype(str)
+    if pd.api.types.is_integer_dtype(column) or pd.api.types.is_string_dtype(column) and \
+            pd.api.types.infer_dtype(column, skipna=False) == "string":
+        return column.astype(str)
+    return column.map(_text)
+
+
+def _text(value):
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return str(value)
+
+
+def _id_strings(column, source, first_row=0):
+    """Ids as strings. Missing or empty ids, and ids of different types
+    that would read the same (`1` and `'1'`), fail with their count: they
+    must not be merged into one light curve or dropped without a word."""
+    missing = column.isna() | (column.astype(str).str.strip() == "")
+    if missing.any():
+        row, _ = _first(missing, column, first_row)
+        raise DataError(f"{int(missing.sum()):,} row(s) of {source} have no id (missing or empty), first at row "
+                        f"{row:,}: every observation needs its light curve's id.")
+    text = _as_text(column)
+    if column.dtype == object and pd.api.types.infer_dtype(column, skipna=False) not in ("string", "bytes"):
+        kinds = column.map(lambda v: "text" if isinstance(v, (str, bytes)) else "number")
+        clash = pd.DataFrame({"id": text, "kind": kinds}).groupby("id")["kind"].nunique()
+        clash = clash[clash > 1]
+        if len(clash):
+            raise DataError(f"{len(clash):,} id(s) of {source} are given both as numbers and as text (e.g. "
+                            f"{clash.index[0]} and {clash.index[0]!r}), which would merge different light curves: "
+                            "give the id column one type.")
+    return text
 
 
 def _from_astropy(table):
@@ -152,9 +269,13 @@ def iter_light_curves(source, ids=None, labels=None):
             if isinstance(item, LightCurve):
                 yield item
                 continue
-            array = np.asarray(item, dtype=np.float64)
+            try:
+                array = np.asarray(item, dtype=np.float64)
+            except (TypeError, ValueError) as error:
+                raise DataError(f"Light curve {i} is not an (L, 3) array of numbers (time, magnitude, "
+                                f"error): {error}.") from None
             if array.ndim != 2 or array.shape[1] < 3:
-                raise ValueError(
+                raise DataError(
                     f"Light curve {i} must be an (L, 3) array of time, magnitude, error; "
                     f"got shape {array.shape}."
                 )
@@ -233,11 +354,49 @@ def stream_light_curves(source, labels=None, batch_rows=500_000, on_rows=None):
     if isinstance(source, pd.DataFrame) or not isinstance(source, (str, os.PathLike)):
         yield from iter_light_curves(source, labels=labels)
         return
-    import pyarrow.parquet as pq
-
     finished = set()
     carry = None
+    total_rows = 0
     for file in _table_files(os.fspath(source)):
+        first_row = 0
+        for chunk in _chunks(file, batch_rows):
+            if on_rows is not None:
+                on_rows(len(chunk))
+            if not len(chunk):
+                continue  # an empty chunk (e.g. a Parquet row group with no rows)
+            chunk = validate_table(standardize_columns(chunk, repr(file)), repr(file), first_row)
+            first_row += len(chunk)
+            total_rows += len(chunk)
+            if carry is not None:
+                chunk = pd.concat([carry, chunk], ignore_index=True)
+            ids = chunk["id"].to_numpy()
+            tail = ids == ids[-1]
+            complete, carry = chunk[~tail], chunk[tail]
+            yield from _new_light_curves(complete, labels, finished, file)
+    if carry is not None and len(carry):
+        yield from _new_light_curves(carry, labels, finished, file)
+    if not total_rows:
+        raise DataError(f"{os.fspath(source)!r} has no observations (no rows): nothing to read.")
+
+
+def _new_light_curves(frame, labels, finished, file):
+    for lc in iter_frame(frame, labels=labels):
+        if lc.id in finished:
+            raise DataError(
+                f"The rows of light curve {lc.id!r} in {file!r} are not contiguous; "
+                "streaming needs the table grouped by id (sort it by id first)."
+            )
+        finished.add(lc.id)
+        lc.meta["file"] = file
+        yield lc
+
+
+def _chunks(file, batch_rows):
+    """DataFrames of at most `batch_rows` rows of one file; read errors are
+    `DataError`s naming it."""
+    import pyarrow.parquet as pq
+
+    try:
         if file.endswith((".csv", ".csv.gz")):
             chunks = pd.read_csv(file, chunksize=batch_rows)
         else:
@@ -246,26 +405,11 @@ def stream_light_curves(source, labels=None, batch_rows=500_000, on_rows=None):
             reader = pq.ParquetFile(file, pre_buffer=False)
             chunks = (b.to_pandas() for b in reader.iter_batches(batch_size=batch_rows, use_threads=False))
         for chunk in chunks:
-            if on_rows is not None:
-                on_rows(len(chunk))
-            chunk = standardize_columns(chunk, repr(file))
-            chunk["id"] = chunk["id"].astype(str)
-            if carry is not None:
-                chunk = pd.concat([carry, chunk], ignore_index=True)
-            ids = chunk["id"].to_numpy()
-            last = ids[-1]
-            tail = ids == last
-            complete, carry = chunk[~tail], chunk[tail]
-            for lc in iter_frame(complete, labels=labels):
-                if lc.id in finished:
-                    raise ValueError(
-                        f"The rows of light curve {lc.id!r} in {file!r} are not contiguous; "
-                        "streaming needs the table grouped by id (sort it by id first)."
-                    )
-                finished.add(lc.id)
-                yield lc
-    if carry is not None and len(carry):
-        for lc in iter_frame(carry, labels=labels):
-            if lc.id in finished:
-                raise ValueError(f"The rows of light curve {lc.id!r} are not contiguous; sort the table by id.")
-            yield lc
+            yield chunk
+    except pd.errors.EmptyDataError:
+        raise DataError(f"Light-curve table {file!r} is empty (no header, no rows).") from None
+    except (DataError, GeneratorExit):
+        raise
+    except Exception as error:  # the reader's own message says what broke
+        raise DataError(f"Cannot read light-curve table {file!r} (damaged or not a table?): "
+                        f"{type(error).__name__}: {error}") from None

@@ -72,11 +72,18 @@ class Embedder:
             separately (after attention over all bands) and concatenate the
             per-band vectors in `band_names` order, `(num_bands * dim)`; a
             band an object lacks gives zeros.
+        on_error: "skip" (default): a light curve whose windows or
+            embedding are not finite is left out, logged by id (and file)
+            and counted in `self.report`; the rest of the catalogue is
+            embedded. "raise": it stops the run with a `DataError` naming it.
     """
 
     def __init__(self, backbone, layer="last", pooling="mean", layer_weights=None,
                  window_mode="nonoverlapping", float32_first=False, batch_size=256, cleaning=None,
-                 band=None, read_rows=500_000, per_band=False, compat="default"):
+                 band=None, read_rows=500_000, per_band=False, compat="default", on_error="skip"):
+        if on_error not in ("skip", "raise"):
+            raise ValueError(f"Unknown on_error {on_error!r}; use 'skip' or 'raise'.")
+        self.on_error = on_error
         if pooling not in ("mean", "max"):
             raise ValueError(f"Unknown pooling {pooling!r}; use 'mean' or 'max'.")
         valid_layer = layer in ("last", "input", "mix", "all") or (
@@ -205,6 +212,9 @@ class Embedder:
             bands = self.backbone.band_indices(lc.band) if multi_band else None
             windows = sequential_windows(lc.as_array(), size, mode=self.window_mode,
                                          float32_first=self.float32_first, bands=bands)
+            if not all(np.all(np.isfinite(windows[key])) for key in ("times", "magnitudes", "errors") if key in windows):
+                self._not_embedded(lc, "its centred float32 windows are not finite")
+                continue
             for k in range(len(windows["starts"])):
                 yield index, lc, {key: windows[key][k] for key in windows}
 
@@ -269,10 +279,17 @@ class Embedder:
         def run(windows):
             return np.asarray(model.predict_on_batch(self._inputs(windows)))
 
+        def finished(lc, acc, weight, n_windows):
+            vector = self._finish(acc, weight)
+            if np.all(np.isfinite(vector)):
+                return [(lc.id, vector, len(lc), n_windows)]
+            self._not_embedded(lc, "the model's output is not finite")
+            return []
+
         current, acc, weight, n_windows = None, None, 0, 0
         for (index, lc, window), vector in self._batched(self._windows(self._light_curves(source, ids, on_rows)), run):
             if current is not None and lc is not current:
-                yield current.id, self._finish(acc, weight), len(current), n_windows
+                yield from finished(current, acc, weight, n_windows)
                 acc, weight, n_windows = None, 0, 0
             current = lc
             n = int(window["lengths"])
@@ -290,7 +307,22 @@ class Embedder:
             weight = weight + n
             n_windows += 1
         if current is not None:
-            yield current.id, self._finish(acc, weight), len(current), n_windows
+            yield from finished(current, acc, weight, n_windows)
+
+    def _not_embedded(self, lc, why):
+        """A light curve the model cannot embed: skipped, logged and counted
+        (`on_error="skip"`), or a `DataError` naming it."""
+        where = f" of {lc.meta['file']}" if lc.meta.get("file") else ""
+        message = f"Light curve {lc.id!r}{where} cannot be embedded: {why}."
+        if self.on_error == "raise":
+            from astromer.errors import DataError
+
+            raise DataError(message + " Remove it, or skip such light curves (on_error='skip').")
+        import logging
+
+        self.report.light_curves_not_embedded += 1
+        self.report.not_embedded_ids.append(lc.id)
+        logging.getLogger("astromer.embedding").warning("%s Skipped (counted in the report).", message)
 
     def _finish(self, acc, weight):
         if not self.per_band:
@@ -334,8 +366,10 @@ class Embedder:
         ids = [str(i) for i in range(len(arrays))]
         got, vectors = self.embed_array(arrays, ids=ids)
         if got != ids:
+            from astromer.errors import DataError
+
             lost = sorted(int(i) for i in set(ids) - set(got))
-            raise ValueError(f"Light curve(s) at position {lost} have no usable observation after cleaning "
+            raise DataError(f"Light curve(s) at position {lost} have no usable observation after cleaning "
                              "(counts in Embedder.report).")
         return vectors
 

@@ -6,6 +6,8 @@ import logging
 
 import numpy as np
 
+from astromer.errors import DataError
+
 
 def readable_light_curves(stream, backbone, band, cleaning, report):
     """Yields the cleaned light curves of `stream` in `band` (every band for
@@ -34,7 +36,7 @@ def select_band(lc, backbone, band):
 
     if getattr(backbone, "band_names", None):
         if lc.band is None:
-            raise ValueError(f"Light curve {lc.id!r} has no band column; this model reads bands {backbone.band_names}.")
+            raise DataError(f"Light curve {lc.id!r} has no band column; this model reads bands {backbone.band_names}.")
         backbone.band_indices(lc.band)
         return lc
     if lc.band is None:
@@ -42,7 +44,7 @@ def select_band(lc, backbone, band):
     if band is None:
         bands = np.unique(lc.band.astype(str))
         if len(bands) > 1:
-            raise ValueError(f"Light curve {lc.id!r} has bands {[str(b) for b in bands]}; this single-band model "
+            raise DataError(f"Light curve {lc.id!r} has bands {[str(b) for b in bands]}; this single-band model "
                              "needs one: pass band=... (--band on the command line).")
         return lc
     keep = lc.band.astype(str) == str(band)
@@ -54,9 +56,9 @@ def check_found(band, seen, read, kept, report):
     """An absent band or a table with no usable light curve is an error
     naming what is there, not an empty result."""
     if band is not None and seen and str(band) not in seen:
-        raise ValueError(f"Band {band!r} is not in the table; its bands are {sorted(seen)}: pass one of them (--band).")
+        raise DataError(f"Band {band!r} is not in the table; its bands are {sorted(seen)}: pass one of them (--band).")
     if read and not kept:
-        raise ValueError(f"None of the {read:,} light curves is usable after cleaning:\n{report.summary()}")
+        raise DataError(f"None of the {read:,} light curves is usable after cleaning:\n{report.summary()}")
 
 
 def log_report(report):

@@ -21,7 +21,8 @@ class EmbeddedTable(NamedTuple):
 
 def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", band=None,
                 window_mode="nonoverlapping", float32_first=False, batch_size=256, progress=True,
-                standardize=False, statistics=None, compat="auto", cleaning=None, cleaning_overrides=None):
+                standardize=False, statistics=None, compat="auto", cleaning=None, cleaning_overrides=None,
+                on_error="skip"):
     """Embeds every light curve of `data` with the model of `weights` and
     streams the result to `out` (see `Embedder.write_parquet`).
 
@@ -31,7 +32,7 @@ def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", b
         data: Parquet/CSV file or folder (id, time, mag, err[, band]).
         out: the output Parquet file.
         preset, layer, pooling, band, window_mode, float32_first, batch_size,
-        compat, cleaning: as for `Embedder` / `Embedder.from_weights`.
+        compat, cleaning, on_error: as for `Embedder` / `Embedder.from_weights`.
         cleaning_overrides: thresholds (`min_error`, `max_error`,
             `min_observations`) changed on top of the cleaning the compat
             mode chose.
@@ -47,7 +48,7 @@ def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", b
     embedder = Embedder.from_weights(
         weights, preset=preset, layer=layer, pooling=pooling, band=band,
         window_mode=window_mode, float32_first=float32_first, batch_size=batch_size, compat=compat,
-        cleaning=cleaning,
+        cleaning=cleaning, on_error=on_error,
     )
     if cleaning_overrides:
         embedder.cleaning = dataclasses.replace(embedder.cleaning, **cleaning_overrides)

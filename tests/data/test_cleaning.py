@@ -71,5 +71,7 @@ def test_never_crashes_and_output_is_clean(time, data):
     assert np.all(np.isfinite(out.time)) and np.all(np.isfinite(out.mag))
     assert np.all(np.diff(out.time) > 0)  # sorted and unique
     assert np.all((out.err > 0) & (out.err < 1))
-    dropped = report.rows_nonfinite + report.rows_duplicate_time + report.rows_bad_error + report.rows_clipped
+    assert np.all(np.abs(out.time) <= 1e7) and np.all(np.abs(out.mag) <= 1e6)
+    dropped = (report.rows_nonfinite + report.rows_time_out_of_range + report.rows_mag_out_of_range
+               + report.rows_err_out_of_range + report.rows_duplicate_time + report.rows_bad_error + report.rows_clipped)
     assert report.rows_out == n - dropped == len(out.time)
