@@ -315,14 +315,21 @@ def iter_frame(frame, labels=None):
 
 
 def read_labels(path):
-    """Reads an `id,label` CSV into a dict (ids as strings)."""
-    frame = pd.read_csv(path)
+    """Reads an `id,label` CSV into a dict (ids as strings, as the tables'
+    ids are: see `validate_table`)."""
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"Labels file {os.fspath(path)!r} does not exist.") from None
+    except Exception as error:
+        raise DataError(f"Cannot read labels file {os.fspath(path)!r}: {type(error).__name__}: {error}") from None
     frame = frame.rename(columns={c: c.lower() for c in frame.columns})
     if "id" not in frame.columns or "label" not in frame.columns:
-        raise ValueError(
-            f"Labels file {path!r} needs columns id,label; found {list(frame.columns)}."
+        raise DataError(
+            f"Labels file {os.fspath(path)!r} needs columns id,label; found {list(frame.columns)}."
         )
-    return dict(zip(frame["id"].astype(str), frame["label"]))
+    ids = _id_strings(frame["id"], f"labels file {os.fspath(path)!r}")
+    return dict(zip(ids, frame["label"]))
 
 
 def count_rows(source):

@@ -68,10 +68,12 @@ def table_to_records(table, output, labels=None, splits=None, shards=8, seed=0,
         bands = sorted(frame["band"].unique())
         if band not in bands:
             raise DataError(f"Band {band!r} is not in {source}; its bands are {bands}.")
-        all_ids = frame["id"].nunique()
+        all_ids = frame["id"].unique()
         frame = frame[frame["band"] == band]
-        without = all_ids - frame["id"].nunique()
+        missing_ids = sorted(set(all_ids) - set(frame["id"].unique()))
+        without, all_ids = len(missing_ids), len(all_ids)
         extra["light_curves_without_band"] = without
+        extra["ids_without_band"] = missing_ids[:100]  # like the cleaning report's id lists
         if verbose:
             print(f"band {band}: {without} of {all_ids} light curves have no observation in {band} "
                   f"and are not written")

@@ -14,10 +14,11 @@ from astromer.training.strategy import keras_backend, tensorflow_available
 class TrainingData:
     """Train / validation (/ test) inputs for `fit`, whichever path they use."""
 
-    def __init__(self, kind, train, val, test=None, description=""):
+    def __init__(self, kind, train, val, test=None, description="", report=None):
         self.kind = kind  # "tfrecords", "packed"
         self.train, self.val, self.test = train, val, test
         self.description = description
+        self.report = report  # the cleaning report of a table (CleaningReport), else None
 
 
 def _split_dirs(path):
@@ -133,7 +134,8 @@ def _table_data(data, config, verbose):
     if verbose:
         print(report.summary())
     train, val, test = packed.split(seed=seed)
-    return TrainingData("packed", train, val, test, f"table {data} ({len(packed)} light curves, 80/10/10 split)")
+    return TrainingData("packed", train, val, test, f"table {data} ({len(packed)} light curves, 80/10/10 split)",
+                        report=report)
 
 
 def check_band_present(light_curves, config):
