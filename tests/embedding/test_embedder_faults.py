@@ -60,3 +60,31 @@ def test_by_default_cleaning_drops_the_row_and_the_light_curve_is_embedded(backb
     assert len(table) == 6 and np.all(np.isfinite(np.stack(table["embedding"])))
     assert embedder.report.rows_mag_out_of_range == 1 and embedder.report.light_curves_not_embedded == 0
     assert table.set_index("id").loc["lc2", "n_obs"] == 39
+
+
+def test_a_failed_embed_leaves_no_temporary_output(backbone, tmp_path):
+    from astromer.embedding.writer import write_parquet
+
+    frame = curves()
+    # lc0 comes back after other ids: found while streaming, after some rows were written.
+    frame = pd.concat([frame, frame[frame["id"] == "lc0"].assign(time=lambda f: f["time"] + 1000)],
+                      ignore_index=True)
+    source = tmp_path / "unsorted.csv"
+    frame.to_csv(source, index=False)
+    out = tmp_path / "emb.parquet"
+    embedder = Embedder(backbone, read_rows=50)
+    with pytest.raises(DataError, match=f"The rows of light curve 'lc0' in '{source}' are not contiguous"):
+        write_parquet(embedder, str(source), str(out), progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["unsorted.csv"]
+
+
+def test_grouped_tables_stream_in_any_chunk_size(tmp_path):
+    # Grouped ids across chunk edges (a light curve split by a chunk) are not "not contiguous".
+    from astromer.data.lightcurves import stream_light_curves
+
+    frame = curves(n=5, length=7)
+    source = tmp_path / "grouped.csv"
+    frame.to_csv(source, index=False)
+    for rows in (1, 3, 7, 8, 100):
+        got = [(lc.id, len(lc)) for lc in stream_light_curves(str(source), batch_rows=rows)]
+        assert got == [(f"lc{i}", 7) for i in range(5)], rows
