@@ -1,7 +1,10 @@
 """Keras callbacks of a training run besides its checkpoints: the training
-throughput in the epoch logs, history.csv with epochs numbered from 1, and
-early stopping that survives a resume."""
+throughput in the epoch logs, history.csv with epochs numbered from 1 (and
+the same rows as the checkpoint a run resumed from), and early stopping that
+survives a resume."""
 
+import csv
+import os
 import time
 
 import keras
@@ -28,12 +31,74 @@ class Throughput(keras.callbacks.Callback):
             logs["windows_per_s"] = self.batches * self.batch_size / max(self.end - self.start, 1e-9)
 
 
-class HistoryLogger(keras.callbacks.CSVLogger):
+class HistoryLogger(keras.callbacks.Callback):
     """history.csv with epochs numbered from 1, as the console, the
-    checkpoints, summary.json and the plot number them (Keras counts from 0)."""
+    checkpoints, summary.json and the plot number them (Keras counts from 0).
+
+    The file is rewritten whole (atomically) after every epoch from `rows`,
+    the rows of the checkpoint resumed from plus one per epoch since: it
+    holds every epoch exactly once, whatever moment an earlier run was
+    killed at. The format is Keras' CSVLogger's (sorted columns, `\\r\\n`).
+    """
+
+    def __init__(self, filename, rows=()):
+        super().__init__()
+        self.filename = filename
+        self.rows = [dict(row) for row in rows]
 
     def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch + 1, logs)
+        number = int(epoch) + 1
+        row = {"epoch": number, **{k: float(v) for k, v in (logs or {}).items()}}
+        self.rows = [r for r in self.rows if r["epoch"] < number] + [row]
+        write_history(self.filename, self.rows)
+
+
+def write_history(path, rows):
+    """Writes history rows (dicts with `epoch`) as history.csv, atomically;
+    a value a row lacks is written as NA, as Keras' CSVLogger does."""
+    keys = sorted({k for row in rows for k in row if k != "epoch"})
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["epoch"] + keys, dialect=csv.excel, restval="NA")
+        writer.writeheader()
+        for row in sorted(rows, key=lambda r: r["epoch"]):
+            writer.writerow({"epoch": int(row["epoch"]), **{k: v for k, v in row.items() if k != "epoch"}})
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_history(path):
+    """The rows of a history.csv (`[]` when it is missing or unreadable),
+    the last row of an epoch kept when one appears twice."""
+    rows = {}
+    try:
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                try:
+                    epoch = int(row.pop("epoch"))
+                    rows[epoch] = {"epoch": epoch, **{k: float(v) for k, v in row.items()
+                                                      if k is not None and v not in (None, "", "NA")}}
+                except (TypeError, ValueError, KeyError):
+                    continue  # a line cut short by a kill
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    return [rows[e] for e in sorted(rows)]
+
+
+def resumed_history(state, path):
+    """The history rows of epochs 1..state["epoch"] for a run resumed from a
+    checkpoint: those stored in the checkpoint; for checkpoints written
+    before they were, history.csv's rows up to that epoch, with the
+    checkpoint's own epoch taken from its logs when history.csv lacks it."""
+    epoch = int(state["epoch"])
+    if state.get("history") is not None:
+        rows = {int(r["epoch"]): {**r, "epoch": int(r["epoch"])} for r in state["history"]}
+    else:
+        rows = {r["epoch"]: r for r in read_history(path)}
+        if epoch not in rows and state.get("logs"):
+            rows[epoch] = {"epoch": epoch, **{k: float(v) for k, v in state["logs"].items()}}
+    return [rows[e] for e in sorted(rows) if e <= epoch]
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

@@ -1,22 +1,44 @@
 """A run's checkpoints: written after every epoch so that a killed run can
-resume, and found again by `--resume`.
+resume, and found again (and checked) by `--resume`.
 
     checkpoints/latest                         name of the newest complete checkpoint
     checkpoints/epoch-NNNNN/model.keras        the model with its optimizer after epoch NNNNN (from 1)
-    checkpoints/epoch-NNNNN/state.json         epoch, best val_loss, early stopping, dropout streams
+    checkpoints/epoch-NNNNN/state.json         epoch, best val_loss, early stopping, dropout
+                                               streams, and the history rows of epochs 1..NNNNN
     best.weights.h5                            weights of the best validation loss so far
+                                               (its epoch in the HDF5 attribute `astromer_epoch`)
 
-Checkpoints are written to a temporary folder and renamed, then `latest` is
-replaced with `os.replace`: a kill at any moment leaves the previous
-complete checkpoint in place, so `--resume` loses at most one epoch.
+A checkpoint is written to a temporary folder (`.epoch-NNNNN.tmp`), flushed
+to disk and renamed; then `latest` is replaced with `os.replace`; then, when
+the epoch is the best so far, `best.weights.h5` (also via a temporary
+file). The newest two checkpoints are kept, so that a checkpoint damaged
+after it was written (disk full, a copy cut short) still leaves one to
+resume from.
+
+`resume_checkpoint` picks the newest checkpoint that is complete and loads:
+`latest` first, then the other folders, newest first. Each one it skips is
+reported in one line with the reason; when none is usable it raises
+`WeightsError` saying what to do. `check_best_weights` then makes sure
+`best.weights.h5` holds the best epoch the checkpoint names.
 """
 
 import json
 import os
+import re
 import shutil
+import zipfile
 
 import keras
 import numpy as np
+
+from astromer.errors import WeightsError
+
+# The checkpoint just written and the one before it stay on disk.
+KEEP = 2
+CHECKPOINT_NAME = re.compile(r"^epoch-(\d{5,})$")
+BEST_FILE = "best.weights.h5"
+BEST_EPOCH_ATTRIBUTE = "astromer_epoch"
+STATE_KEYS = ("epoch", "best", "best_epoch", "early_stopping_wait", "seed_states")
 
 
 def seed_states(model):
@@ -26,28 +48,89 @@ def seed_states(model):
 
 
 def restore_seed_states(model, state):
-    for variable, value in zip(seed_states(model), state["seed_states"]):
-        variable.assign(np.asarray(value, dtype=variable.dtype))
+    variables, values = seed_states(model), state["seed_states"]
+    if len(variables) != len(values):
+        raise ValueError(f"state.json has {len(values)} dropout generator states, the model {len(variables)}")
+    for variable, value in zip(variables, values):
+        variable.assign(np.asarray(value, dtype=variable.dtype).reshape(variable.shape))
+
+
+def _fsync(path):
+    """Flushes a file (or a folder's entries) to disk: a rename must not
+    publish a file whose bytes are still only in memory (power loss)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # folders cannot be fsynced on some systems
+    finally:
+        os.close(fd)
 
 
 def write_json_atomically(path, value):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(value, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def write_text_atomically(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync(os.path.dirname(path) or ".")
+
+
+def checkpoint_number(name):
+    """The epoch of a checkpoint folder name (`epoch-00012` -> 12), or None."""
+    match = CHECKPOINT_NAME.match(name)
+    return int(match.group(1)) if match else None
+
+
+def checkpoint_name(number):
+    return f"epoch-{int(number):05d}"
+
+
+def save_best_weights(model, run_dir, epoch):
+    """`best.weights.h5` from `model`, marked with its epoch, atomically."""
+    import h5py
+
+    tmp = os.path.join(run_dir, "best.tmp.weights.h5")
+    model.save_weights(tmp)
+    with h5py.File(tmp, "a") as f:
+        f.attrs[BEST_EPOCH_ATTRIBUTE] = int(epoch)
+    _fsync(tmp)
+    os.replace(tmp, os.path.join(run_dir, BEST_FILE))
 
 
 class TrainingCheckpoint(keras.callbacks.Callback):
     """Saves the whole training state after every epoch, atomically.
 
     A checkpoint folder holds the model with its optimizer (`model.keras`)
-    and `state.json` (epoch, best validation loss, early-stopping counter,
-    dropout generator states). It is written under a temporary name and
-    renamed; then `checkpoints/latest` is replaced. The weights of the best
-    validation loss go to `best.weights.h5`, also via a temporary file.
+    and `state.json` (epoch, the epoch's logs, best validation loss and its
+    epoch, early-stopping counter, dropout generator states, and the
+    history rows of every epoch so far). It is written under a temporary
+    name and renamed; then `checkpoints/latest` is replaced, then the best
+    weights. The early-stopping callback must come before this one in the
+    callback list, so that its counter includes the epoch.
+
+    Args:
+        history: the history rows of the epochs before the first one this
+            callback sees (those of the checkpoint resumed from).
+        resumed_from: name of the checkpoint folder resumed from: kept on
+            disk as the previous checkpoint until the next one is written.
     """
 
-    def __init__(self, run_dir, monitor="val_loss", early_stopping=None, best=np.inf, best_epoch=-1):
+    def __init__(self, run_dir, monitor="val_loss", early_stopping=None, best=np.inf, best_epoch=-1,
+                 history=(), resumed_from=None):
         super().__init__()
         self.run_dir = run_dir
         self.directory = os.path.join(run_dir, "checkpoints")
@@ -55,55 +138,215 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.early_stopping = early_stopping
         self.best = float(best)
         self.best_epoch = int(best_epoch)
+        self.history = [dict(row) for row in history]
+        self.previous = resumed_from
         os.makedirs(self.directory, exist_ok=True)
 
+    def on_train_begin(self, logs=None):
+        # Leftovers of a run killed while it wrote a checkpoint.
+        for name in os.listdir(self.directory):
+            if name.startswith(".epoch-") and name.endswith(".tmp"):
+                shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+        stale = os.path.join(self.run_dir, "best.tmp.weights.h5")
+        if os.path.exists(stale):
+            os.remove(stale)
+
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
+        logs = {k: float(v) for k, v in (logs or {}).items()}
         value = logs.get(self.monitor)
         # Epochs are numbered for people, from 1 (Keras counts from 0): the
         # folder, state.json, history.csv, summary.json and the plot agree.
         number = int(epoch) + 1
-        if value is not None and value < self.best:
+        improved = value is not None and value < self.best
+        if improved:
             self.best, self.best_epoch = float(value), number
-            tmp = os.path.join(self.run_dir, "best.tmp.weights.h5")
-            self.model.save_weights(tmp)
-            os.replace(tmp, os.path.join(self.run_dir, "best.weights.h5"))
-        name = f"epoch-{number:05d}"
-        tmp_dir = os.path.join(self.directory, f".{name}.tmp")
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        os.makedirs(tmp_dir)
-        self.model.save(os.path.join(tmp_dir, "model.keras"))
+        self.history = [row for row in self.history if row["epoch"] < number] + [{"epoch": number, **logs}]
+        early = self.early_stopping
         state = {
             "epoch": number,
             "epoch_numbering": "1-based",
-            "logs": {k: float(v) for k, v in logs.items()},
+            "logs": logs,
             "best": self.best,
             "best_epoch": self.best_epoch,
-            "early_stopping_wait": int(getattr(self.early_stopping, "wait", 0)),
-            "seed_states": [np.asarray(v.numpy() if hasattr(v, "numpy") else v).tolist() for v in seed_states(self.model)],
+            "early_stopping_wait": int(getattr(early, "wait", 0)),
+            "early_stopping_best": _float_or_none(getattr(early, "best", None)),
+            "stopped_early": bool(getattr(self.model, "stop_training", False)),
+            "seed_states": [np.asarray(keras.ops.convert_to_numpy(v)).tolist() for v in seed_states(self.model)],
+            "history": self.history,
         }
+        name = checkpoint_name(number)
+        self._write(name, state)
+        if improved:
+            save_best_weights(self.model, self.run_dir, number)
+        self._prune(keep={name, self.previous})
+        self.previous = name
+
+    def _write(self, name, state):
+        tmp_dir = os.path.join(self.directory, f".{name}.tmp")
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        os.makedirs(tmp_dir)
+        model_path = os.path.join(tmp_dir, "model.keras")
+        self.model.save(model_path)
+        _fsync(model_path)
         with open(os.path.join(tmp_dir, "state.json"), "w") as f:
             json.dump(state, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync(tmp_dir)
         final = os.path.join(self.directory, name)
         shutil.rmtree(final, ignore_errors=True)
         os.rename(tmp_dir, final)
-        with open(os.path.join(self.directory, "latest.tmp"), "w") as f:
-            f.write(name)
-        os.replace(os.path.join(self.directory, "latest.tmp"), os.path.join(self.directory, "latest"))
+        _fsync(self.directory)
+        write_text_atomically(os.path.join(self.directory, "latest"), name)
+
+    def _prune(self, keep):
         for old in os.listdir(self.directory):
-            if old.startswith("epoch-") and old != name:
+            if checkpoint_number(old) is not None and old not in keep:
                 shutil.rmtree(os.path.join(self.directory, old), ignore_errors=True)
 
 
-def latest_checkpoint(run_dir):
-    """`(folder, state)` of the newest complete checkpoint of a run, or None."""
-    pointer = os.path.join(run_dir, "checkpoints", "latest")
-    if not os.path.exists(pointer):
+def _float_or_none(value):
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
         return None
-    with open(pointer) as f:
-        folder = os.path.join(run_dir, "checkpoints", f.read().strip())
-    with open(os.path.join(folder, "state.json")) as f:
-        return folder, _numbered_from_one(json.load(f))
+
+
+class UnusableCheckpoint(Exception):
+    """Why a checkpoint folder cannot be resumed from."""
+
+
+def _read_state(folder):
+    """The checked, 1-based `state.json` of a checkpoint folder."""
+    path = os.path.join(folder, "state.json")
+    if not os.path.isfile(path):
+        raise UnusableCheckpoint("it has no state.json")
+    try:
+        with open(path) as f:
+            state = json.load(f)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise UnusableCheckpoint(f"state.json is damaged or truncated ({type(error).__name__}: {error})") from None
+    except OSError as error:
+        raise UnusableCheckpoint(f"state.json cannot be read ({error})") from None
+    if not isinstance(state, dict) or any(key not in state for key in STATE_KEYS):
+        missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
+        raise UnusableCheckpoint(f"state.json lacks {', '.join(missing)}")
+    try:
+        state = _numbered_from_one(state)
+        number = checkpoint_number(os.path.basename(os.path.normpath(folder)))
+        if number is not None and int(state["epoch"]) != number:
+            raise UnusableCheckpoint(f"state.json is of epoch {state['epoch']}, not {number}")
+        history = state.get("history")
+        if history is not None and not (isinstance(history, list) and all(
+                isinstance(row, dict) and "epoch" in row for row in history)):
+            raise UnusableCheckpoint("state.json has a malformed history")
+        float(state["best"]), int(state["best_epoch"]), int(state["early_stopping_wait"])
+    except (TypeError, ValueError, KeyError) as error:
+        raise UnusableCheckpoint(f"state.json has a malformed value ({type(error).__name__}: {error})") from None
+    return state
+
+
+def _check_model_file(folder):
+    """Raises `UnusableCheckpoint` unless `model.keras` is a whole zip archive."""
+    path = os.path.join(folder, "model.keras")
+    if not os.path.isfile(path):
+        raise UnusableCheckpoint("it has no model.keras")
+    size = os.path.getsize(path)
+    if not zipfile.is_zipfile(path):
+        raise UnusableCheckpoint(f"model.keras is truncated or damaged (not a readable zip archive, {size:,} bytes)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise UnusableCheckpoint(f"model.keras is damaged ({type(error).__name__}: {error})") from None
+    if bad is not None:
+        raise UnusableCheckpoint(f"model.keras is damaged ({bad} in it fails its checksum)")
+    return path
+
+
+def _candidates(directory):
+    """`[(name, note)]`: the folder `latest` names, then the other
+    checkpoint folders, newest first; and the problems of `latest` itself."""
+    names = sorted((n for n in os.listdir(directory) if checkpoint_number(n) is not None
+                    and os.path.isdir(os.path.join(directory, n))), key=checkpoint_number, reverse=True)
+    pointer = os.path.join(directory, "latest")
+    problems = []
+    named = None
+    if os.path.exists(pointer):
+        try:
+            with open(pointer) as f:
+                named = f.read().strip()
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append((pointer, f"it cannot be read ({error})"))
+        if named is not None and checkpoint_number(named) is None:
+            problems.append((pointer, f"it names {named[:40]!r}, not a checkpoint folder"))
+            named = None
+    order = ([named] if named else []) + [n for n in names if n != named]
+    return order, problems
+
+
+def resume_checkpoint(run_dir, load=None, report=print):
+    """`(folder, state, model)` of the newest usable checkpoint of a run, the
+    model loaded (with its optimizer) and its dropout streams restored; or
+    None when the run has no checkpoint at all.
+
+    A checkpoint is usable when its folder exists, its `state.json` parses
+    and is of that epoch, its `model.keras` is a whole zip archive that
+    loads, and its dropout states fit the model. Each checkpoint skipped is
+    reported with `report` in one line. When checkpoints exist but none is
+    usable, raises `WeightsError` naming them and why.
+    """
+    if load is None:
+        from astromer.saving import load_keras as load
+    directory = os.path.join(run_dir, "checkpoints")
+    if not os.path.isdir(directory):
+        return None
+    order, skipped = _candidates(directory)
+    if not order and not skipped:
+        return None
+    for name in order:
+        folder = os.path.join(directory, name)
+        try:
+            if not os.path.isdir(folder):
+                raise UnusableCheckpoint("the folder is missing (checkpoints/latest names it)")
+            state = _read_state(folder)
+            path = _check_model_file(folder)
+            try:
+                model = load(path)
+                restore_seed_states(model, state)
+            except Exception as error:  # noqa: BLE001 - any reason a model does not load
+                raise UnusableCheckpoint(f"model.keras does not load ({type(error).__name__}: "
+                                         f"{' '.join(str(error).split())[:300]})") from None
+        except UnusableCheckpoint as why:
+            skipped.append((folder, str(why)))
+            continue
+        for path, why in skipped:
+            report(f"warning: skipped checkpoint {path}: {why}; resuming from {name} instead")
+        return folder, state, model
+    found = "; ".join(f"{path}: {why}" for path, why in skipped)
+    raise WeightsError(
+        f"Cannot resume {run_dir}: no usable checkpoint ({found}). Start the run again without --resume "
+        f"(it starts from epoch 1 and replaces the checkpoints in {run_dir}), or start a new run with another "
+        "--out.")
+
+
+def latest_checkpoint(run_dir):
+    """`(folder, state)` of the newest complete checkpoint of a run (its
+    state.json readable, its model.keras a whole zip archive), or None.
+    Does not load the model: see `resume_checkpoint`."""
+    directory = os.path.join(run_dir, "checkpoints")
+    if not os.path.isdir(directory):
+        return None
+    for name in _candidates(directory)[0]:
+        folder = os.path.join(directory, name)
+        try:
+            if os.path.isdir(folder):
+                state = _read_state(folder)
+                _check_model_file(folder)
+                return folder, state
+        except UnusableCheckpoint:
+            continue
+    return None
 
 
 def _numbered_from_one(state):
@@ -115,3 +358,80 @@ def _numbered_from_one(state):
         state = {**state, "epoch": int(state["epoch"]) + 1, "best_epoch": best + 1 if best >= 0 else -1,
                  "epoch_numbering": "1-based"}
     return state
+
+
+def best_weights_problem(path, best_epoch):
+    """Why `best.weights.h5` does not hold the weights of `best_epoch`
+    (missing, truncated, damaged, of another epoch), or None."""
+    import h5py
+
+    if not os.path.exists(path):
+        return "is missing"
+    size = os.path.getsize(path)
+    try:
+        with h5py.File(path, "r") as f:
+            def read(name, item):
+                if isinstance(item, h5py.Dataset):
+                    item[()]  # every byte of every array: a truncated file fails here
+
+            f.visititems(read)
+            epoch = f.attrs.get(BEST_EPOCH_ATTRIBUTE)
+    except Exception as error:  # noqa: BLE001 - h5py raises OSError, KeyError, RuntimeError...
+        return (f"is truncated or damaged ({size:,} bytes; {type(error).__name__}: "
+                f"{' '.join(str(error).split())[:200]})")
+    if epoch is not None and int(epoch) != int(best_epoch):
+        return f"holds the weights of epoch {int(epoch)}, not of the best epoch {int(best_epoch)}"
+    return None
+
+
+def check_best_weights(run_dir, state, model, monitor="val_loss", report=print):
+    """Makes `best.weights.h5` agree with the checkpoint resumed from.
+
+    When the file is missing, damaged or of another epoch than the
+    checkpoint's best epoch: if the checkpoint's own epoch is the best, its
+    weights are written again from `model`; otherwise the best epoch's
+    weights are lost and best-weights tracking restarts at the checkpoint's
+    epoch (the final model is then the best of the epochs from there on).
+    Each case is reported in one line. Returns the (possibly updated) state.
+    """
+    best_epoch, epoch = int(state["best_epoch"]), int(state["epoch"])
+    path = os.path.join(run_dir, BEST_FILE)
+    if best_epoch < 1:
+        return state
+    problem = best_weights_problem(path, best_epoch)
+    if problem is None:
+        return state
+    if best_epoch == epoch:
+        # Also what a kill between the checkpoint and the best weights leaves:
+        # nothing is lost then, hence a note.
+        save_best_weights(model, run_dir, epoch)
+        kind = "note" if problem.startswith("holds") else "warning"
+        report(f"{kind}: {path} {problem}: best weights re-taken from the resumed checkpoint "
+               f"({checkpoint_name(epoch)}, the best epoch)")
+        return state
+    value = state.get("logs", {}).get(monitor)
+    if value is None:
+        if os.path.exists(path):
+            os.remove(path)
+        report(f"warning: {path} {problem}: the weights of the best epoch {best_epoch} are lost; "
+               f"best-weights tracking restarts after epoch {epoch}")
+        return {**state, "best": float("inf"), "best_epoch": -1}
+    save_best_weights(model, run_dir, epoch)
+    report(f"warning: {path} {problem}: the weights of the best epoch {best_epoch} ({monitor} "
+           f"{float(state['best']):.5f}) are lost; best-weights tracking restarts from the resumed epoch {epoch} "
+           f"({monitor} {float(value):.5f}), so the final model is the best of epochs {epoch} onwards")
+    return {**state, "best": float(value), "best_epoch": epoch}
+
+
+def clear_checkpoints(run_dir, report=print):
+    """Removes the checkpoints and best weights an earlier run left in
+    `run_dir`, so that a new run there can never be resumed from them."""
+    directory = os.path.join(run_dir, "checkpoints")
+    stale = os.path.isdir(directory) and any(
+        checkpoint_number(n) is not None or n.startswith(("latest", ".epoch-")) for n in os.listdir(directory))
+    if stale:
+        report(f"{run_dir} holds the checkpoints of an earlier run: removed (this run starts at epoch 1)")
+        shutil.rmtree(directory, ignore_errors=True)
+    best = os.path.join(run_dir, BEST_FILE)
+    if os.path.exists(best):
+        os.remove(best)

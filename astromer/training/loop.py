@@ -5,18 +5,21 @@ A run folder holds:
 
     config.yaml            the resolved configuration (preset + --set + demo)
     checkpoints/latest     name of the newest complete checkpoint folder
-    checkpoints/epoch-NNNNN/{model.keras, state.json}   written atomically
+    checkpoints/epoch-NNNNN/{model.keras, state.json}   written atomically (the newest two)
     best.weights.h5        weights of the best validation loss so far
-    history.csv            one row per epoch (CSVLogger)
+    history.csv            one row per epoch (those of the checkpoint, then one per epoch)
     tensorboard/           TensorBoard logs
     learning_curves.png    loss / RMSE / R2 per epoch
     model.keras            the final Pretrainer (best weights)
     backbone.weights.h5    its backbone's weights
     summary.json           final numbers and timings
 
-Random windows and probe masks depend only on (seed, epoch, light curve), and
-the dropout generators' states are saved, so a resumed run continues the
-same sequence.
+Random windows, the light-curve order and probe masks depend only on (seed,
+epoch, light curve), and the dropout generators' states are saved, so a
+resumed run continues the same sequence. The epoch counter, the history
+rows, the early-stopping counter and the dropout states all come from the
+one checkpoint resumed from (see `astromer.training.checkpoints`): history.csv
+is rewritten from it, so that it holds every epoch once.
 """
 
 import os
@@ -26,9 +29,10 @@ import numpy as np
 
 from astromer.data.datasets import TooFewLightCurves
 from astromer.saving import load_keras
-from astromer.training.callbacks import HistoryLogger, ResumableEarlyStopping, Throughput
-from astromer.training.checkpoints import (TrainingCheckpoint, latest_checkpoint, restore_seed_states,
-                                           write_json_atomically)
+from astromer.training.callbacks import (HistoryLogger, ResumableEarlyStopping, Throughput, resumed_history,
+                                         write_history)
+from astromer.training.checkpoints import (TrainingCheckpoint, check_best_weights, clear_checkpoints,
+                                           resume_checkpoint, write_json_atomically)
 from astromer.training.data import make_inputs
 from astromer.training.evaluation import evaluate_masked
 from astromer.training.model import build_pretrainer, make_optimizer
@@ -64,20 +68,28 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
 
         tf.config.experimental.enable_op_determinism()
 
-    checkpoint = latest_checkpoint(out_dir) if resume else None
-    if resume and checkpoint is None:
-        print(f"no checkpoint in {out_dir}: starting from epoch 1")
+    if not resume:
+        clear_checkpoints(out_dir)
     strategy, replicas = make_strategy(strategy_kind)
     batch_size = int(settings["batch_size"]) * replicas
     epochs = int(settings["epochs"])
+    history_path = os.path.join(out_dir, "history.csv")
     with strategy_scope(strategy):
+        # The newest usable checkpoint, checked and loaded (damaged ones are
+        # skipped with a line saying why; none usable: WeightsError).
+        checkpoint = resume_checkpoint(out_dir, load=load_keras) if resume else None
+        if resume and checkpoint is None:
+            print(f"no checkpoint in {out_dir}: starting from epoch 1")
         if checkpoint is not None:
-            folder, state = checkpoint
-            model = load_keras(os.path.join(folder, "model.keras"))
-            restore_seed_states(model, state)
+            folder, state, model = checkpoint
+            state = check_best_weights(out_dir, state, model)
             initial_epoch = int(state["epoch"])
-            print(f"resuming {out_dir} after epoch {initial_epoch} (best val_loss {state['best']:.5f})")
+            rows = resumed_history(state, history_path)
+            write_history(history_path, rows)
+            print(f"resuming {out_dir} after epoch {initial_epoch} (checkpoint {os.path.basename(folder)}, "
+                  f"best val_loss {float(state['best']):.5f})")
         else:
+            folder, rows = None, []
             state = {"best": np.inf, "best_epoch": -1, "early_stopping_wait": 0}
             model = initial_model if initial_model is not None else build_pretrainer(config)
             # XLA: about 30% faster on CPU than TF's graph executor (and what
@@ -89,7 +101,11 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
                           jit_compile=not (deterministic and keras_backend() == "tensorflow"))
             initial_epoch = 0
     write_config(config, os.path.join(out_dir, "config.yaml"))
-    if initial_epoch >= epochs:
+    stopped = bool(state.get("stopped_early"))
+    if stopped:
+        print(f"{out_dir} stopped early after epoch {initial_epoch} (no val_loss improvement in "
+              f"{state['early_stopping_wait']} epochs)")
+    elif initial_epoch >= epochs:
         print(f"{out_dir} already finished its {epochs} epochs")
     try:
         train, val, steps, val_steps = make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy)
@@ -98,26 +114,27 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
                           f"pretraining.batch_size=N) to at most the number of training light curves, or give "
                           "more light curves.") from None
 
-    early = ResumableEarlyStopping(settings.get("patience", 20), state["early_stopping_wait"], state["best"])
-    callbacks = [
-        Throughput(batch_size),
-        TrainingCheckpoint(out_dir, early_stopping=early, best=state["best"], best_epoch=state["best_epoch"]),
-        HistoryLogger(os.path.join(out_dir, "history.csv"), append=initial_epoch > 0),
-        early,
-    ]
+    early_best = state.get("early_stopping_best")
+    early = ResumableEarlyStopping(settings.get("patience", 20), state["early_stopping_wait"],
+                                   state["best"] if early_best is None else early_best)
+    checkpoints = TrainingCheckpoint(out_dir, early_stopping=early, best=state["best"], best_epoch=state["best_epoch"],
+                                     history=rows, resumed_from=folder and os.path.basename(folder))
+    # Order matters: the throughput goes into the logs, early stopping
+    # counts the epoch, then the checkpoint saves all of it.
+    callbacks = [Throughput(batch_size), early, checkpoints, HistoryLogger(history_path, rows)]
     if tensorflow_available():
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard")))
     if verbose:
         print(f"training {model.backbone.__class__.__name__} ({parameter_count(model)}) on "
               f"{data.description}; batch {batch_size} ({replicas} replica(s)), up to {epochs} epochs; run folder {out_dir}")
     start = time.time()
-    if initial_epoch < epochs:
+    if initial_epoch < epochs and not stopped:
         # shuffle=False: the input pipelines draw and shuffle windows
         # themselves (Keras would only warn that it ignores the default).
         model.fit(train, validation_data=val, epochs=epochs, initial_epoch=initial_epoch, shuffle=False,
                   steps_per_epoch=steps, validation_steps=val_steps, callbacks=callbacks, verbose=verbose)
     elapsed = time.time() - start
-    return finish_run(model, out_dir, elapsed, data, config, batch_size)
+    return finish_run(model, out_dir, elapsed, data, config, batch_size, best_epoch=checkpoints.best_epoch)
 
 
 def parameter_count(model):
@@ -129,9 +146,14 @@ def parameter_count(model):
     return text + (f" + {token} mask token" if token else "")
 
 
-def finish_run(model, out_dir, elapsed, data, config, batch_size=256):
+def finish_run(model, out_dir, elapsed, data, config, batch_size=256, best_epoch=None):
     """Restores the best weights, saves the final model, plots, writes the
-    summary (with the held-out test metrics when there is a test split)."""
+    summary (with the held-out test metrics when there is a test split).
+
+    `best_epoch`: the epoch whose weights best.weights.h5 holds (it differs
+    from the lowest val_loss of history.csv only when a damaged
+    best.weights.h5 made a resumed run restart its best tracking); default
+    the epoch of the lowest val_loss."""
     import pandas as pd
 
     best = os.path.join(out_dir, "best.weights.h5")
@@ -140,12 +162,15 @@ def finish_run(model, out_dir, elapsed, data, config, batch_size=256):
     model.save(os.path.join(out_dir, "model.keras"))
     model.backbone.save_weights(os.path.join(out_dir, "backbone.weights.h5"))
     history = pd.read_csv(os.path.join(out_dir, "history.csv"))
+    if "val_loss" in history:
+        tracked = history[history["epoch"] == best_epoch] if best_epoch is not None else history.iloc[:0]
+        best_row = tracked.iloc[0] if len(tracked) else history.loc[history["val_loss"].idxmin()]
     learning_curves(history.to_dict("list"), os.path.join(out_dir, "learning_curves.png"),
                     title=f"{config.get('name', 'astromer')} pretraining")
     summary = {
         "epochs_run": int(len(history)),
-        "best_epoch": int(history.loc[history["val_loss"].idxmin(), "epoch"]) if "val_loss" in history else None,
-        "best_val_loss": float(history["val_loss"].min()) if "val_loss" in history else None,
+        "best_epoch": int(best_row["epoch"]) if "val_loss" in history else None,
+        "best_val_loss": float(best_row["val_loss"]) if "val_loss" in history else None,
         "final": {k: float(v) for k, v in history.iloc[-1].items() if k != "epoch"},
         "seconds_this_session": round(elapsed, 1),
         "train_windows_per_s": float(history["windows_per_s"].iloc[-1]) if "windows_per_s" in history else None,
