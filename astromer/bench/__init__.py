@@ -4,6 +4,7 @@
     run_model   training/embedding windows/s, TFLOP/s, memory (model.py)
     run_embed   catalogue embedding light curves/s, peak RSS  (embed.py)
     run_hlo     roofline estimate of a step compiled for an H100 (hlo.py)
+    run_original  embedding speed against the original library (original.py)
 
 Each prints one JSON row per measurement as soon as it is made and returns
 the rows. What they share: the rows' environment fields (environment.py),
@@ -18,6 +19,7 @@ from astromer.bench.embed import run_embed
 from astromer.bench.errors import BenchError
 from astromer.bench.hlo import run_hlo
 from astromer.bench.model import run_model
+from astromer.bench.original import run_original
 from astromer.bench.pipeline import run_data
 
-__all__ = ["BenchError", "run_data", "run_embed", "run_hlo", "run_model"]
+__all__ = ["BenchError", "run_data", "run_embed", "run_hlo", "run_model", "run_original"]

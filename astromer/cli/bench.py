@@ -4,6 +4,12 @@
     astromer-bench embed [--data TABLE | --light-curves 200000] [--preset a1 | --weights W]
     astromer-bench model --preset a2 [--batch 1024 2500] [--precision bf16|fp32] [--mode train|embed]
     astromer-bench hlo --preset a2 [--batch 2048] [--mode train|embed]   (JAX; no GPU needed)
+    astromer-bench original --original-python ENV/bin/python --weights W [--light-curves 24 240]
+
+`original` embeds the same simulated light curves with the original
+python-library (ASTROMER 0.1.8, in its own environment) and with
+`astromer-embed`, repeated, and gives our speed as a ratio to theirs
+(astromer/bench/original.py says how to install the other environment).
 
 `data` measures windows/s of the input pipelines (pretraining windows with
 probe masks): the tf.data path (TFRecords) and the NumPy path. `--threads 0`
@@ -111,15 +117,28 @@ def main(argv=None):
     embed.add_argument("--weights", help="weights (default: the preset's random initialisation)")
     embed.add_argument("--batch", type=int, default=256)
     embed.add_argument("--progress", action="store_true")
+    original = sub.add_parser("original", help="embedding speed against the original library (ASTROMER 0.1.8), "
+                                               "run in its own environment")
+    original.add_argument("--original-python", required=True,
+                          help="python of an environment with ASTROMER 0.1.8 (see astromer/bench/original.py)")
+    original.add_argument("--weights", required=True, help="an original checkpoint (e.g. shared/weights/astromer1-macho)")
+    original.add_argument("--light-curves", type=int, nargs="+", default=[24, 240])
+    original.add_argument("--original-batches", type=int, nargs="+", default=[1, 256])
+    original.add_argument("--batch", type=int, nargs="+", default=[256, 8])
+    original.add_argument("--repeats", type=int, default=3)
     add_verbose_option(parser)
     args = parser.parse_args(argv)
     start_frameworks(args.verbose)
-    from astromer.bench import BenchError, run_data, run_embed
+    from astromer.bench import BenchError, run_data, run_embed, run_original
 
     try:
         if args.what == "data":
             run_data(data=args.data, light_curves=args.light_curves, batch=args.batch, window=args.window,
                      steps=args.steps, warmup=args.warmup, threads=args.threads, paths=args.path)
+            return
+        if args.what == "original":
+            run_original(original_python=args.original_python, weights=args.weights, light_curves=args.light_curves,
+                         original_batches=args.original_batches, batches=args.batch, repeats=args.repeats)
             return
         if args.what == "embed":
             run_embed(data=args.data, light_curves=args.light_curves, preset=args.preset, weights=args.weights,

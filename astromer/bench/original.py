@@ -1,0 +1,125 @@
+"""Embedding speed against the original python-library (ASTROMER 0.1.8), side
+by side in one run on one machine: `astromer-bench original`.
+
+The original library needs TensorFlow 2.15 and NumPy < 2, so it runs in its
+own environment (`--original-python`; install it with
+`pip install tensorflow-cpu==2.15.1 "numpy<2" pandas scikit-learn scipy joblib
+tqdm matplotlib seaborn` then `pip install --no-deps ASTROMER==0.1.8`), as a
+child process. For each size the same freshly simulated light curves
+(`simulate_survey`, seed 0) are embedded with the same weights by
+
+- the original `SingleBandEncoder.encode` at each `--original-batches`;
+- this library's `astromer-embed` path (`Embedder.from_weights`, compat
+  chosen automatically, `write_parquet` to a temporary file) at each
+  `--batch`.
+
+Model loading is not timed; each measurement is repeated `--repeats` times
+(small jobs are noisy on shared machines) and the row gives the median and
+the best. Each of our rows carries its ratio to the original's default
+batch (1) and to its fastest batch.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+
+from astromer.bench.environment import emit, environment
+from astromer.bench.errors import BenchError
+
+CHILD = r'''
+import json, os, sys, time
+import numpy as np
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+from ASTROMER.models import SingleBandEncoder
+data = np.load(sys.argv[1])
+ids = [str(i) for i in data["ids"]]
+lcs = [data[f"lc_{i}"].astype(np.float32) for i in range(len(ids))]
+os.chdir(sys.argv[2])  # holds weights/macho (the weights to compare)
+model = SingleBandEncoder().from_pretraining("macho")
+for batch in [int(b) for b in sys.argv[3].split(",")]:
+    seconds = []
+    for _ in range(int(sys.argv[4])):
+        start = time.perf_counter()
+        out = model.encode(lcs, oids_list=ids, batch_size=batch, concatenate=True)
+        seconds.append(time.perf_counter() - start)
+        assert len(out) == len(lcs)
+    print("ROW " + json.dumps({"batch": batch, "seconds": seconds}), flush=True)
+'''
+
+
+def _simulate(count, workdir):
+    import pandas as pd
+
+    from astromer.data.demo import simulate_survey
+
+    curves = simulate_survey(count, seed=0)
+    npz = os.path.join(workdir, f"lcs{count}.npz")
+    np.savez(npz, ids=np.array([lc.id for lc in curves]), **{f"lc_{i}": lc.as_array() for i, lc in enumerate(curves)})
+    table = os.path.join(workdir, f"lcs{count}.parquet")
+    rows = [(lc.id, t, m, e) for lc in curves for t, m, e in zip(lc.time, lc.mag, lc.err)]
+    pd.DataFrame(rows, columns=["id", "time", "mag", "err"]).to_parquet(table)
+    return npz, table
+
+
+def _row(tool, batch, count, seconds, extra=None):
+    best, median = min(seconds), statistics.median(seconds)
+    return {"bench": "original", "tool": tool, "batch": batch, "light_curves": count,
+            "repeats": len(seconds), "seconds_median": round(median, 3), "seconds_best": round(best, 3),
+            "light_curves_per_s": round(count / median, 1), "light_curves_per_s_best": round(count / best, 1),
+            **(extra or {})}
+
+
+def _original(python, npz, workdir, batches, repeats):
+    child = os.path.join(workdir, "child.py")
+    with open(child, "w") as f:
+        f.write(CHILD)
+    try:
+        out = subprocess.run([python, child, npz, workdir, ",".join(map(str, batches)), str(repeats)],
+                             capture_output=True, text=True)
+    except OSError as error:
+        raise BenchError(f"Cannot run --original-python {python!r}: {error}") from None
+    rows = [json.loads(line[4:]) for line in out.stdout.splitlines() if line.startswith("ROW ")]
+    if out.returncode != 0 or len(rows) != len(batches):
+        tail = "\n".join(out.stderr.strip().splitlines()[-3:])
+        raise BenchError(f"The original library failed in {python!r} (exit {out.returncode}): {tail}")
+    return rows
+
+
+def run_original(*, original_python, weights, light_curves=(24,), original_batches=(1, 256), batches=(256, 8),
+                 repeats=3):
+    """Times both libraries on the same light curves; prints and returns rows."""
+    from astromer.embedding import Embedder
+
+    weights = os.path.abspath(weights)
+    if not os.path.exists(weights):
+        raise BenchError(f"Weights {weights!r} do not exist.")
+    results = []
+    with tempfile.TemporaryDirectory() as workdir:
+        os.makedirs(os.path.join(workdir, "weights"))
+        os.symlink(weights, os.path.join(workdir, "weights", "macho"))
+        for count in light_curves:
+            npz, table = _simulate(count, workdir)
+            theirs = {}
+            for row in _original(original_python, npz, workdir, original_batches, repeats):
+                theirs[row["batch"]] = count / statistics.median(row["seconds"])
+                results.append(emit({**_row("ASTROMER 0.1.8 encode", row["batch"], count, row["seconds"]),
+                                     **environment()}))
+            default_speed, best_speed = theirs.get(1), max(theirs.values())
+            for batch in batches:
+                embedder = Embedder.from_weights(weights, batch_size=batch)
+                seconds = []
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    written = embedder.write_parquet(table, os.path.join(workdir, "emb.parquet"), progress=False)
+                    seconds.append(time.perf_counter() - start)
+                speed = written / statistics.median(seconds)
+                extra = {"ratio_to_original_default": round(speed / default_speed, 2) if default_speed else None,
+                         "ratio_to_original_fastest": round(speed / best_speed, 2)}
+                results.append(emit({**_row(f"astromer-embed (compat {embedder.compat})", batch, written, seconds,
+                                            extra), **environment()}))
+    return results

@@ -1,0 +1,50 @@
+"""`astromer-bench original`: the original library's rows and our ratios to
+them, with a stand-in for the other environment (the real one needs
+TensorFlow 2.15 and NumPy < 2)."""
+
+import json
+import stat
+
+import pytest
+
+from astromer.bench import BenchError, run_original
+from tests.conftest import shared_path
+
+STAND_IN = """#!/bin/sh
+# Called as: python child.py LCS.npz WORKDIR BATCHES REPEATS
+echo 'ROW {"batch": 1, "seconds": [2.0, 1.0, 3.0]}'
+echo 'ROW {"batch": 256, "seconds": [0.5, 0.25, 1.0]}'
+"""
+
+
+def fake_python(tmp_path, text):
+    path = tmp_path / "python"
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+def test_rows_and_ratios(tmp_path, capsys):
+    weights = shared_path("weights", "astromer1-macho")
+    rows = run_original(original_python=fake_python(tmp_path, STAND_IN), weights=str(weights), light_curves=[8],
+                        batches=[256, 8], repeats=2)
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert printed == rows
+    theirs = [r for r in rows if r["tool"] == "ASTROMER 0.1.8 encode"]
+    # Medians of the stand-in's times: 2.0 s and 0.5 s for 8 light curves.
+    assert [(r["batch"], r["seconds_median"], r["light_curves_per_s"], r["light_curves_per_s_best"]) for r in theirs] \
+        == [(1, 2.0, 4.0, 8.0), (256, 0.5, 16.0, 32.0)]
+    ours = [r for r in rows if r["tool"].startswith("astromer-embed")]
+    assert [r["batch"] for r in ours] == [256, 8] and all(r["light_curves"] == 8 for r in ours)
+    for r in ours:
+        speed = 8 / r["seconds_median"]
+        assert r["ratio_to_original_default"] == pytest.approx(speed / 4.0, rel=0.02, abs=0.01)
+        assert r["ratio_to_original_fastest"] == pytest.approx(speed / 16.0, rel=0.02, abs=0.01)
+        assert r["tool"] == "astromer-embed (compat original)" and r["repeats"] == 2
+
+
+def test_a_failing_original_environment_is_one_message(tmp_path):
+    weights = shared_path("weights", "astromer1-macho")
+    broken = fake_python(tmp_path, "#!/bin/sh\necho 'ModuleNotFoundError: No module named ASTROMER' >&2\nexit 1\n")
+    with pytest.raises(BenchError, match="The original library failed in .* \\(exit 1\\): ModuleNotFoundError"):
+        run_original(original_python=broken, weights=str(weights), light_curves=[4], repeats=1)
