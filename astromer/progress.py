@@ -9,6 +9,10 @@ used rather than Keras' `Progbar` because importing Keras loads the backend
 
 import sys
 
+# A bar appears only for work that lasts: a job done (or failed) within a
+# second leaves the terminal with its result (or its one-line error) alone.
+DELAY_S = 1.0
+
 
 def progress(items=None, total=None, unit="light curves", enabled=True, desc=None):
     """Wraps an iterable (or makes a bar to `update()` by hand) with a progress line.
@@ -30,4 +34,4 @@ def progress(items=None, total=None, unit="light curves", enabled=True, desc=Non
 
     return tqdm(items, total=total, unit=f" {unit}", unit_scale=False, desc=desc,
                 disable=not enabled, file=sys.stderr, mininterval=0.5, dynamic_ncols=True,
-                leave=True)
+                leave=True, delay=DELAY_S)

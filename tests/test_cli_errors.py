@@ -58,3 +58,44 @@ def test_make_records_missing_table_is_one_line(script, tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"make_records.py: error: Light-curve table '{tmp_path / 'nope.parquet'}' does not exist."]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    import keras
+
+    from astromer.models.astromer_backbone import AstromerBackbone
+    from astromer.models.pretrainer import Pretrainer
+
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    Pretrainer(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=16)).save(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("content,message", [
+    ("id,time,mag,err\na,1,15.0,0.1\na,2,abc,0.1\n",
+     "Column 'mag' of '{path}' has 1 value(s) that are not numbers, first at row 2: 'abc'."),
+    ("", "Light-curve table '{path}' is empty (no header, no rows)."),
+    ("id,time,mag,err\n,1,15.0,0.1\na,2,15.1,0.1\n",
+     "1 row(s) of '{path}' have no id (missing or empty), first at row 1"),
+])
+def test_bad_tables_at_every_command_are_one_line_and_exit_2(tiny_model, tmp_path, capsys, content, message):
+    from astromer.cli.embed import main as embed
+    from astromer.cli.features import main as features
+
+    path = tmp_path / "t.csv"
+    path.write_text(content)
+    expected = message.format(path=path)
+    for prog, run in (("astromer-embed", lambda: embed(["--weights", tiny_model, "--data", str(path),
+                                                        "--out", str(tmp_path / "e.parquet")])),
+                      ("astromer-features", lambda: features([str(path), "--out", str(tmp_path / "f.parquet"),
+                                                              "--quiet"]))):
+        assert run() == 2, prog
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: ") and expected in lines[0], (prog, lines)
+    result = subprocess.run([sys.executable, "pipelines/make_records.py", str(path), str(tmp_path / "rec")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("make_records.py: error: ") and expected in lines[0], lines
