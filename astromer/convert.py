@@ -417,6 +417,18 @@ def _infer_shapes(arrays):
     return {"num_layers": num_layers, "ff_dim": int(ff_dim), "use_leak": use_leak}, hidden_dim
 
 
+# The attention quirks of the authors' code, by the `mask_alpha` they need:
+# Astromer 1's +1 bonus on masked keys, Astromer 2's soft -0.5. A backbone
+# with one of them carries weights converted from an original checkpoint.
+ORIGINAL_MASK_ALPHAS = {1.0: "a1", -0.5: "a2"}
+
+
+def original_code(backbone):
+    """"a1" or "a2" for a backbone built for an original checkpoint's
+    weights (read from its attention quirk), else None."""
+    return ORIGINAL_MASK_ALPHAS.get(float(getattr(backbone, "mask_alpha", -1e9)))
+
+
 class OriginalCheckpoint(NamedTuple):
     """What an original checkpoint holds, read without building a model."""
 

@@ -24,7 +24,9 @@ def is_original(backbone):
     """Whether a backbone carries an original code's attention quirk (the +1
     bonus of Astromer 1, the soft -0.5 of Astromer 2): weights converted
     from an original checkpoint."""
-    return float(getattr(backbone, "mask_alpha", -1e9)) in (1.0, -0.5)
+    from astromer.convert import original_code
+
+    return original_code(backbone) is not None
 
 
 def resolve_compat(compat, backbone):

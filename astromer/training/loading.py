@@ -121,11 +121,11 @@ def _preset_of(model):
     backbone = model.backbone
     if type(backbone).__name__ == "AstroCoBackbone":
         return "astroco-s" if backbone.num_layers <= 4 else "astroco-l"
-    alpha = float(getattr(backbone, "mask_alpha", -1e9))
-    if alpha == 1.0:
-        return "a1-original"
-    if alpha == -0.5:
-        return "a2-original"
+    from astromer.convert import original_code
+
+    code = original_code(backbone)
+    if code is not None:
+        return f"{code}-original"
     return "a1" if backbone.num_layers == 2 else "a2"
 
 
