@@ -99,3 +99,16 @@ def test_bad_tables_at_every_command_are_one_line_and_exit_2(tiny_model, tmp_pat
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("make_records.py: error: ") and expected in lines[0], lines
+
+
+def test_a_new_run_does_not_replace_an_earlier_runs_checkpoints(tmp_path, capsys):
+    from astromer.cli.train import main as train
+
+    checkpoint = tmp_path / "run" / "checkpoints" / "epoch-00003"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "state.json").write_text("{}")
+    assert train(["--preset", "a1", "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"astromer-train: error: {tmp_path / 'run'} holds the checkpoints of an earlier run: continue it "
+                   "with --resume, or give another --out (or delete the folder to start again there)."]
+    assert (checkpoint / "state.json").read_text() == "{}"  # untouched

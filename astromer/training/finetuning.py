@@ -17,7 +17,7 @@ from astromer.training.data import prepare_data
 from astromer.training.evaluation import evaluate_hidden, evaluate_reconstruction
 from astromer.training.loading import load_for_finetuning
 from astromer.training.loop import pretrain
-from astromer.training.settings import config_errors, default_run_dir
+from astromer.training.settings import check_new_run_dir, config_errors, default_run_dir
 
 
 def scores(model, split, config, batch):
@@ -52,6 +52,8 @@ def run_finetuning(weights, data, preset=None, overrides=(), out=None, resume=Fa
     """
     out = out or default_run_dir("finetune")
     with config_errors():
+        if not resume:
+            check_new_run_dir(out)
         model, config = load_for_finetuning(weights, preset, overrides)
         training_data = prepare_data(data, config, out)
     if training_data.test is None:

@@ -5,8 +5,8 @@ import os
 
 from astromer.training.data import prepare_data
 from astromer.training.loop import pretrain
-from astromer.training.settings import (ConfigError, config_errors, default_run_dir, resolve_config,
-                                       resumed_config)
+from astromer.training.settings import (ConfigError, check_new_run_dir, config_errors, default_run_dir,
+                                       resolve_config, resumed_config)
 
 
 def run_pretraining(preset="a2", data=None, overrides=(), out=None, resume=False, strategy="auto",
@@ -38,6 +38,8 @@ def run_pretraining(preset="a2", data=None, overrides=(), out=None, resume=False
             # The run folder records its data, so that --resume continues on it.
             config["run"] = {"data": os.path.abspath(data) if data else None}
         out = out or default_run_dir(config.get("name", "run"))
+        if not resume:
+            check_new_run_dir(out)
         training_data = prepare_data(data, config, out, input_path=input_path)
     summary = pretrain(config, training_data, out, resume=resume, strategy_kind=strategy,
                        verbose=0 if quiet else 1, input_path=input_path, deterministic=deterministic)

@@ -58,6 +58,15 @@ def resumed_config(run_dir, overrides=()):
     return config
 
 
+def check_new_run_dir(run_dir):
+    """A run started without `--resume` must not silently replace an earlier
+    run's checkpoints in the same folder (a ctrl-C there would lose both)."""
+    directory = os.path.join(run_dir, "checkpoints")
+    if os.path.isdir(directory) and any(n.startswith(("epoch-", "latest")) for n in os.listdir(directory)):
+        raise ConfigError(f"{run_dir} holds the checkpoints of an earlier run: continue it with --resume, or give "
+                          "another --out (or delete the folder to start again there).")
+
+
 def default_run_dir(name):
     """`runs/<name>-<date>-<time>`: a new folder for each run started without `--out`."""
     return os.path.join("runs", f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
