@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from astromer.data.windows import sequential_windows
+from astromer.embedding.arrays import as_array, as_light_curves, is_series
 from astromer.embedding.compat import original_settings, resolve_compat
 from astromer.embedding.selection import readable_light_curves
 from astromer.embedding.writer import write_parquet
@@ -253,7 +254,7 @@ class Embedder:
         def run(windows):
             return np.asarray(self.backbone.predict_on_batch(self._inputs(windows))["sequence_output"])
 
-        for (index, _, window), out in self._batched(self._windows(_as_light_curves(light_curves)), run):
+        for (index, _, window), out in self._batched(self._windows(as_light_curves(light_curves)), run):
             yield index, window, out
 
     def step_embeddings(self, light_curves):
@@ -264,7 +265,7 @@ class Embedder:
         `encode(concatenate=True)` (whose objects come in `np.unique(ids)`
         order instead): overlapping rows of the last window are repeated.
         """
-        light_curves = list(_as_light_curves(light_curves))
+        light_curves = list(as_light_curves(light_curves))
         parts = [[] for _ in light_curves]
         for index, window, out in self.window_embeddings(light_curves):
             parts[index].append(out[: window["lengths"]])
@@ -340,7 +341,7 @@ class Embedder:
         is `embedder.one(time, mag)`: one light curve's vector."""
         import pandas as pd
 
-        if ids is not None and _is_series(source) and _is_series(ids):
+        if ids is not None and is_series(source) and is_series(ids):
             return self.one(source, ids)
 
         rows = list(self.iter_embeddings(source, ids=ids))
@@ -362,7 +363,7 @@ class Embedder:
     def batch(self, light_curves):
         """`(N, dim)` float32 embeddings of `(time, mag[, err])` tuples or
         `(L, 2 | 3)` arrays, in order (a light curve cleaning removes fails)."""
-        arrays = [_as_array(item, needs_errors="errors" in self.backbone.input_names) for item in light_curves]
+        arrays = [as_array(item, needs_errors="errors" in self.backbone.input_names) for item in light_curves]
         ids = [str(i) for i in range(len(arrays))]
         got, vectors = self.embed_array(arrays, ids=ids)
         if got != ids:
@@ -389,42 +390,3 @@ def padded_batch(count, batch_size, smallest=8):
     """The batch a last batch of `count` windows is padded to: the next
     power of two, at least `smallest`, at most `batch_size`."""
     return min(max(int(smallest), 1 << max(int(count) - 1, 0).bit_length()), int(batch_size))
-
-
-def _is_series(values):
-    """A 1-D numeric array (times or magnitudes), not a table, a list of
-    light curves or a list of ids."""
-    if isinstance(values, (str, os.PathLike)):
-        return False
-    try:
-        array = np.asarray(values)
-    except ValueError:  # ragged: a list of light curves
-        return False
-    return array.ndim == 1 and np.issubdtype(array.dtype, np.number)
-
-
-def _as_array(item, needs_errors):
-    """`(time, mag[, err])` or an `(L, 2 | 3)` array -> `(L, 3)` float64."""
-    if isinstance(item, tuple):
-        time, mag, *rest = item
-        err = rest[0] if rest else None
-    else:
-        item = np.asarray(item, np.float64)
-        time, mag, err = item[:, 0], item[:, 1], item[:, 2] if item.shape[1] > 2 else None
-    time, mag = np.asarray(time, np.float64), np.asarray(mag, np.float64)
-    if err is None:
-        if needs_errors:
-            raise ValueError("This model reads photometric errors: pass err (or (L, 3) arrays).")
-        # Not read by the model; a value inside (0, 1) passes the error cleaning.
-        err = np.full_like(mag, 0.5)
-    return np.stack([time, mag, np.asarray(err, np.float64)], axis=1)
-
-
-def _as_light_curves(light_curves):
-    from astromer.data.lightcurves import LightCurve, iter_light_curves
-
-    items = list(light_curves)
-    if items and not isinstance(items[0], LightCurve):
-        return list(iter_light_curves(items))
-    return items
-

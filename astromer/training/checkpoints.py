@@ -20,6 +20,10 @@ resume from.
 reported in one line with the reason; when none is usable it raises
 `WeightsError` saying what to do. `check_best_weights` then makes sure
 `best.weights.h5` holds the best epoch the checkpoint names.
+
+Why one module of more than 400 lines: one concept needs both sides of the
+checkpoint format, the writing and the checking read, kept together so that
+a change to what is written cannot miss what `--resume` checks.
 """
 
 import json
