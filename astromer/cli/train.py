@@ -4,6 +4,13 @@
     astromer-train --preset a2 --data records/crts  # TFRecords (train/ val/ test/)
     astromer-train --preset a2 --data table.parquet --set pretraining.batch_size=512
     astromer-train --out runs/a2 --resume           # continue a killed run
+    TF_CONFIG='{"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", "index": 0}}' \
+        astromer-train --preset a2 --data table.parquet --out /shared/runs/a2   # one per machine
+    KERAS_BACKEND=jax astromer-train --coordinator host1:1234 --num-processes 2 --process-id 0 \
+        --data table.parquet --out /shared/runs/a2                              # one per machine
+
+Several machines: docs/distributed.md (TensorFlow workers by TF_CONFIG, JAX
+processes by --coordinator or Slurm; --resume after a lost worker).
 
 Settings come from the preset file, then (without --data) its `demo`
 section, then every `--set section.key=value`. The run folder gets the
@@ -12,6 +19,7 @@ curves (PNG), model.keras and backbone.weights.h5.
 """
 
 import argparse
+import os
 import sys
 
 from astromer.cli.errors import console_script
@@ -28,7 +36,7 @@ def add_run_options(parser, out_help):
     parser.add_argument("--strategy", default="auto",
                         choices=("auto", "none", "mirrored", "multiworker", "data-parallel"),
                         help="distribution (auto: MirroredStrategy with several GPUs, MultiWorker with "
-                             "TF_CONFIG, JAX DataParallel with several devices)")
+                             "TF_CONFIG, JAX DataParallel with several devices or processes)")
     parser.add_argument("--deterministic", action="store_true",
                         help="TensorFlow op determinism: bitwise-identical reruns, but no XLA (slower)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -56,12 +64,29 @@ def build_parser(prog="astromer-train", doc=__doc__):
     add_run_options(parser, out_help="run folder (default runs/<preset>-<time>)")
     parser.add_argument("--input", dest="input_path", default="auto", choices=("auto", "tfdata", "numpy"),
                         help="input pipeline (auto: tf.data when TensorFlow is installed)")
+    add_cluster_options(parser)
     return parser
+
+
+def add_cluster_options(parser):
+    """Training over several workers (docs/distributed.md)."""
+    group = parser.add_argument_group("several machines (TensorFlow: TF_CONFIG; JAX: these or the environment)")
+    group.add_argument("--global-batch", type=int, metavar="N",
+                       help="windows per step over all replicas (default: pretraining.batch_size per replica); "
+                            "must divide among the replicas")
+    group.add_argument("--coordinator", metavar="HOST:PORT",
+                       help="JAX: process 0's address (or KERAS_DISTRIBUTION_JOB_ADDRESSES / "
+                            "JAX_COORDINATOR_ADDRESS; Slurm: found by JAX)")
+    group.add_argument("--num-processes", metavar="N", help="JAX: number of processes")
+    group.add_argument("--process-id", metavar="I", help="JAX: this process's id, 0 to N-1 (0 writes the run)")
+    group.add_argument("--cluster-timeout", type=float, default=300, metavar="SECONDS",
+                       help="how long to wait for the other workers to join (default 300)")
 
 
 @console_script("astromer-train")
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from astromer.training.cluster import check_command
     from astromer.training.settings import ConfigError, resolve_config, resumed_config
 
     # Preset and settings are checked before Keras starts: a typo is
@@ -71,15 +96,27 @@ def main(argv=None):
             resumed_config(args.out, args.overrides)
         else:
             resolve_config(args.preset, args.overrides, demo=args.data is None)
+        # TF_CONFIG, the JAX processes, the global batch over the workers.
+        check_command(args.strategy, args.global_batch, args.coordinator, args.num_processes, args.process_id)
     except ConfigError as error:
         print(f"astromer-train: error: {error}", file=sys.stderr)
         return 2
     start_frameworks(args.verbose)
     from astromer.training import run_pretraining
+    from astromer.training.distributed import WORKER_LOST_EXIT, WorkerLost
 
-    return exit_code("astromer-train", run_pretraining, args.preset, args.data, args.overrides, out=args.out,
-                     resume=args.resume, strategy=args.strategy, input_path=args.input_path,
-                     deterministic=args.deterministic, quiet=args.quiet)
+    try:
+        return exit_code("astromer-train", run_pretraining, args.preset, args.data, args.overrides, out=args.out,
+                         resume=args.resume, strategy=args.strategy, input_path=args.input_path,
+                         deterministic=args.deterministic, quiet=args.quiet, global_batch=args.global_batch,
+                         coordinator=args.coordinator, num_processes=args.num_processes,
+                         process_id=args.process_id, cluster_timeout=args.cluster_timeout)
+    except WorkerLost as error:
+        # At once: a normal exit would wait for the lost worker at JAX's
+        # shutdown barrier, which then aborts the process with a C++ trace.
+        print(f"astromer-train: error: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(WORKER_LOST_EXIT)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ Modes:
 """
 
 import math
+import zlib
 
 import numpy as np
 
@@ -151,12 +152,25 @@ class PackedLightCurves:
             band=None if self.band is None else cat(self.band), band_names=self.band_names,
         )
 
+    def shard(self, index, count):
+        """The light curves of worker `index` of `count`: those whose id
+        hashes to it (`shard_of`), so that every worker of a multi-worker
+        run reads its own, and the same on every run and machine."""
+        return self.subset(np.flatnonzero(shard_of(self.ids, count) == int(index)))
+
     def split(self, fractions=(0.8, 0.1, 0.1), seed=0):
         """Random train/val/test split by light curve (seeded)."""
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(self))
         edges = np.round(np.cumsum(fractions)[:-1] * len(self)).astype(int)
         return [self.subset(np.sort(part)) for part in np.split(order, edges)]
+
+
+def shard_of(ids, count):
+    """The worker (0 .. count - 1) that reads each light curve: CRC-32 of its
+    id (as text, UTF-8) modulo `count`. A stable hash, not Python's `hash`,
+    which changes from one process to the next."""
+    return np.array([zlib.crc32(str(i).encode("utf-8")) % int(count) for i in ids], np.int64)
 
 
 def finish_batch(ops, time64, mag64, err, padding, keys, epoch, config, mode, bands=None):
@@ -284,11 +298,14 @@ class NumpyWindowDataset(_pydataset_base()):
         mode: "pretrain", "eval" or "inference".
         initial_epoch: epoch of the first pass (for resumed runs).
         drop_remainder: drop the last partial batch (default: in "pretrain").
+        steps: at most this many batches per epoch (several processes
+            training together must all take the same number of steps, from
+            shards of different sizes).
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
     """
 
     def __init__(self, packed, config, batch_size, mode="pretrain", initial_epoch=0,
-                 drop_remainder=None, **kwargs):
+                 drop_remainder=None, steps=None, **kwargs):
         super().__init__(**kwargs)
         if mode not in MODES:
             raise ValueError(f"Unknown mode {mode!r}; use one of {MODES}.")
@@ -307,6 +324,8 @@ class NumpyWindowDataset(_pydataset_base()):
             )
         count = total / self.batch_size
         self._len = int(count) if self.drop_remainder else int(math.ceil(count))
+        if steps is not None:
+            self._len = min(self._len, int(steps))
 
     def __len__(self):
         return self._len

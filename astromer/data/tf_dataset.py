@@ -18,6 +18,7 @@ from astromer.data.datasets import (
     TooFewLightCurves,
     center_float32_first,
     finish_batch,
+    shard_of,
 )
 from astromer.data.masking import hash_uniform, window_pivots
 
@@ -111,10 +112,30 @@ class TFOps:
         return self.tf.reduce_min(x, axis=axis, keepdims=True)
 
 
-def _records_source(tf, path, ops, seed):
+def worker_files(files, index, count):
+    """The record files worker `index` of `count` reads: every `count`-th,
+    from its own index (whole files, so that no record is read twice)."""
+    return list(files)[int(index)::int(count)]
+
+
+def shard_sizes(source, count):
+    """The light curves of each of `count` workers' shards of `source`
+    (record files or `PackedLightCurves`): every worker can compute them
+    all, so that all agree on the steps of an epoch without talking."""
+    if isinstance(source, PackedLightCurves):
+        return np.bincount(shard_of(source.ids, count), minlength=int(count)).tolist()
+    from astromer.data.records import check_records, record_files
+
+    files = record_files(source)
+    _, counts = check_records(files)
+    return [int(sum(worker_files(counts, k, count))) for k in range(int(count))]
+
+
+def _records_source(tf, path, ops, seed, shard=None):
     """(elements, to_ragged, count, epoch_ordered): serialized records in a
     deterministic order with their position, the batch parser, and a
-    function giving the records with the file order permuted for an epoch."""
+    function giving the records with the file order permuted for an epoch.
+    `shard=(index, count)`: only the files of that worker."""
     from astromer.data.records import check_records, parse_function, record_files
 
     files = record_files(path)
@@ -122,10 +143,18 @@ def _records_source(tf, path, ops, seed):
     # manifest: a shard that is short, empty, missing or unlisted fails by
     # name (TFRecordDataset reads a file cut at a record boundary silently).
     schema, counts = check_records(files)
-    parse = parse_function(schema)
-    # Each record's key is its position in the unpermuted order: the first
-    # record of file f has key offset[f].
+    # Each record's key is its position in the unpermuted order of all the
+    # files: the first record of file f has key offset[f] (sharded or not).
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    if shard is not None:
+        total = len(files)
+        files, counts, offsets = (worker_files(v, *shard) for v in (files, counts, offsets))
+        if not files:
+            raise TooFewLightCurves(f"{path!r} has {total} record files for {shard[1]} workers, who read whole "
+                                    f"files: worker {shard[0]} has none. Write the records with at least "
+                                    f"{shard[1]} shards (pipelines/make_records.py --shards).")
+    parse = parse_function(schema)
+    offsets = np.asarray(offsets, np.int64)
 
     def read(file_index):
         file = tf.gather(tf.constant(files), file_index)
@@ -179,7 +208,7 @@ def _packed_source(tf, packed, ops, seed):
 
 
 def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_epoch=0,
-               shuffle_buffer=10_000, cache=False, options=None):
+               shuffle_buffer=10_000, cache=False, options=None, shard=None, steps_per_epoch=None):
     """The tf.data input path.
 
     Light curves are shuffled as serialized records, batched, parsed with
@@ -197,6 +226,12 @@ def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_ep
         cache: keep the serialized light curves in memory ("eval" and
             "inference"; never windows or masks).
         options: `tf.data.Options` (threads, sharding policy).
+        shard: `(index, count)`: only the light curves of worker `index` of
+            `count` (record files by worker, in-memory light curves by a
+            hash of their id; windows and masks as without sharding).
+        steps_per_epoch: "pretrain": batches per epoch (default: as many as
+            the light curves fill). Workers training together take the
+            same number, from shards of different sizes.
 
     Returns `(dataset, steps_per_epoch)` (steps is None in "inference").
     """
@@ -207,9 +242,12 @@ def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_ep
     ops = TFOps(tf)
     w = config.window_size
     if isinstance(source, PackedLightCurves):
-        elements, to_ragged, count, epoch_ordered = _packed_source(tf, source, ops, config.seed)
+        packed = source if shard is None else source.shard(*shard)
+        if not len(packed):
+            raise TooFewLightCurves(f"worker {shard[0]} of {shard[1]} has no light curve to read.")
+        elements, to_ragged, count, epoch_ordered = _packed_source(tf, packed, ops, config.seed)
     else:
-        elements, to_ragged, count, epoch_ordered = _records_source(tf, source, ops, config.seed)
+        elements, to_ragged, count, epoch_ordered = _records_source(tf, source, ops, config.seed, shard)
     if cache and mode != "pretrain":
         elements = elements.cache()
     autotune = tf.data.AUTOTUNE
@@ -243,7 +281,12 @@ def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_ep
 
     if mode == "pretrain":
         if count < batch_size:
-            raise TooFewLightCurves(f"{count} light curves do not fill one batch of {batch_size}.")
+            where = "" if shard is None else f" of worker {shard[0]} (of {shard[1]})"
+            raise TooFewLightCurves(f"{count} light curves{where} do not fill one batch of {batch_size}.")
+        steps = count // batch_size if steps_per_epoch is None else int(steps_per_epoch)
+        if steps > count // batch_size:
+            raise ValueError(f"{steps} steps of {batch_size} need {steps * batch_size} light curves; "
+                             f"there are {count}.")
 
         def one_epoch(epoch):
             # A different order every epoch, deterministic for resuming: the
@@ -251,12 +294,11 @@ def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_ep
             # with a fixed seed mixes it.
             ds = epoch_ordered(epoch).shuffle(min(shuffle_buffer, count), seed=config.seed,
                                               reshuffle_each_iteration=False)
-            ds = ds.batch(batch_size, drop_remainder=True)
+            ds = ds.batch(batch_size, drop_remainder=True).take(steps)
             ds = ds.map(to_ragged, num_parallel_calls=autotune, deterministic=True)
             return ds.map(lambda b: random_windows(b, epoch), num_parallel_calls=autotune, deterministic=True)
 
         ds = tf.data.Dataset.range(int(initial_epoch), int(epochs)).flat_map(one_epoch)
-        steps = count // batch_size
     elif mode == "eval":
         ds = elements.batch(batch_size).map(to_ragged, num_parallel_calls=autotune)
         zero = tf.constant(0, tf.int64)

@@ -35,18 +35,20 @@ def _has_records(path):
     )
 
 
-def prepare_data(data, config, out_dir, input_path="auto", verbose=True):
+def prepare_data(data, config, out_dir, input_path="auto", verbose=True, write_records=True):
     """Finds or builds the training data; fails before training naming the path.
 
     `data`: None (the demo survey), a TFRecord folder (with `train/` and
     `val/` subfolders, as `pipelines/make_records.py` writes), or a
     Parquet/CSV table (cleaned and split 80/10/10 with the run's seed).
+    `write_records=False`: the demo survey stays in memory instead of being
+    written as records once (several workers would write the same files).
     """
     use_tf = input_path == "tfdata" or (input_path == "auto" and tensorflow_available())
     if input_path == "tfdata" and not tensorflow_available():
         raise ConfigError("--input tfdata needs TensorFlow, which is not installed; use --input numpy.")
     if data is None:
-        return _demo_data(config, use_tf, verbose)
+        return _demo_data(config, use_tf and write_records, verbose)
     data = os.fspath(data)
     if not os.path.exists(data):
         raise ConfigError(f"Data path {data!r} does not exist.")
@@ -199,11 +201,16 @@ def pipeline_config(model, config):
     )
 
 
-def make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy=None):
-    """(train, val, steps_per_epoch, validation_steps) ready for `fit`."""
+def make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy=None, distribution=None):
+    """(train, val, steps_per_epoch, validation_steps) ready for `fit`
+    (or `distributed.fit_distributed`); `batch_size` is the global batch.
+    Under a tf.distribute strategy or with several workers
+    (`distribution`), see `worker_inputs`."""
     from astromer.data.datasets import NumpyWindowDataset
 
     pipeline = pipeline_config(model, config)
+    if distribution is not None and (distribution.multi_worker or distribution.strategy is not None):
+        return worker_inputs(data, pipeline, batch_size, epochs, initial_epoch, distribution)
     use_tf = data.kind == "tfrecords" or (tensorflow_available() and keras_backend() == "tensorflow")
     if use_tf:
         import tensorflow as tf
@@ -229,6 +236,83 @@ def make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy
     train = NumpyWindowDataset(data.train, pipeline, batch_size, mode="pretrain", initial_epoch=initial_epoch, **workers)
     val = NumpyWindowDataset(data.val, pipeline, batch_size, mode="eval", **workers)
     return train, val, None, None
+
+
+def worker_inputs(data, pipeline, batch_size, epochs, initial_epoch, distribution):
+    """One worker's share of a run over several replicas: its shard of the training
+    light curves (record files by worker, table rows by a hash of the id),
+    `batch_size / workers` of each global batch, and the same number of
+    steps per epoch as every other worker (the smallest shard decides:
+    each worker computes every shard's size). Windows and masks are those
+    of a single-process run: they depend on the light curve, not on who
+    reads it.
+
+    Validation: TensorFlow workers read their shard of it when every
+    worker has one (its iterator ends all workers together), else all of
+    it; JAX processes all read all of it (a global batch needs the same
+    shape from every process), which gives the single-process numbers.
+    """
+    from astromer.data.datasets import NumpyWindowDataset, TooFewLightCurves
+    from astromer.data.tf_dataset import shard_sizes, tf_dataset
+
+    workers, worker = distribution.workers, distribution.worker
+    per_worker = batch_size // workers
+    per_replica = batch_size // distribution.replicas
+    sizes = shard_sizes(data.train, workers)
+    steps = min(size // per_worker for size in sizes)
+    if steps < 1:
+        raise TooFewLightCurves(f"the {workers} workers' shards hold {sizes} light curves; each worker's share of "
+                                f"the global batch {batch_size} is {per_worker}, which the smallest does not fill.")
+    use_tf = data.kind == "tfrecords" or distribution.strategy is not None
+    if distribution.strategy is not None:
+        import tensorflow as tf
+
+        from astromer.training.distributed import distribute
+
+        options = tf.data.Options()
+        options.deterministic = True
+        local = distribution.replicas // workers
+        shard_val = min(shard_sizes(data.val, workers)) > 0 if data.kind != "tfrecords" else \
+            _files_per_worker(data.val, workers)
+
+        def train_fn(index, count):
+            return tf_dataset(data.train, pipeline, per_replica, mode="pretrain", epochs=epochs,
+                              initial_epoch=initial_epoch, options=options, shard=(index, count),
+                              steps_per_epoch=steps * local)[0]
+
+        def val_fn(index, count):
+            return tf_dataset(data.val, pipeline, per_replica, mode="eval", options=options, cache=True,
+                              shard=(index, count) if shard_val else None)[0]
+
+        strategy = distribution.strategy
+        return distribute(strategy, train_fn), distribute(strategy, val_fn), steps, None
+    if use_tf:
+        train = tf_dataset(data.train, pipeline, per_worker, mode="pretrain", epochs=epochs,
+                           initial_epoch=initial_epoch, shard=(worker, workers), steps_per_epoch=steps)[0]
+        val, val_steps = tf_dataset(data.val, pipeline, per_worker, mode="eval", cache=True)
+        return train, val.repeat(), steps, val_steps
+    threads = dict(workers=min(4, os.cpu_count() or 1), max_queue_size=8)
+    train = NumpyWindowDataset(data.train.shard(worker, workers), pipeline, per_worker, mode="pretrain",
+                               initial_epoch=initial_epoch, steps=steps, **threads)
+    val = NumpyWindowDataset(data.val, pipeline, per_worker, mode="eval", **threads)
+    return train, val, None, None
+
+
+def _files_per_worker(split, workers):
+    from astromer.data.records import record_files
+
+    return len(record_files(split)) >= workers
+
+
+def split_size(split):
+    """Light curves in a split (packed light curves or a record folder)."""
+    from astromer.data.datasets import PackedLightCurves
+
+    if isinstance(split, PackedLightCurves):
+        return len(split)
+    from astromer.data.tf_dataset import shard_sizes
+
+    return int(sum(shard_sizes(split, 1)))
 
 
 def held_out_data(model, split, config, batch_size, mode):

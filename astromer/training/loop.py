@@ -22,27 +22,31 @@ one checkpoint resumed from (see `astromer.training.checkpoints`): history.csv
 is rewritten from it, so that it holds every epoch once.
 """
 
+import json
 import os
+import shutil
 import time
 
 import numpy as np
 
 from astromer.data.datasets import TooFewLightCurves
 from astromer.saving import load_keras
+from astromer.training import distributed
 from astromer.training.callbacks import (HistoryLogger, ResumableEarlyStopping, Throughput, resumed_history,
                                          write_history)
-from astromer.training.checkpoints import (TrainingCheckpoint, check_best_weights, clear_checkpoints,
-                                           resume_checkpoint, write_json_atomically)
-from astromer.training.data import make_inputs
+from astromer.training.checkpoints import (TrainingCheckpoint, check_best_weights, checkpoint_number,
+                                           clear_checkpoints, latest_checkpoint, resume_checkpoint,
+                                           write_json_atomically)
+from astromer.training.data import make_inputs, pipeline_config, split_size
 from astromer.training.evaluation import evaluate_masked
 from astromer.training.model import build_pretrainer, make_optimizer
 from astromer.training.plots import learning_curves
-from astromer.training.settings import ConfigError, write_config
-from astromer.training.strategy import keras_backend, make_strategy, strategy_scope, tensorflow_available
+from astromer.training.settings import ConfigError, _plain, write_config
+from astromer.training.strategy import keras_backend, make_distribution, strategy_scope, tensorflow_available
 
 
 def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=1,
-             input_path="auto", initial_model=None, deterministic=False):
+             input_path="auto", initial_model=None, deterministic=False, distribution=None, global_batch=None):
     """Runs (or resumes) masked-reconstruction training. Returns a summary dict.
 
     Args:
@@ -56,24 +60,64 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
             reruns on GPUs. Keras then trains without XLA (it refuses
             `jit_compile` under op determinism): 15-25% slower on CPU.
             Off, runs still repeat within float rounding (XLA on CPU).
+        distribution: a `Distribution` (default: `make_distribution(strategy_kind)`).
+        global_batch: windows per step over all replicas (default: the
+            run's recorded `run.global_batch`, else `pretraining.batch_size`
+            per replica); must divide among the replicas.
+
+    With several workers every one calls this with the same arguments; the
+    chief (worker 0) writes the run folder, the others a temporary folder
+    removed at the end (see `astromer.training.distributed`).
     """
+    if distribution is None:
+        distribution = make_distribution(strategy_kind)
+    scratch = None if distribution.chief else distributed.scratch_folder(distribution.cluster)
+    try:
+        return _pretrain(config, data, out_dir, scratch or out_dir, resume, verbose, initial_model, deterministic,
+                         distribution, global_batch)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _pretrain(config, data, out_dir, run_dir, resume, verbose, initial_model, deterministic, distribution,
+              global_batch):
+    """`pretrain` writing to `run_dir` (`out_dir`, or a worker's scratch
+    folder) and resuming from the checkpoints in `out_dir`."""
     import keras
 
     settings = config["pretraining"]
     seed = int(settings.get("seed", 0))
-    os.makedirs(out_dir, exist_ok=True)
+    os.makedirs(run_dir, exist_ok=True)
     keras.utils.set_random_seed(seed)
     if deterministic and keras_backend() == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-
-    if not resume:
+    strategy, replicas = distribution.strategy, distribution.replicas
+    global_batch = global_batch or (config.get("run") or {}).get("global_batch")
+    per_replica = distribution.split_batch(global_batch) if global_batch else int(settings["batch_size"])
+    batch_size = per_replica * replicas
+    if not resume and distribution.chief:
         clear_checkpoints(out_dir)
-    strategy, replicas = make_strategy(strategy_kind)
-    batch_size = int(settings["batch_size"]) * replicas
     epochs = int(settings["epochs"])
-    history_path = os.path.join(out_dir, "history.csv")
+    history_path = os.path.join(run_dir, "history.csv")
+    if distribution.multi_worker:
+        # Before any variable exists: every worker resumes the same epoch,
+        # with the same settings and data, or none starts.
+        found = latest_checkpoint(out_dir) if resume else None
+        distributed.check_agreement(distribution, out_dir, int(found[1]["epoch"]) if found else 0,
+                                    settings_fingerprint(config, per_replica), split_size(data.train))
+        if resume and run_dir != out_dir:
+            distributed.seed_scratch(out_dir, run_dir)
+    # XLA: about 30% faster on CPU than TF's graph executor (and what JAX
+    # always does). PyTorch: each step one traced, compiled graph
+    # (astromer.models.torch_graph). Under TensorFlow op determinism Keras
+    # refuses XLA (and warns): ask for what it will do. Under a tf.distribute
+    # strategy neither: XLA cannot compile the step's cross-replica
+    # collectives (it fails on replicas' variables; Keras' "auto" turns it
+    # off there too).
+    jit = not (deterministic and keras_backend() == "tensorflow") and strategy is None
     with strategy_scope(strategy):
         # The newest usable checkpoint, checked and loaded (damaged ones are
         # skipped with a line saying why; none usable: WeightsError).
@@ -82,25 +126,21 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
             print(f"no checkpoint in {out_dir}: starting from epoch 1")
         if checkpoint is not None:
             folder, state, model = checkpoint
-            state = check_best_weights(out_dir, state, model)
+            state = check_best_weights(run_dir, state, model)
             initial_epoch = int(state["epoch"])
             rows = resumed_history(state, history_path)
             write_history(history_path, rows)
             print(f"resuming {out_dir} after epoch {initial_epoch} (checkpoint {os.path.basename(folder)}, "
                   f"best val_loss {float(state['best']):.5f})")
+            if not jit:
+                model.jit_compile = False
         else:
             folder, rows = None, []
             state = {"best": np.inf, "best_epoch": -1, "early_stopping_wait": 0}
             model = initial_model if initial_model is not None else build_pretrainer(config)
-            # XLA: about 30% faster on CPU than TF's graph executor (and what
-            # JAX always does). PyTorch: each step one traced, compiled graph
-            # (astromer.models.torch_graph).
-            # Under TensorFlow op determinism Keras refuses XLA (and warns):
-            # ask for what it will do.
-            model.compile(make_optimizer(settings),
-                          jit_compile=not (deterministic and keras_backend() == "tensorflow"))
+            model.compile(make_optimizer(settings), jit_compile=jit)
             initial_epoch = 0
-    write_config(config, os.path.join(out_dir, "config.yaml"))
+    write_config(config, os.path.join(run_dir, "config.yaml"))
     stopped = bool(state.get("stopped_early"))
     if stopped:
         print(f"{out_dir} stopped early after epoch {initial_epoch} (no val_loss improvement in "
@@ -108,33 +148,56 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
     elif initial_epoch >= epochs:
         print(f"{out_dir} already finished its {epochs} epochs")
     try:
-        train, val, steps, val_steps = make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy)
+        train, val, steps, val_steps = make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy,
+                                                   distribution=distribution)
     except TooFewLightCurves as error:
         raise ConfigError(f"The training split: {error} Set pretraining.batch_size (--set "
-                          f"pretraining.batch_size=N) to at most the number of training light curves, or give "
-                          "more light curves.") from None
+                          f"pretraining.batch_size=N) or --global-batch to at most the number of training light "
+                          "curves, or give more light curves.") from None
 
     early_best = state.get("early_stopping_best")
     early = ResumableEarlyStopping(settings.get("patience", 20), state["early_stopping_wait"],
                                    state["best"] if early_best is None else early_best)
-    checkpoints = TrainingCheckpoint(out_dir, early_stopping=early, best=state["best"], best_epoch=state["best_epoch"],
+    checkpoints = TrainingCheckpoint(run_dir, early_stopping=early, best=state["best"], best_epoch=state["best_epoch"],
                                      history=rows, resumed_from=folder and os.path.basename(folder))
     # Order matters: the throughput goes into the logs, early stopping
     # counts the epoch, then the checkpoint saves all of it.
     callbacks = [Throughput(batch_size), early, checkpoints, HistoryLogger(history_path, rows)]
     if tensorflow_available():
-        callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard")))
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")))
     if verbose:
+        where = run_dir if run_dir == out_dir else f"{out_dir} (written by worker 0; this one writes a temporary copy)"
         print(f"training {model.backbone.__class__.__name__} ({parameter_count(model)}) on "
-              f"{data.description}; batch {batch_size} ({replicas} replica(s)), up to {epochs} epochs; run folder {out_dir}")
+              f"{data.description}; batch {batch_size} ({distribution.describe()}), up to {epochs} epochs; "
+              f"run folder {where}")
     start = time.time()
-    if initial_epoch < epochs and not stopped:
-        # shuffle=False: the input pipelines draw and shuffle windows
-        # themselves (Keras would only warn that it ignores the default).
-        model.fit(train, validation_data=val, epochs=epochs, initial_epoch=initial_epoch, shuffle=False,
-                  steps_per_epoch=steps, validation_steps=val_steps, callbacks=callbacks, verbose=verbose)
-    elapsed = time.time() - start
-    return finish_run(model, out_dir, elapsed, data, config, batch_size, best_epoch=checkpoints.best_epoch)
+    try:
+        if initial_epoch < epochs and not stopped:
+            if strategy is not None:
+                distributed.fit_distributed(model, strategy, train, val, epochs, initial_epoch, steps, callbacks,
+                                            verbose=verbose)
+            else:
+                # shuffle=False: the input pipelines draw and shuffle windows
+                # themselves (Keras would only warn that it ignores the default).
+                model.fit(train, validation_data=val, epochs=epochs, initial_epoch=initial_epoch, shuffle=False,
+                          steps_per_epoch=steps, validation_steps=val_steps, callbacks=callbacks, verbose=verbose)
+        elapsed = time.time() - start
+        return finish_run(model, run_dir, elapsed, data, config, batch_size, best_epoch=checkpoints.best_epoch,
+                          distribution=distribution)
+    except Exception as error:
+        if distribution.multi_worker and distributed.is_peer_failure(error):
+            done = checkpoint_number(checkpoints.previous or "") or 0
+            raise distributed.worker_lost(error, distribution.cluster, out_dir, done) from error
+        raise
+
+
+def settings_fingerprint(config, per_replica):
+    """The settings every worker must share, as text: the configuration
+    without the data path (machines may mount the data elsewhere)."""
+    shared = {k: v for k, v in config.items() if k != "run"}
+    shared["run"] = {k: v for k, v in (config.get("run") or {}).items() if k != "data"}
+    shared["per_replica_batch"] = int(per_replica)
+    return json.dumps(_plain(shared), sort_keys=True, default=str)
 
 
 def parameter_count(model):
@@ -146,7 +209,7 @@ def parameter_count(model):
     return text + (f" + {token} mask token" if token else "")
 
 
-def finish_run(model, out_dir, elapsed, data, config, batch_size=256, best_epoch=None):
+def finish_run(model, out_dir, elapsed, data, config, batch_size=256, best_epoch=None, distribution=None):
     """Restores the best weights, saves the final model, plots, writes the
     summary (with the held-out test metrics when there is a test split).
 
@@ -180,6 +243,26 @@ def finish_run(model, out_dir, elapsed, data, config, batch_size=256, best_epoch
         "data": data.description,
     }
     if data.test is not None:
-        summary["test"] = evaluate_masked(model, data.test, config, batch_size)
+        summary["test"] = evaluate_test(model, data.test, config, batch_size, distribution)
     write_json_atomically(os.path.join(out_dir, "summary.json"), summary)
     return summary
+
+
+def evaluate_test(model, split, config, batch_size, distribution=None):
+    """`evaluate_masked` on the test split, by every replica together under
+    a tf.distribute strategy, by every JAX process together when there are
+    several."""
+    if distribution is None or (distribution.strategy is None and not distribution.multi_worker):
+        return evaluate_masked(model, split, config, batch_size)
+    if distribution.strategy is None:
+        # JAX processes: each feeds the whole split (equal shapes), which
+        # gives the single-process numbers.
+        return evaluate_masked(model, split, config, batch_size // distribution.workers)
+    from astromer.data.tf_dataset import tf_dataset
+
+    pipeline = pipeline_config(model, config)
+    per_replica = batch_size // distribution.replicas
+    test = distributed.distribute(distribution.strategy, lambda index, count: tf_dataset(
+        split, pipeline, per_replica, mode="eval")[0])
+    logs = distributed.evaluate_distributed(model, distribution.strategy, test)
+    return {k: float(logs[k]) for k in ("loss", "rmse", "r2")}

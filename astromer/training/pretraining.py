@@ -10,7 +10,8 @@ from astromer.training.settings import (ConfigError, check_new_run_dir, config_e
 
 
 def run_pretraining(preset="a2", data=None, overrides=(), out=None, resume=False, strategy="auto",
-                    input_path="auto", deterministic=False, quiet=False):
+                    input_path="auto", deterministic=False, quiet=False, global_batch=None, coordinator=None,
+                    num_processes=None, process_id=None, cluster_timeout=None):
     """Pretrains (or resumes, `resume=True` with `out`) and prints where the
     outputs are. Returns `(run folder, summary dict)`.
 
@@ -28,7 +29,16 @@ def run_pretraining(preset="a2", data=None, overrides=(), out=None, resume=False
         input_path: "auto", "tfdata" or "numpy" (see `prepare_data`).
         deterministic: see `pretrain`.
         quiet: no progress bar.
+        global_batch: windows per step over every replica (default
+            `pretraining.batch_size` per replica); recorded for --resume.
+        coordinator, num_processes, process_id: JAX processes to join
+            (default: from the environment; see `cluster.jax_cluster`).
+            TensorFlow workers join by `TF_CONFIG`.
+        cluster_timeout: seconds to wait for the other workers.
     """
+    from astromer.training.cluster import cluster_settings
+    from astromer.training.strategy import keras_backend, make_distribution
+
     with config_errors():
         if resume:
             config = resumed_config(out, overrides)
@@ -37,14 +47,25 @@ def run_pretraining(preset="a2", data=None, overrides=(), out=None, resume=False
             config = resolve_config(preset, overrides, demo=data is None)
             # The run folder records its data, so that --resume continues on it.
             config["run"] = {"data": os.path.abspath(data) if data else None}
+        if global_batch is not None:
+            config.setdefault("run", {})["global_batch"] = int(global_batch)
+        # The cluster's settings are checked before the data is read; it is
+        # joined after, so that a bad data path fails at once.
+        cluster = cluster_settings(keras_backend(), strategy, coordinator, num_processes, process_id)
+        if cluster.multi and not out:
+            raise ConfigError("Several workers need --out: the same run folder on every one (each would "
+                              "otherwise name its own from the time it started).")
         out = out or default_run_dir(config.get("name", "run"))
         if not resume:
             check_new_run_dir(out)
-        training_data = prepare_data(data, config, out, input_path=input_path)
+        training_data = prepare_data(data, config, out, input_path=input_path, write_records=not cluster.multi)
+    distribution = make_distribution(strategy, cluster, cluster_timeout)
     summary = pretrain(config, training_data, out, resume=resume, strategy_kind=strategy,
-                       verbose=0 if quiet else 1, input_path=input_path, deterministic=deterministic)
+                       verbose=0 if quiet else 1, input_path=input_path, deterministic=deterministic,
+                       distribution=distribution)
+    written = "" if distribution.chief else " (written by worker 0)"
     print(f"done: {summary['epochs_run']} epochs, best val_loss {summary['best_val_loss']:.4f} "
-          f"(epoch {summary['best_epoch']}); outputs in {out}")
+          f"(epoch {summary['best_epoch']}); outputs in {out}{written}")
     return out, summary
 
 
