@@ -44,53 +44,65 @@ if sys.modules.get('tensorflow', 0) is None:
 sys.exit(code)
 """
 
-# One process, one epoch of one step (Keras' fit, as the workers run it) on
-# the global batch that the workers' first batches make together: the
-# loss, and the weights before and after.
+def one_process_step(table, out, per_worker, workers, overrides):
+    """One process, one epoch of one step (Keras' fit, as the workers run
+    it) on the global batch that the workers' first batches make together:
+    saves the loss and the weights before and after to `out` (.npz)."""
+    import keras
+
+    from astromer.training.data import pipeline_config, prepare_data
+    from astromer.training.model import build_pretrainer, make_optimizer
+    from astromer.training.settings import resolve_config
+
+    config = resolve_config("a1", overrides)
+    data = prepare_data(table, config, "unused", verbose=False, write_records=False)
+    keras.utils.set_random_seed(int(config["pretraining"]["seed"]))
+    model = build_pretrainer(config)
+    model.compile(make_optimizer(config["pretraining"]), jit_compile=False)
+    pipeline = pipeline_config(model, config)
+
+    def join(*parts):
+        return keras.tree.map_structure(lambda *a: keras.ops.concatenate(a, axis=0), *parts)
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        from astromer.data.tf_dataset import tf_dataset
+
+        shards = [tf_dataset(data.train, pipeline, per_worker, epochs=1, shard=(k, workers), steps_per_epoch=1)[0]
+                  for k in range(workers)]
+        batches = tf.data.Dataset.zip(tuple(shards)).map(join)
+    else:
+        from astromer.data.datasets import NumpyWindowDataset
+
+        class Together(keras.utils.PyDataset):
+            # The processes' datasets, batch by batch, epoch by epoch.
+            def __init__(self, parts):
+                super().__init__()
+                self.parts = parts
+
+            def __len__(self):
+                return 1
+
+            def __getitem__(self, index):
+                return keras.tree.map_structure(np.asarray, join(*(p[index] for p in self.parts)))
+
+            def on_epoch_end(self):
+                for p in self.parts:
+                    p.on_epoch_end()
+
+        batches = Together([NumpyWindowDataset(data.train.shard(k, workers), pipeline, per_worker, steps=1)
+                            for k in range(workers)])
+    before = [np.asarray(w) for w in model.get_weights()]
+    loss = model.fit(batches, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0).history["loss"][0]
+    after = [np.asarray(w) for w in model.get_weights()]
+    np.savez(out, loss=loss, n=len(after), **{f"before{i}": w for i, w in enumerate(before)},
+             **{f"after{i}": w for i, w in enumerate(after)})
+
+
 REFERENCE = """import json, sys
-import numpy as np
-import keras
-from astromer.training.settings import resolve_config
-from astromer.training.data import prepare_data, pipeline_config
-from astromer.training.model import build_pretrainer, make_optimizer
-table, out, per_worker, workers = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-config = resolve_config('a1', json.loads(sys.argv[5]))
-data = prepare_data(table, config, 'unused', verbose=False, write_records=False)
-keras.utils.set_random_seed(int(config['pretraining']['seed']))
-model = build_pretrainer(config)
-model.compile(make_optimizer(config['pretraining']), jit_compile=False)
-pipeline = pipeline_config(model, config)
-join = lambda *parts: keras.tree.map_structure(lambda *a: keras.ops.concatenate(a, axis=0), *parts)
-if keras.backend.backend() == 'tensorflow':
-    import tensorflow as tf
-    from astromer.data.tf_dataset import tf_dataset
-    shards = [tf_dataset(data.train, pipeline, per_worker, epochs=1, shard=(k, workers), steps_per_epoch=1)[0]
-              for k in range(workers)]
-    batches = tf.data.Dataset.zip(tuple(shards)).map(join)
-else:
-    from astromer.data.datasets import NumpyWindowDataset
-
-    class Together(keras.utils.PyDataset):
-        # The processes' datasets, batch by batch, epoch by epoch.
-        def __init__(self, parts):
-            super().__init__()
-            self.parts = parts
-        def __len__(self):
-            return 1
-        def __getitem__(self, index):
-            return keras.tree.map_structure(np.asarray, join(*(p[index] for p in self.parts)))
-        def on_epoch_end(self):
-            for p in self.parts:
-                p.on_epoch_end()
-
-    batches = Together([NumpyWindowDataset(data.train.shard(k, workers), pipeline, per_worker, steps=1)
-                        for k in range(workers)])
-before = [np.asarray(w) for w in model.get_weights()]
-loss = model.fit(batches, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0).history['loss'][0]
-after = [np.asarray(w) for w in model.get_weights()]
-np.savez(out, loss=loss, n=len(after), **{f'before{i}': w for i, w in enumerate(before)},
-         **{f'after{i}': w for i, w in enumerate(after)})
-print('REFERENCE', loss)
+from tests.test_distributed import one_process_step
+one_process_step(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), json.loads(sys.argv[5]))
 """
 
 
@@ -165,13 +177,21 @@ class Group:
 
 
 def reference(tmp_path, table, backend, overrides, per_worker=PER_WORKER, workers=2):
+    """`one_process_step` on `backend`: here when it is this process's,
+    else in a process of its own."""
+    import keras
+
+    out = tmp_path / "reference.npz"
+    if keras.backend.backend() == backend:
+        one_process_step(table, out, per_worker, workers, overrides)
+        return np.load(out)
     script = tmp_path / "reference.py"
     script.write_text(REFERENCE)
-    out = subprocess.run([sys.executable, str(script), table, str(tmp_path / "reference.npz"), str(per_worker),
-                          str(workers), json.dumps(overrides)], cwd=tmp_path, env=environment(backend),
-                         capture_output=True, text=True, timeout=DEADLINE)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
-    return np.load(tmp_path / "reference.npz")
+    done = subprocess.run([sys.executable, str(script), table, str(out), str(per_worker), str(workers),
+                           json.dumps(overrides)], cwd=tmp_path, env=environment(backend), capture_output=True,
+                          text=True, timeout=DEADLINE)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return np.load(out)
 
 
 def overrides_of(args):
@@ -269,6 +289,7 @@ def test_mirrored_strategy_four_cpus_equal_one_device(tmp_path):
     out = subprocess.run([sys.executable, str(script), json.dumps(overrides)], cwd=tmp_path,
                          env=environment("tensorflow"), capture_output=True, text=True, timeout=DEADLINE)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    print(out.stdout.strip().splitlines()[-1])
     assert "MIRRORED 4 1" in out.stdout
 
 
@@ -328,7 +349,13 @@ def test_bad_cluster_settings_are_one_line_errors(tmp_path, table):
                       environment("tensorflow", TF_CONFIG=tf_config(ports, 0)))
     assert out.returncode == 2 and "--global-batch 33 does not divide among the 2 workers" in out.stderr, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
-    # A JAX process whose coordinator never comes: named, within the timeout.
+    # A coordinator that never comes (TensorFlow: the first task of
+    # TF_CONFIG; JAX: --coordinator): named, within the timeout.
+    out = run_command(tmp_path, [*args, "--cluster-timeout", "2"],
+                      environment("tensorflow", TF_CONFIG=tf_config(ports, 1)))
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert f"first task (coordination service) at 127.0.0.1:{ports[0]} cannot be reached" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
     port = free_ports(1)[0]
     out = run_command(tmp_path, [*args, "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
                                  "--process-id", "1", "--cluster-timeout", "3"], environment("jax"), tensorflow=False)
@@ -336,7 +363,7 @@ def test_bad_cluster_settings_are_one_line_errors(tmp_path, table):
     assert f"coordinator (--coordinator=127.0.0.1:{port}) at 127.0.0.1:{port} cannot be reached" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()
-    print(f"three bad settings answered in {time.monotonic() - start:.1f} s")
+    print(f"four bad settings answered in {time.monotonic() - start:.1f} s")
 
 
 def start_cluster(group, args, backend):

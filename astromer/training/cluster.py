@@ -308,8 +308,10 @@ def join_tensorflow(cluster, timeout=JOIN_TIMEOUT):
 
 
 def _configure_coordination(cluster, timeout):
-    """TensorFlow's coordination service with a registration deadline
-    (its default is an hour); the strategy keeps a service configured
+    """TensorFlow's coordination service with a deadline for every task to
+    register (its default is an hour, and without the registration barrier
+    the first task waits in C++ for ever, holding the interpreter so that
+    no Python watchdog runs): the strategy keeps a service configured
     before it is created. Its heartbeat (10 s) finds a dead worker."""
     try:
         from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
@@ -325,6 +327,9 @@ def _configure_coordination(cluster, timeout):
     context.context().configure_coordination_service(
         service_type="standalone", service_leader=f"/job:{leader}/replica:0/task:0",
         cluster_register_timeout_in_ms=int(timeout * 1000), coordinated_jobs=jobs)
+    service = getattr(context.context(), "_coordination_service_config", None)
+    if service is not None and hasattr(service, "cluster_register_with_barrier"):
+        service.cluster_register_with_barrier = True
 
 
 def join_jax(cluster, timeout=JOIN_TIMEOUT):

@@ -49,8 +49,6 @@ def run_pretraining(preset="a2", data=None, overrides=(), out=None, resume=False
             config["run"] = {"data": os.path.abspath(data) if data else None}
         if global_batch is not None:
             config.setdefault("run", {})["global_batch"] = int(global_batch)
-        # The cluster's settings are checked before the data is read; it is
-        # joined after, so that a bad data path fails at once.
         cluster = cluster_settings(keras_backend(), strategy, coordinator, num_processes, process_id)
         if cluster.multi and not out:
             raise ConfigError("Several workers need --out: the same run folder on every one (each would "
@@ -58,8 +56,13 @@ def run_pretraining(preset="a2", data=None, overrides=(), out=None, resume=False
         out = out or default_run_dir(config.get("name", "run"))
         if not resume:
             check_new_run_dir(out)
-        training_data = prepare_data(data, config, out, input_path=input_path, write_records=not cluster.multi)
+        if data is not None and not os.path.exists(data):
+            raise ConfigError(f"Data path {data!r} does not exist.")
+    # Joined before the data is read: TensorFlow's multi-worker strategy
+    # must exist before any TensorFlow operation runs (reading records is one).
     distribution = make_distribution(strategy, cluster, cluster_timeout)
+    with config_errors():
+        training_data = prepare_data(data, config, out, input_path=input_path, write_records=not cluster.multi)
     summary = pretrain(config, training_data, out, resume=resume, strategy_kind=strategy,
                        verbose=0 if quiet else 1, input_path=input_path, deterministic=deterministic,
                        distribution=distribution)
