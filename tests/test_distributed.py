@@ -7,6 +7,7 @@ Every subprocess runs under a deadline the test sets (killed after it)."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -412,3 +413,20 @@ def test_a_killed_worker_stops_the_others_and_all_resume(tmp_path, table, backen
     assert all(f"resuming run after epoch {done}" in again.log(i) for i in range(2))
     history = pd.read_csv(tmp_path / "run" / "history.csv")
     assert list(history["epoch"]) == list(range(1, epochs + 1))
+    # A worker that cannot see the chief's checkpoints (its --out is not the
+    # shared folder): every worker refuses to start, saying what each found.
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copy(tmp_path / "run" / "config.yaml", tmp_path / "elsewhere")
+    apart = Group(tmp_path, "apart")
+    ports = free_ports(2)
+    for i, out in enumerate(("run", "elsewhere")):
+        common = ["--out", out, "--resume", "--quiet", "--global-batch", "16"]
+        if backend == "tensorflow":
+            apart.start(common, environment(backend, TF_CONFIG=tf_config(ports, i)))
+        else:
+            apart.start([*common, "--coordinator", f"127.0.0.1:{ports[0]}", "--num-processes", "2",
+                         "--process-id", str(i)], environment(backend), tensorflow=False)
+    assert apart.wait() == [2, 2], [apart.log(i)[-2000:] for i in range(2)]
+    for i in range(2):
+        assert (f"the workers do not find the same checkpoint in {('run', 'elsewhere')[i]} (worker 0: epoch "
+                f"{epochs}, worker 1: no checkpoint)") in apart.log(i)

@@ -49,7 +49,7 @@ class WorkerLost(AstromerError):
 # Checks across workers
 
 
-def agree(distribution, values, names):
+def agree(distribution, values):
     """All workers' `values` (ints): every worker gets the same list of
     rows, one per worker. One small all-gather; a single process gets its
     own row."""
@@ -80,10 +80,8 @@ def agree(distribution, values, names):
 def check_agreement(distribution, run_dir, epoch, settings_text, train_count):
     """Raises ConfigError on every worker unless all resume from the same
     epoch with the same settings and the same training light curves."""
-    names = ("resume epoch", "settings", "training light curves")
-    mine = (epoch, zlib.crc32(settings_text.encode()), train_count)
-    rows = agree(distribution, mine, names)
-    for k, name in enumerate(names):
+    rows = agree(distribution, (epoch, zlib.crc32(settings_text.encode()), train_count))
+    for k in range(3):
         seen = [row[k] for row in rows]
         if len(set(seen)) > 1:
             if k == 0:
