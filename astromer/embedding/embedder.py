@@ -238,15 +238,18 @@ class Embedder:
             if len(pending) == self.batch_size:
                 yield from zip(pending, run([w for *_, w in pending]))
                 pending = []
-        if pending:
-            # The last (or only) batch is padded to the next of a few
-            # compiled shapes (powers of two from 8 up to `batch_size`): a
-            # small job does not pay for a full batch, and there are at most
-            # log2(batch_size / 8) + 1 shapes to compile. A window's result
-            # never depends on how full its batch is.
-            windows = [w for *_, w in pending]
+        # The rest (or a small job's only batch) runs in pieces of a few
+        # compiled shapes, powers of two from 8 up to `batch_size`, largest
+        # first (49 windows: 32 + 16 + 1 padded to 8): at most 7 padded
+        # windows are computed, and there are at most log2(batch_size / 8) + 1
+        # shapes to compile. A window's result never depends on how full its
+        # batch is.
+        while pending:
+            size = remainder_piece(len(pending), self.batch_size)
+            piece, pending = pending[:size], pending[size:]
+            windows = [w for *_, w in piece]
             filler = [windows[-1]] * (padded_batch(len(windows), self.batch_size) - len(windows))
-            yield from zip(pending, run(windows + filler)[: len(pending)])
+            yield from zip(piece, run(windows + filler)[: len(piece)])
 
     def window_embeddings(self, light_curves):
         """Yields `(light curve index, window dict, (window_size, dim) array)`
@@ -384,6 +387,15 @@ class Embedder:
         `n_windows`, `embedding` as a list of float32) with constant memory.
         Returns the number of light curves written."""
         return write_parquet(self, source, path, chunk=chunk, progress=progress)
+
+
+def remainder_piece(count, batch_size, smallest=8):
+    """How many of `count` leftover windows the next call takes: the largest
+    power of two not above `count` (and at least `smallest`, at most
+    `batch_size`); the last piece is then padded by `padded_batch`."""
+    if count <= smallest:
+        return count
+    return min(1 << (int(count).bit_length() - 1), int(batch_size))
 
 
 def padded_batch(count, batch_size, smallest=8):

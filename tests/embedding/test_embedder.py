@@ -206,6 +206,19 @@ def test_a_small_job_is_padded_to_a_small_compiled_shape(light_curves):
     embedder._pooled_model.predict_on_batch = lambda x: (calls.append(len(x["magnitudes"])), run(x))[1]
     _, small = embedder.embed_array(light_curves[:3])
     assert calls and max(calls) <= 16  # not 256 for a handful of windows
+    # The rest runs in power-of-two pieces, largest first: 49 windows are 32 + 16 + 1 (padded to 8).
+    from astromer.embedding.embedder import remainder_piece
+
+    pieces, left = [], 49
+    while left:
+        pieces.append(remainder_piece(left, 256))
+        left -= pieces[-1]
+    assert pieces == [32, 16, 1] and [padded_batch(p, 256) for p in pieces] == [32, 16, 8]
+    assert remainder_piece(300, 256) == 256 and remainder_piece(5, 256) == 5 and remainder_piece(40, 16) == 16
+    windows = sum(1 for _ in embedder._windows(light_curves[:3]))
+    calls.clear()
+    embedder.embed_array(light_curves[:3])
+    assert sum(calls) - windows < 8  # never more than 7 padded windows
     _, full = Embedder(tiny_backbone(), batch_size=2).embed_array(light_curves[:3])
     np.testing.assert_allclose(small, full, atol=1e-5)
 
