@@ -12,6 +12,7 @@ import numpy as np
 
 from astromer.data.windows import sequential_windows
 from astromer.embedding.arrays import as_array, as_light_curves, is_series
+from astromer.embedding.batching import padded_batch, remainder_piece
 from astromer.embedding.compat import original_settings, resolve_compat
 from astromer.embedding.selection import readable_light_curves
 from astromer.embedding.writer import write_parquet
@@ -387,18 +388,3 @@ class Embedder:
         `n_windows`, `embedding` as a list of float32) with constant memory.
         Returns the number of light curves written."""
         return write_parquet(self, source, path, chunk=chunk, progress=progress)
-
-
-def remainder_piece(count, batch_size, smallest=8):
-    """How many of `count` leftover windows the next call takes: the largest
-    power of two not above `count` (and at least `smallest`, at most
-    `batch_size`); the last piece is then padded by `padded_batch`."""
-    if count <= smallest:
-        return count
-    return min(1 << (int(count).bit_length() - 1), int(batch_size))
-
-
-def padded_batch(count, batch_size, smallest=8):
-    """The batch a last batch of `count` windows is padded to: the next
-    power of two, at least `smallest`, at most `batch_size`."""
-    return min(max(int(smallest), 1 << max(int(count) - 1, 0).bit_length()), int(batch_size))
