@@ -7,8 +7,9 @@ Nothing is left out without a count: light curves without an observation
 in the chosen band (`band=`), those dropped by cleaning, those outside
 fixed splits, all are printed and stored in `manifest.json`. Band values
 are strings (`1` and `"1"` are the same band); a row without a band (NaN,
-None or empty) is a `DataError` with the number of such rows, not dropped:
-which band it belongs to is unknown, and guessing would mix bands.
+None or empty) is a `DataError` with the number of such rows
+(`astromer.data.validation`), not dropped: which band it belongs to is
+unknown, and guessing would mix bands.
 """
 
 import os
@@ -19,23 +20,6 @@ from astromer.data.cleaning import CleaningConfig, CleaningReport, clean_light_c
 from astromer.data.lightcurves import iter_light_curves, read_labels, read_table
 from astromer.errors import DataError
 from astromer.progress import progress
-
-MISSING_BAND = {"", "nan", "none", "null", "na", "n/a"}
-
-
-def band_strings(column, source="the table"):
-    """A band column as strings (sortable whatever the types in the table);
-    rows without a band fail with their count."""
-    text = column.map(lambda v: v.decode(errors="replace") if isinstance(v, bytes) else str(v))
-    missing = column.isna().to_numpy() | text.str.strip().str.lower().isin(MISSING_BAND).to_numpy()
-    if missing.any():
-        raise DataError(
-            f"{int(missing.sum()):,} row(s) of {source} have no band (NaN or empty), first at row "
-            f"{int(np.flatnonzero(missing)[0]) + 1:,}: give every observation its band, or drop the band "
-            "column for single-band data."
-        )
-    return text.astype(object)
-
 
 def table_to_records(table, output, labels=None, splits=None, shards=8, seed=0,
                      cleaning=None, band=None, schema="main-code", verbose=True):
@@ -56,10 +40,9 @@ def table_to_records(table, output, labels=None, splits=None, shards=8, seed=0,
     from astromer.data.records import write_records
 
     source = repr(os.fspath(table)) if isinstance(table, (str, os.PathLike)) else "the table"
+    # Ids and bands come as strings, and a row without a band is an error,
+    # from the table's validation (astromer.data.validation).
     frame = read_table(table)
-    frame = frame.assign(id=frame["id"].map(str))
-    if "band" in frame.columns:
-        frame = frame.assign(band=band_strings(frame["band"], source))
     extra = {}
     if band is not None:
         band = str(band)

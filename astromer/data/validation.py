@@ -50,7 +50,7 @@ def validate_table(frame, source="the table", first_row=0):
     frame["id"] = id_strings(frame["id"], source, first_row)
     if "band" in frame.columns:
         band = frame["band"]
-        missing = band.isna() | band.astype(str).str.strip().isin({"", "nan", "None"})
+        missing = band.isna() | band.astype(str).str.strip().str.lower().isin(MISSING_TEXT)
         if missing.any():
             row, _ = _first(missing, band, first_row)
             raise DataError(f"Column 'band' of {source} is empty in {int(missing.sum()):,} row(s), first at row "

@@ -14,27 +14,17 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from astromer.data.lightcurves import LightCurve  # noqa: E402
 from astromer.data.records import check_records, read_records, record_files, write_records  # noqa: E402
 from astromer.errors import DataError  # noqa: E402
+from tests.data.test_records import make_lcs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def make_lcs(n=40, seed=0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        length = int(rng.integers(20, 60))
-        t = 50000 + np.sort(rng.uniform(0, 3000, length))
-        out.append(LightCurve(f"lc{i}", t, rng.normal(17, 1, length), rng.uniform(0.01, 0.3, length)))
-    return out
 
 
 @pytest.fixture
 def records(tmp_path):
     folder = tmp_path / "rec"
-    manifest = write_records(make_lcs(), folder, shards=3, splits={"train": 0.8, "val": 0.2})
+    manifest = write_records(make_lcs(40), folder, shards=3, splits={"train": 0.8, "val": 0.2})
     return folder, manifest
 
 
@@ -224,13 +214,17 @@ def test_make_records_on_a_missing_band_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 
-def test_pipeline_band_strings_counts_rows_without_a_band():
-    from astromer.data.pipeline import band_strings
+def test_table_validation_counts_rows_without_a_band():
+    # make_records reads bands through the table's validation.
+    from astromer.data.validation import validate_table
 
-    column = pd.Series([1, "g", np.nan, "", 2.5, None], dtype=object)
-    with pytest.raises(DataError, match=r"^3 row\(s\) of t.csv have no band .*first at row 3"):
-        band_strings(column, "t.csv")
-    assert band_strings(pd.Series([1, "g", b"r"], dtype=object), "t").tolist() == ["1", "g", "r"]
+    def table(band):
+        return pd.DataFrame({"id": ["a"] * len(band), "time": np.arange(len(band), dtype=float), "mag": 15.0,
+                             "err": 0.1, "band": pd.Series(band, dtype=object)})
+
+    with pytest.raises(DataError, match=r"^Column 'band' of t.csv is empty in 3 row\(s\), first at row 3"):
+        validate_table(table([1, "g", np.nan, "", 2.5, None]), "t.csv")
+    assert validate_table(table([1, "g", b"r"]), "t")["band"].tolist() == ["1", "g", "r"]
 
 
 def test_make_records_on_an_empty_id_is_one_line(tmp_path, capsys):
