@@ -66,17 +66,12 @@ def main(argv=None):
     # The command prints the cleaning report itself, on stdout.
     logging.getLogger("astromer.embedding").setLevel(logging.ERROR)
 
-    try:
-        result = embed_table(
-            args.weights, args.data, args.out, preset=args.preset, layer=layer, pooling=args.pooling,
-            band=args.band, window_mode=args.windows, float32_first=args.float32_first, batch_size=args.batch,
-            standardize=args.standardize, statistics=args.statistics, compat=args.compat,
-            cleaning_overrides=_cleaning_overrides(args), on_error="raise" if args.strict else "skip",
-        )
-    except (ValueError, FileNotFoundError) as error:
-        # No leading newline any more: the progress bar ends its own line.
-        print(f"astromer-embed: error: {error}", file=sys.stderr)
-        return 2
+    result = embed_table(
+        args.weights, args.data, args.out, preset=args.preset, layer=layer, pooling=args.pooling,
+        band=args.band, window_mode=args.windows, float32_first=args.float32_first, batch_size=args.batch,
+        standardize=args.standardize, statistics=args.statistics, compat=args.compat,
+        cleaning_overrides=_cleaning_overrides(args), on_error="raise" if args.strict else "skip",
+    )
     print(result.report.summary())
     how = ("raw" if not (args.standardize or args.statistics) else
            f"standardised with {args.statistics}" if args.statistics else

@@ -31,11 +31,7 @@ def main(argv=None):
     start_frameworks(args.verbose)
     from astromer.export import export_workflow
 
-    try:
-        report = export_workflow(args.weights, args.out, args.format, preset=args.preset)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"astromer-export: error: {error}", file=sys.stderr)
-        return 2
+    report = export_workflow(args.weights, args.out, args.format, preset=args.preset)
     print(report)
     return 0
 

@@ -33,12 +33,8 @@ def main(argv=None):
 
     from astromer.fewshot.features import write_feature_table
 
-    try:
-        report = write_feature_table(args.data, args.out, bands=args.bands, max_baseline=args.max_baseline,
-                                     n_jobs=args.jobs, progress=not args.quiet)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"astromer-features: error: {error}", file=sys.stderr)
-        return 2
+    report = write_feature_table(args.data, args.out, bands=args.bands, max_baseline=args.max_baseline,
+                                 n_jobs=args.jobs, progress=not args.quiet)
     print(report.summary())
     print(f"features of {report.light_curves:,} light curves in {args.out} (report: {args.out}.report.json)")
     return 0
