@@ -303,3 +303,40 @@ def test_too_few_light_curves_for_one_batch_is_a_usage_error(tmp_path):
                   cwd=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "do not fill one batch of 16" in out.stderr and "pretraining.batch_size" in out.stderr
+
+
+def test_numpy_path_trains_each_epoch_on_that_epochs_windows(tmp_path):
+    # Keras' fit ends an epoch once before the first (after peeking at a
+    # batch); counted by the dataset, epoch e trained on the windows and masks
+    # drawn for e + 1, so a 3-epoch run drew epoch 3. The JAX backend takes
+    # the NumPy path (with worker threads, as training sets it up).
+    tiny_preset(tmp_path, epochs=3, batch=16)  # tiny.yaml, read by the script
+    script = tmp_path / "numpy_epochs.py"
+    script.write_text(
+        "import json\n"
+        "import keras\n"
+        "assert keras.backend.backend() == 'jax'\n"
+        "from astromer.data import datasets\n"
+        "from astromer.data.demo import simulate_table\n"
+        "from astromer.cli.train import main\n"
+        "drawn = []\n"
+        "original = datasets.numpy_batch\n"
+        "def recording(packed, indices, config, epoch, mode='pretrain', starts=None):\n"
+        "    if mode == 'pretrain':\n"
+        "        drawn.append(int(epoch))\n"
+        "    return original(packed, indices, config, epoch, mode, starts)\n"
+        "datasets.numpy_batch = recording\n"
+        "simulate_table('table.parquet', 120, seed=2)\n"
+        "main(['--preset', 'tiny.yaml', '--data', 'table.parquet', '--out', 'run', '--quiet'])\n"
+        "print(json.dumps(drawn))\n"
+    )
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    drawn = json.loads(out.stdout.strip().splitlines()[-1])
+    # Each epoch's batches all drawn for that epoch (the first also serves
+    # fit's peek), in order, and never a fourth epoch's.
+    assert sorted(set(drawn)) == [0, 1, 2], drawn
+    assert drawn == sorted(drawn), drawn
+    assert drawn.count(0) >= drawn.count(1) == drawn.count(2) >= 2, drawn

@@ -290,6 +290,10 @@ class NumpyWindowDataset(_pydataset_base()):
     Works with every Keras backend and without TensorFlow. In "pretrain"
     mode the light-curve order and the windows/masks change every epoch
     (Keras calls `on_epoch_end`); `initial_epoch` resumes the sequence.
+    Keras' `fit` also calls `on_epoch_end` after peeking at a batch before
+    the first epoch, which alone would train epoch e on the draws of e + 1:
+    under `fit` add `training.callbacks.DataEpoch(dataset)` (training does),
+    which sets the epoch from fit's own count.
 
     Args:
         packed: `PackedLightCurves`.
@@ -343,6 +347,12 @@ class NumpyWindowDataset(_pydataset_base()):
             chunk = self.windows[part]
             return numpy_batch(self.packed, chunk[:, 0], self.config, self.epoch, self.mode, starts=chunk[:, 1])
         return numpy_batch(self.packed, self._order()[part], self.config, self.epoch, self.mode)
+
+    def set_epoch(self, epoch):
+        """Draws the windows and masks of `epoch` from now on (training sets
+        it from `fit`'s own epoch count: `training.callbacks.DataEpoch`)."""
+        if self.mode == "pretrain":
+            self.epoch = int(epoch)
 
     def on_epoch_end(self):
         if self.mode == "pretrain":

@@ -32,7 +32,7 @@ import numpy as np
 from astromer.data.datasets import TooFewLightCurves
 from astromer.saving import load_keras
 from astromer.training import distributed
-from astromer.training.callbacks import (HistoryLogger, ResumableEarlyStopping, Throughput, resumed_history,
+from astromer.training.callbacks import (DataEpoch, HistoryLogger, ResumableEarlyStopping, Throughput, resumed_history,
                                          write_history)
 from astromer.training.checkpoints import (TrainingCheckpoint, check_best_weights, checkpoint_number,
                                            clear_checkpoints, latest_checkpoint, resume_checkpoint,
@@ -163,6 +163,9 @@ def _pretrain(config, data, out_dir, run_dir, resume, verbose, initial_model, de
     # Order matters: the throughput goes into the logs, early stopping
     # counts the epoch, then the checkpoint saves all of it.
     callbacks = [Throughput(batch_size), early, checkpoints, HistoryLogger(history_path, rows)]
+    if hasattr(train, "set_epoch"):
+        # The NumPy path: windows and masks of fit's epoch, not one ahead.
+        callbacks.insert(0, DataEpoch(train))
     if tensorflow_available():
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")))
     if verbose:
