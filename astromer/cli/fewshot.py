@@ -74,21 +74,17 @@ def main(argv=None):
 
     from astromer import fewshot
 
-    try:
-        supervised = dict(_setting(item) for item in args.supervised_setting)
-        frame = fewshot.run_from_files(
-            args.data, args.labels, out=args.out, weights=args.weights, preset=args.preset, band=args.band,
-            bands=args.bands, variant=args.variant, spcs=args.spc, folds=args.folds, only_folds=args.only_fold,
-            splits_dir=args.splits, methods=args.methods, finetune=args.finetune,
-            finetune_epochs=args.finetune_epochs, finetune_learning_rate=args.finetune_lr,
-            finetune_dropout=None if args.finetune_dropout < 0 else args.finetune_dropout,
-            finetune_batch_size=args.finetune_batch, epochs=args.epochs,
-            head_seeds=args.head_seeds, attention_maps=args.attention_maps, periods=args.periods,
-            supervised=supervised, tsne=args.tsne,
-        )
-    except fewshot.UsageError as error:
-        print(f"astromer-fewshot: error: {error}", file=sys.stderr)
-        return 2
+    supervised = dict(_setting(item) for item in args.supervised_setting)
+    frame = fewshot.run_from_files(
+        args.data, args.labels, out=args.out, weights=args.weights, preset=args.preset, band=args.band,
+        bands=args.bands, variant=args.variant, spcs=args.spc, folds=args.folds, only_folds=args.only_fold,
+        splits_dir=args.splits, methods=args.methods, finetune=args.finetune,
+        finetune_epochs=args.finetune_epochs, finetune_learning_rate=args.finetune_lr,
+        finetune_dropout=None if args.finetune_dropout < 0 else args.finetune_dropout,
+        finetune_batch_size=args.finetune_batch, epochs=args.epochs,
+        head_seeds=args.head_seeds, attention_maps=args.attention_maps, periods=args.periods,
+        supervised=supervised, tsne=args.tsne,
+    )
     return 0 if len(frame) else 1
 
 

@@ -19,7 +19,7 @@ import sys
 
 from astromer.cli.errors import console_script
 from astromer.cli.startup import start_frameworks
-from astromer.cli.train import add_run_options, exit_code
+from astromer.cli.train import add_run_options
 
 
 def build_parser():
@@ -38,9 +38,9 @@ def main(argv=None):
     start_frameworks(args.verbose)
     from astromer.training import run_finetuning
 
-    return exit_code("astromer-finetune", run_finetuning, args.weights, args.data, args.preset, args.overrides,
-                     out=args.out, resume=args.resume, strategy=args.strategy, deterministic=args.deterministic,
-                     quiet=args.quiet)
+    run_finetuning(args.weights, args.data, args.preset, args.overrides, out=args.out, resume=args.resume,
+                   strategy=args.strategy, deterministic=args.deterministic, quiet=args.quiet)
+    return 0
 
 
 if __name__ == "__main__":

@@ -43,20 +43,6 @@ def add_run_options(parser, out_help):
     add_verbose_option(parser)
 
 
-def exit_code(prog, workflow, *args, **kwargs):
-    """Runs `workflow(*args, **kwargs)`: 0 when it finishes, 2 with the
-    message on stderr when it rejects its settings, weights or data
-    (`ConfigError`); any other failure propagates with its traceback."""
-    from astromer.training import ConfigError
-
-    try:
-        workflow(*args, **kwargs)
-    except ConfigError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
 def build_parser(prog="astromer-train", doc=__doc__):
     parser = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="a2", help="preset name or YAML file (default a2)")
@@ -87,36 +73,33 @@ def add_cluster_options(parser):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     from astromer.training.cluster import check_command
-    from astromer.training.settings import ConfigError, resolve_config, resumed_config
+    from astromer.training.settings import resolve_config, resumed_config
 
     # Preset and settings are checked before Keras starts: a typo is
-    # answered at once.
-    try:
-        if args.resume:
-            resumed_config(args.out, args.overrides)
-        else:
-            resolve_config(args.preset, args.overrides, demo=args.data is None)
-        # TF_CONFIG, the JAX processes, the global batch over the workers.
-        check_command(args.strategy, args.global_batch, args.coordinator, args.num_processes, args.process_id)
-    except ConfigError as error:
-        print(f"astromer-train: error: {error}", file=sys.stderr)
-        return 2
+    # answered at once (a ConfigError, which console_script prints).
+    if args.resume:
+        resumed_config(args.out, args.overrides)
+    else:
+        resolve_config(args.preset, args.overrides, demo=args.data is None)
+    # TF_CONFIG, the JAX processes, the global batch over the workers.
+    check_command(args.strategy, args.global_batch, args.coordinator, args.num_processes, args.process_id)
     start_frameworks(args.verbose)
     from astromer.training import run_pretraining
     from astromer.training.distributed import WORKER_LOST_EXIT, WorkerLost
 
     try:
-        return exit_code("astromer-train", run_pretraining, args.preset, args.data, args.overrides, out=args.out,
-                         resume=args.resume, strategy=args.strategy, input_path=args.input_path,
-                         deterministic=args.deterministic, quiet=args.quiet, global_batch=args.global_batch,
-                         coordinator=args.coordinator, num_processes=args.num_processes,
-                         process_id=args.process_id, cluster_timeout=args.cluster_timeout)
+        run_pretraining(args.preset, args.data, args.overrides, out=args.out, resume=args.resume,
+                        strategy=args.strategy, input_path=args.input_path, deterministic=args.deterministic,
+                        quiet=args.quiet, global_batch=args.global_batch, coordinator=args.coordinator,
+                        num_processes=args.num_processes, process_id=args.process_id,
+                        cluster_timeout=args.cluster_timeout)
     except WorkerLost as error:
         # At once: a normal exit would wait for the lost worker at JAX's
         # shutdown barrier, which then aborts the process with a C++ trace.
         print(f"astromer-train: error: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(WORKER_LOST_EXIT)
+    return 0
 
 
 if __name__ == "__main__":

@@ -62,6 +62,30 @@ class LightCurve:
         a band column)."""
         return [] if self.band is None else [str(b) for b in np.unique(self.band.astype(str))]
 
+    def only_bands(self, bands):
+        """This light curve with only the observations of `bands` (names; all
+        of them without a band column). The one band filter of the library:
+        training, embedding and the few-shot benchmark all select with it."""
+        if self.band is None:
+            return self
+        keep = np.isin(self.band.astype(str), np.array([str(b) for b in bands]))
+        return LightCurve(self.id, self.time[keep], self.mag[keep], self.err[keep], band=self.band[keep],
+                          label=self.label, meta=self.meta)
+
+    def single_band(self, band, how_to_choose):
+        """The observations of `band` for a single-band model; with `band`
+        None, the light curve as it is when it has at most one band, else a
+        DataError naming its bands and `how_to_choose` one."""
+        if band is not None:
+            return self.only_bands([band])
+        names = self.band_names()
+        if len(names) > 1:
+            from astromer.errors import DataError
+
+            raise DataError(f"light curve {self.id!r} has bands {names}; this single-band model needs one: "
+                            f"{how_to_choose}")
+        return self
+
 
 def bands_of(light_curves):
     """The sorted names of every band in `light_curves` (empty when none has

@@ -4,7 +4,6 @@ when a band is absent or nothing is left."""
 
 import logging
 
-import numpy as np
 
 from astromer.errors import DataError
 
@@ -32,24 +31,12 @@ def select_band(lc, backbone, band):
     """`lc` as `backbone` reads it: all bands (joint multi-band; unknown
     ones fail), or the observations of `band` (a light curve with several
     bands and no `band` fails with the band names)."""
-    from astromer.data.lightcurves import LightCurve
-
     if getattr(backbone, "band_names", None):
         if lc.band is None:
             raise DataError(f"Light curve {lc.id!r} has no band column; this model reads bands {backbone.band_names}.")
         backbone.band_indices(lc.band)
         return lc
-    if lc.band is None:
-        return lc
-    if band is None:
-        bands = np.unique(lc.band.astype(str))
-        if len(bands) > 1:
-            raise DataError(f"Light curve {lc.id!r} has bands {[str(b) for b in bands]}; this single-band model "
-                             "needs one: pass band=... (--band on the command line).")
-        return lc
-    keep = lc.band.astype(str) == str(band)
-    return LightCurve(lc.id, lc.time[keep], lc.mag[keep], lc.err[keep], band=lc.band[keep], label=lc.label,
-                      meta=lc.meta)
+    return lc.single_band(band, "pass band=... (--band on the command line).")
 
 
 def check_found(band, seen, read, kept, report):

@@ -1,7 +1,8 @@
 """The `astromer-fewshot` workflow from files: read, clean, run, plot.
 
-`run_from_files` is what the command does after parsing its arguments; the
-command line only maps `UsageError` to exit code 2.
+`run_from_files` is what the command does after parsing its arguments; a
+`UsageError` ends the command as every user error does (one line, exit 2:
+`astromer.cli.errors.console_script`).
 """
 
 import os
@@ -95,8 +96,6 @@ def _only_bands(light_curves, bands):
     """The observations of `bands` (all when None), so that the cleaning
     report counts the bands the run reads. A band no light curve has is an
     error naming the bands there are."""
-    import numpy as np
-
     if not bands:
         return light_curves
     from astromer.data.lightcurves import bands_of
@@ -107,13 +106,7 @@ def _only_bands(light_curves, bands):
     missing = [b for b in bands if str(b) not in present]
     if missing:
         raise ValueError(f"band(s) {missing} not in the light curves; their bands are {present}")
-    wanted = np.array([str(b) for b in bands])
-    out = []
-    for lc in light_curves:
-        keep = np.isin(lc.band.astype(str), wanted) if lc.band is not None else np.ones(len(lc.time), bool)
-        out.append(type(lc)(lc.id, lc.time[keep], lc.mag[keep], lc.err[keep],
-                            band=None if lc.band is None else lc.band[keep], label=lc.label, meta=lc.meta))
-    return out
+    return [lc.only_bands(bands) for lc in light_curves]
 
 
 FINETUNE_MODES = ("self", "supervised")

@@ -5,8 +5,6 @@ windowed, masked batches `fit` reads."""
 import json
 import os
 
-import numpy as np
-
 from astromer.training.settings import DEMO_DEFAULTS, ConfigError
 from astromer.training.strategy import keras_backend, tensorflow_available
 
@@ -156,22 +154,10 @@ def check_band_present(light_curves, config):
 def select_band(lc, config):
     """Single-band models on multi-band data: keep `data.band`; a light
     curve with several bands and no band chosen fails with the names."""
-    from astromer.data.lightcurves import LightCurve
-
     if lc.band is None or config["model"].get("band_names"):
         return lc
-    wanted = config.get("data", {}).get("band")
-    names = np.asarray(lc.band).astype(str)
-    if wanted is None:
-        bands = sorted(set(names))
-        if len(bands) > 1:
-            raise ValueError(
-                f"light curve {lc.id!r} has bands {bands}; this single-band model needs one: "
-                "--set data.band=NAME, or a multi-band preset (e.g. a2-mb)."
-            )
-        return lc
-    keep = names == str(wanted)
-    return LightCurve(lc.id, lc.time[keep], lc.mag[keep], lc.err[keep], band=lc.band[keep], label=lc.label, meta=lc.meta)
+    return lc.single_band(config.get("data", {}).get("band"),
+                          "--set data.band=NAME, or a multi-band preset (e.g. a2-mb).")
 
 
 def resolve_band_names(config, light_curves):
