@@ -27,7 +27,9 @@ def validate_table(frame, source="the table", first_row=0):
     string bands, or a `DataError` naming `source`, the column, the first
     bad row (counted from 1 after the header; `first_row` rows were read
     before this chunk) and its value."""
-    frame = frame.copy()
+    # Shallow: the columns replaced below are new arrays; the caller's frame
+    # keeps its own (a deep copy would double a big in-memory table).
+    frame = frame.copy(deep=False)
     for name in ("time", "mag", "err"):
         column = frame[name]
         if pd.api.types.is_datetime64_any_dtype(column):

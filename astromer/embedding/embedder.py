@@ -383,8 +383,9 @@ class Embedder:
         rows = list(self.iter_embeddings(source, ids=ids))
         return [r[0] for r in rows], np.stack([r[1] for r in rows]).astype(np.float32)
 
-    def write_parquet(self, source, path, chunk=10_000, progress=True):
+    def write_parquet(self, source, path, chunk=10_000, progress=True, transform=None):
         """Streams embeddings of `source` into a Parquet file (`id`, `n_obs`,
-        `n_windows`, `embedding` as a list of float32) with constant memory.
+        `n_windows`, `embedding` as a list of float32) with constant memory;
+        `transform` is applied to each row group's embeddings first.
         Returns the number of light curves written."""
-        return write_parquet(self, source, path, chunk=chunk, progress=progress)
+        return write_parquet(self, source, path, chunk=chunk, progress=progress, transform=transform)

@@ -59,27 +59,38 @@ def read_statistics(path):
     return stats
 
 
-def standardize_parquet(path, stats):
-    """Rewrites the `embedding` column of `path` as `(x - mean) / std`
-    (dimensions with std 0 only centred), one row group at a time; the file
-    is replaced only when complete."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def standardizer(stats):
+    """`x -> (x - mean) / std` per dimension (dimensions with std 0 only
+    centred) for `(n, dim)` float arrays; a ValueError when the statistics
+    have another number of dimensions."""
     mean = np.asarray(stats["mean"], np.float64)
     std = np.asarray(stats["std"], np.float64)
     scale = np.where(std > 0, std, 1.0)
+
+    def apply(x):
+        x = np.asarray(x, np.float64)
+        if x.shape[1:] != mean.shape:
+            raise ValueError(f"The statistics have {mean.size} dimensions, the embeddings {x.shape[-1]}: "
+                             "they come from another model or layer.")
+        return (x - mean) / scale
+
+    return apply
+
+
+def standardize_parquet(path, stats):
+    """Rewrites the `embedding` column of `path` standardised (`standardizer`),
+    one row group at a time; the file is replaced only when complete."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    apply = standardizer(stats)
     f = pq.ParquetFile(path)
     tmp = f"{path}.standardizing.tmp"
     try:
         with pq.ParquetWriter(tmp, f.schema_arrow) as writer:
             for k in range(f.num_row_groups):
                 group = f.read_row_group(k)
-                x = _matrix(group.select(["embedding"]))
-                if x.shape[1:] != mean.shape:
-                    raise ValueError(f"The statistics have {mean.size} dimensions, the embeddings {x.shape[1]}: "
-                                     "they come from another model or layer.")
-                z = ((x - mean) / scale).astype(np.float32)
+                z = apply(_matrix(group.select(["embedding"]))).astype(np.float32)
                 column = pa.array(list(z), type=group.schema.field("embedding").type)
                 writer.write_table(group.set_column(group.schema.get_field_index("embedding"), "embedding", column))
     except BaseException:

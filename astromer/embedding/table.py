@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from astromer.embedding.embedder import Embedder
 from astromer.embedding.standardize import (embedding_statistics, read_statistics, standardize_parquet,
-                                            statistics_path, write_statistics)
+                                            standardizer, statistics_path, write_statistics)
 
 
 class EmbeddedTable(NamedTuple):
@@ -59,11 +59,15 @@ def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", b
               f"{'float32' if embedder.float32_first else 'float64'} centring, errors kept in "
               f"({embedder.cleaning.min_error:g}, {embedder.cleaning.max_error:g})"
               + ("; --compat default for the papers' preprocessing" if embedder.compat == "original" else ""))
-    stats = read_statistics(statistics) if statistics else None
-    count = embedder.write_parquet(data, out, progress=progress)
-    if standardize or statistics:
-        if stats is None:
-            stats = embedding_statistics(out)
-            write_statistics(stats, statistics_path(out), source=str(data))
+    if statistics:
+        # A catalogue's statistics: standardised as written, one pass.
+        count = embedder.write_parquet(data, out, progress=progress,
+                                       transform=standardizer(read_statistics(statistics)))
+    else:
+        count = embedder.write_parquet(data, out, progress=progress)
+    if standardize and not statistics:
+        # This table's own statistics exist only once it is all embedded.
+        stats = embedding_statistics(out)
+        write_statistics(stats, statistics_path(out), source=str(data))
         standardize_parquet(out, stats)
     return EmbeddedTable(count, embedder.backbone.hidden_dim, embedder.report)

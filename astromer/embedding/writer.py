@@ -8,7 +8,7 @@ import numpy as np
 from astromer.progress import progress as progress_bar
 
 
-def write_parquet(embedder, source, path, chunk=10_000, progress=True):
+def write_parquet(embedder, source, path, chunk=10_000, progress=True, transform=None):
     """Streams embeddings of `source` into a Parquet file (`id`, `n_obs`,
     `n_windows`, `embedding` as a list of float32) with constant memory.
 
@@ -21,6 +21,8 @@ def write_parquet(embedder, source, path, chunk=10_000, progress=True):
         path: the output Parquet file.
         chunk: light curves per Parquet row group.
         progress: show a progress line on stderr.
+        transform: applied to each row group's `(n, dim)` embeddings before
+            they are written (e.g. `standardize.standardizer(stats)`).
 
     Returns:
         the number of light curves written.
@@ -38,7 +40,7 @@ def write_parquet(embedder, source, path, chunk=10_000, progress=True):
     total_rows = _total_rows(source) if progress else None
     rows = [0]
     try:
-        written = _write(embedder, source, tmp, schema, chunk, progress, total_rows, rows)
+        written = _write(embedder, source, tmp, schema, chunk, progress, total_rows, rows, transform)
     except BaseException:
         # Nothing half-written is left behind (an absent band, a bad table,
         # Ctrl-C).
@@ -49,7 +51,7 @@ def write_parquet(embedder, source, path, chunk=10_000, progress=True):
     return written
 
 
-def _write(embedder, source, tmp, schema, chunk, progress, total_rows, rows):
+def _write(embedder, source, tmp, schema, chunk, progress, total_rows, rows, transform):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -63,10 +65,13 @@ def _write(embedder, source, tmp, schema, chunk, progress, total_rows, rows):
 
         with pq.ParquetWriter(tmp, schema) as writer:
             def flush():
+                vectors = np.stack([r[1] for r in buffer])
+                if transform is not None:
+                    vectors = transform(vectors)
                 writer.write_table(pa.table({
                     "id": [r[0] for r in buffer], "n_obs": [r[2] for r in buffer],
                     "n_windows": [r[3] for r in buffer],
-                    "embedding": [r[1].astype(np.float32) for r in buffer],
+                    "embedding": list(vectors.astype(np.float32)),
                 }, schema=schema))
                 buffer.clear()
 

@@ -130,3 +130,17 @@ def test_julian_dates_are_inside_the_time_bound():
     time = 2_460_000.5 + np.arange(10.0)
     out = clean_light_curve(LightCurve("jd", time, np.full(10, 15.0), np.full(10, 0.1)))
     assert np.array_equal(out.time, time)
+
+
+def test_validation_leaves_the_callers_table_as_it_was():
+    from astromer.data.validation import validate_table
+
+    frame = table(id=[7, 7, 8], mag=["15.1", "15.2", "15.3"], band=[1.0, 2.0, 1.0])
+    frame["extra"] = [1, 2, 3]
+    before = frame.copy()
+    out = validate_table(frame)
+    pd.testing.assert_frame_equal(frame, before)
+    assert list(out["id"]) == ["7", "7", "8"] and list(out["band"]) == ["1", "2", "1"]
+    assert out["mag"].dtype == np.float64 and out["mag"].iloc[2] == 15.3
+    out.loc[0, "extra"] = 99  # the copy is the caller's no more
+    assert frame.loc[0, "extra"] == 1

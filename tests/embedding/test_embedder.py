@@ -177,6 +177,16 @@ def test_standardised_output_and_reused_statistics(tmp_path, light_curves):
     cosine = lambda a: (a @ a.T / np.outer(np.linalg.norm(a, axis=1), np.linalg.norm(a, axis=1)))  # noqa: E731
     off = ~np.eye(len(z), dtype=bool)
     assert np.median(cosine(z)[off]) < np.median(cosine(raw)[off])
+    # New objects with a catalogue's statistics: standardised as written (one
+    # pass), the same values as writing raw then standardising
+    from astromer.embedding.standardize import standardizer
+
+    embedder.write_parquet(table, tmp_path / "once.parquet", progress=False, chunk=3, transform=standardizer(stats))
+    np.testing.assert_allclose(np.stack(pd.read_parquet(tmp_path / "once.parquet")["embedding"]), z, atol=1e-6)
+    wrong = {"mean": stats["mean"][:-1], "std": stats["std"][:-1]}
+    with pytest.raises(ValueError, match="another model or layer"):
+        embedder.write_parquet(table, tmp_path / "wrong.parquet", progress=False, transform=standardizer(wrong))
+    assert not (tmp_path / "wrong.parquet").exists() and not (tmp_path / "wrong.parquet.tmp").exists()
     with pytest.raises(ValueError, match="not an embedding statistics file"):
         (tmp_path / "bad.json").write_text("{}")
         read_statistics(tmp_path / "bad.json")
