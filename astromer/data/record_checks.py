@@ -222,11 +222,45 @@ def _compare_with_manifests(files, counts):
                 )
 
 
+# (files, their and their manifests' sizes and modification times) ->
+# check_records' answer: preparing a run, building its tf.data pipelines and
+# sharding them all ask for the same files' counts, and reading a big corpus
+# once is enough. A file rewritten since (another size or time) is read again.
+_CHECKED = {}
+
+
 def check_records(files):
     """Reads every record of `files` once and compares the counts with the
     writer's `manifest.json` when there is one (see the module docstring).
     A corrupt or truncated file fails with its name (`DataError`). Returns
-    `(schema, number of records per file)`."""
+    `(schema, number of records per file)`; files already checked
+    unchanged in this process are not read again."""
+    files = list(files)
+    stamp = _stamp(files)
+    if stamp not in _CHECKED:
+        _CHECKED[stamp] = _check_records(files)
+    schema, counts = _CHECKED[stamp]
+    return schema, list(counts)
+
+
+def _stamp(files):
+    """What check_records' answer depends on: the files' sizes and times, and
+    those of the manifests it may compare them with (`_find_manifest`)."""
+    def state(path):
+        return (os.stat(path).st_size, os.stat(path).st_mtime_ns) if os.path.exists(path) else None
+
+    folders = set()
+    for file in files:
+        folder = os.path.dirname(os.path.abspath(file))
+        for _ in range(3):
+            folders.add(folder)
+            folder = os.path.dirname(folder)
+    manifests = tuple((folder, state(os.path.join(folder, MANIFEST)),
+                       state(os.path.join(folder, MANIFEST + ".writing"))) for folder in sorted(folders))
+    return tuple(files), tuple(state(f) for f in files), manifests
+
+
+def _check_records(files):
     tf = tensorflow()
     schema, counts = None, []
     for file in files:

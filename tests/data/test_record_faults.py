@@ -56,6 +56,28 @@ def test_manifest_counts_per_shard_equal_what_is_read(records):
     assert seen == 40 == len(list(read_records(folder)))
 
 
+def test_records_are_counted_once_until_a_file_or_manifest_changes(records, tmp_path, monkeypatch):
+    from astromer.data import record_checks
+
+    folder = tmp_path / "copy"
+    shutil.copytree(records[0], folder)
+    reads = []
+    count = record_checks._count_records
+    monkeypatch.setattr(record_checks, "_count_records", lambda tf, file: reads.append(file) or count(tf, file))
+    files = record_files(folder / "train")
+    first = check_records(files)
+    assert len(reads) == len(files) == 3
+    assert check_records(files) == first and len(reads) == 3  # a run's later asks read nothing
+    manifest = folder / "manifest.json"
+    text = json.loads(manifest.read_text())
+    shard = sorted(text["splits"]["train"]["shards"])[0]
+    text["splits"]["train"]["shards"][shard] += 1
+    manifest.write_text(json.dumps(text))
+    with pytest.raises(DataError, match=shard):  # the manifest changed: read and compared again
+        check_records(files)
+    assert len(reads) == 6
+
+
 @pytest.mark.parametrize("cut", ["record boundary", "5 bytes", "0 bytes"])
 def test_a_short_shard_fails_naming_it_with_the_counts(records, cut):
     folder, manifest = records
