@@ -1,0 +1,142 @@
+"""Ways to join hand-crafted features and frozen-encoder embeddings, chosen on
+validation objects (docs/features.md, "Fusion schemes").
+
+    python docs/bench/eros_features/fusion.py --weights ../shared/weights/astromer1-macho \
+        --bands EROS_R --out docs/bench/eros_features/fusion_a1_eros_r.csv
+    python docs/bench/eros_features/fusion.py --weights runs/joint256 --variant joint_per_band \
+        --bands EROS_B EROS_R --out docs/bench/eros_features/fusion_joint256_eros_br.csv
+
+Every scheme is scored on the validation and on the test objects of every
+(fold, samples per class) cell of the fixed EROS-1 splits; a scheme is
+chosen by its mean validation macro-F1 over the nine cells (one setting for
+every cell: 5 validation objects per class at 20 per class are too few to
+choose per cell). Schemes (the embedding is the encoder's mean embedding of
+the last block, standardised on the training objects):
+
+- "rf", "hgb": the features alone (the reference forest; gradient boosting);
+- "lr_emb_C*": the embedding alone, balanced logistic regression;
+- "rf_pca*", "hgb_pca*": the features plus the first k principal components
+  of the embedding (fitted on the distinct training objects);
+- "rf+lr*_w*", "hgb+lr*_w*": late fusion, class probabilities
+  (1 - w) * classifier on features + w * logistic regression on embedding;
+- "rf+hgb", "rf+hgb+lr0.1", "rf+lrfeat+lr0.1": probability averages.
+
+Writes one row per (scheme, fold, samples per class) with validation and
+test macro-F1, then prints the table ordered by validation score.
+"""
+
+import argparse
+import warnings
+
+import numpy as np
+import pandas as pd
+
+SHARED = "../shared/data/eros1_lmc"
+
+
+def load(data, weights, variant, bands):
+    from astromer import training
+    from astromer.data.cleaning import CleaningConfig, CleaningReport, clean_light_curves
+    from astromer.data.lightcurves import iter_light_curves
+    from astromer.fewshot.encoder_features import EncoderFeatures
+    from astromer.fewshot.features import light_curve_features
+
+    # As astromer-fewshot reads them: only the run's bands, then cleaned.
+    raw = [lc.only_bands(bands) for lc in iter_light_curves(data)]
+    light_curves = list(clean_light_curves(raw, CleaningConfig(min_observations=1), CleaningReport()))
+    table, report = light_curve_features(light_curves, bands=bands)
+    print(report.summary())
+    model, _ = training.load_for_finetuning(weights, None)
+    encoder = EncoderFeatures(model.backbone, light_curves, variant, bands)
+    return table, encoder.ids, encoder.mean_layers[:, -1]
+
+
+def schemes(ftr, fva, fte, etr, eva, ete, ytr, train_ids, fold):
+    """{scheme: (validation probabilities, test probabilities)}."""
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from astromer.fewshot.feature_methods import RF_SETTINGS, impute_median
+
+    def forest():
+        return RandomForestClassifier(n_jobs=-1, **RF_SETTINGS)
+
+    def boosting():
+        return HistGradientBoostingClassifier(class_weight="balanced", random_state=fold)
+
+    def fit(model, train, *others):
+        model.fit(train, ytr)
+        return tuple(model.predict_proba(x) for x in others)
+
+    itr, iva, ite, _ = impute_median(ftr, fva, fte)
+    out = {"rf": fit(forest(), itr, iva, ite), "hgb": fit(boosting(), ftr, fva, fte)}
+    scale = StandardScaler().fit(etr)
+    s = [scale.transform(e) for e in (etr, eva, ete)]
+    for c in (0.01, 0.1, 1.0):
+        out[f"lr_emb_C{c}"] = fit(LogisticRegression(C=c, max_iter=5000, class_weight="balanced"), *s)
+    fs = StandardScaler().fit(itr)
+    out["lr_feat"] = fit(LogisticRegression(max_iter=5000, class_weight="balanced"),
+                         *(fs.transform(x) for x in (itr, iva, ite)))
+    distinct = np.unique(np.asarray(train_ids), return_index=True)[1]
+    for k in (2, 4, 8, 16):
+        pca = PCA(k, random_state=0).fit(s[0][distinct])
+        p = [pca.transform(x) for x in s]
+        out[f"rf_pca{k}"] = fit(forest(), *(np.hstack([f, q]) for f, q in zip((itr, iva, ite), p)))
+        out[f"hgb_pca{k}"] = fit(boosting(), *(np.hstack([f, q]) for f, q in zip((ftr, fva, fte), p)))
+    for base in ("rf", "hgb"):
+        for c in (0.01, 0.1, 1.0):
+            for w in (0.25, 0.5):
+                a, b = out[base], out[f"lr_emb_C{c}"]
+                out[f"{base}+lr{c}_w{w}"] = tuple((1 - w) * x + w * y for x, y in zip(a, b))
+    mean = lambda *names: tuple(np.mean([out[n][i] for n in names], axis=0) for i in (0, 1))  # noqa: E731
+    out["rf+hgb"] = mean("rf", "hgb")
+    out["rf+hgb+lr0.1"] = mean("rf", "hgb", "lr_emb_C0.1")
+    out["rf+lrfeat+lr0.1"] = mean("rf", "lr_feat", "lr_emb_C0.1")
+    return out
+
+
+def main(argv=None):
+    from sklearn.metrics import f1_score
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", required=True)
+    parser.add_argument("--variant", default="single", help="EncoderFeatures variant (single, band_concat, ...)")
+    parser.add_argument("--bands", nargs="+", required=True)
+    parser.add_argument("--data", default=f"{SHARED}/lightcurves.parquet")
+    parser.add_argument("--labels", default=f"{SHARED}/labels.csv")
+    parser.add_argument("--splits", default=f"{SHARED}/splits")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    table, ids, embedding = load(args.data, args.weights, args.variant, args.bands)
+    labels = pd.read_csv(args.labels, dtype={"id": str})
+    label_of = dict(zip(labels["id"], labels["label"]))
+    classes = sorted(set(label_of.values()))
+    features = table.to_numpy(np.float64)
+    f_row = {oid: i for i, oid in enumerate(table.index)}
+    e_row = {oid: i for i, oid in enumerate(ids)}
+    rows = []
+    for fold in range(3):
+        for spc in (20, 100, 500):
+            split = pd.read_csv(f"{args.splits}/fold{fold}_spc{spc}.csv", dtype={"id": str})
+            part = {k: [i for i in split.loc[split.split == k, "id"] if i in f_row and i in e_row]
+                    for k in ("train", "val", "test")}
+            y = {k: np.array([classes.index(label_of[i]) for i in v]) for k, v in part.items()}
+            f = [features[[f_row[i] for i in part[k]]] for k in ("train", "val", "test")]
+            e = [embedding[[e_row[i] for i in part[k]]] for k in ("train", "val", "test")]
+            for name, (val, test) in schemes(*f, *e, y["train"], part["train"], fold).items():
+                rows.append({"scheme": name, "fold": fold, "spc": spc,
+                             "val_macro_f1": f1_score(y["val"], val.argmax(1), average="macro"),
+                             "test_macro_f1": f1_score(y["test"], test.argmax(1), average="macro")})
+            print(f"fold {fold}, {spc} per class done", flush=True)
+    frame = pd.DataFrame(rows)
+    frame.to_csv(args.out, index=False)
+    table = frame.groupby(["scheme", "spc"])[["val_macro_f1", "test_macro_f1"]].mean().unstack("spc")
+    table[("val_all", "")] = frame.groupby("scheme")["val_macro_f1"].mean()
+    print(table.sort_values(("val_all", ""), ascending=False).round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()
