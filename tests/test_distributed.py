@@ -88,14 +88,19 @@ def one_process_step(table, out, per_worker, workers, overrides):
             def __getitem__(self, index):
                 return keras.tree.map_structure(np.asarray, join(*(p[index] for p in self.parts)))
 
-            def on_epoch_end(self):
+            def set_epoch(self, epoch):
                 for p in self.parts:
-                    p.on_epoch_end()
+                    p.set_epoch(epoch)
 
         batches = Together([NumpyWindowDataset(data.train.shard(k, workers), pipeline, per_worker, steps=1)
                             for k in range(workers)])
+    # As training does: the draws of fit's epoch (astromer.training.callbacks.DataEpoch).
+    from astromer.training.callbacks import DataEpoch
+
+    callbacks = [DataEpoch(batches)] if hasattr(batches, "set_epoch") else []
     before = [np.asarray(w) for w in model.get_weights()]
-    loss = model.fit(batches, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0).history["loss"][0]
+    loss = model.fit(batches, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0,
+                     callbacks=callbacks).history["loss"][0]
     after = [np.asarray(w) for w in model.get_weights()]
     np.savez(out, loss=loss, n=len(after), **{f"before{i}": w for i, w in enumerate(before)},
              **{f"after{i}": w for i, w in enumerate(after)})
