@@ -126,6 +126,11 @@ def main(argv=None):
     original.add_argument("--original-batches", type=int, nargs="+", default=[1, 256])
     original.add_argument("--batch", type=int, nargs="+", default=[256, 8])
     original.add_argument("--repeats", type=int, default=3)
+    original.add_argument("--original-chunk", type=int, default=0, metavar="N",
+                          help="light curves per call of the original's encode (default: all at once)")
+    original.add_argument("--original-timeout", type=float, metavar="SECONDS",
+                          help="stop the original after this long per batch size and report its rate over the "
+                               "chunks it finished (with --original-chunk)")
     add_verbose_option(parser)
     args = parser.parse_args(argv)
     start_frameworks(args.verbose)
@@ -138,7 +143,8 @@ def main(argv=None):
             return
         if args.what == "original":
             run_original(original_python=args.original_python, weights=args.weights, light_curves=args.light_curves,
-                         original_batches=args.original_batches, batches=args.batch, repeats=args.repeats)
+                         original_batches=args.original_batches, batches=args.batch, repeats=args.repeats,
+                         original_chunk=args.original_chunk, original_timeout=args.original_timeout)
             return
         if args.what == "embed":
             run_embed(data=args.data, light_curves=args.light_curves, preset=args.preset, weights=args.weights,

@@ -11,9 +11,18 @@ from astromer.bench import BenchError, run_original
 from tests.conftest import shared_path
 
 STAND_IN = """#!/bin/sh
-# Called as: python child.py LCS.npz WORKDIR BATCHES REPEATS
-echo 'ROW {"batch": 1, "seconds": [2.0, 1.0, 3.0]}'
-echo 'ROW {"batch": 256, "seconds": [0.5, 0.25, 1.0]}'
+# Called as: python child.py LCS.npz WORKDIR BATCH REPEATS CHUNK (so $4 is the batch)
+case $4 in
+1) echo 'ROW {"batch": 1, "seconds": [2.0, 1.0, 3.0]}' ;;
+256) echo 'ROW {"batch": 256, "seconds": [0.5, 0.25, 1.0]}' ;;
+esac
+"""
+# At batch 1 it finishes two chunks of 4 light curves in 1.6 s, then hangs.
+SLOW_STAND_IN = """#!/bin/sh
+case $4 in
+1) echo 'PART {"done": 4, "seconds": 0.7}'; echo 'PART {"done": 8, "seconds": 1.6}'; exec sleep 60 ;;
+256) echo 'ROW {"batch": 256, "seconds": [0.5]}' ;;
+esac
 """
 
 
@@ -48,3 +57,18 @@ def test_a_failing_original_environment_is_one_message(tmp_path):
     broken = fake_python(tmp_path, "#!/bin/sh\necho 'ModuleNotFoundError: No module named ASTROMER' >&2\nexit 1\n")
     with pytest.raises(BenchError, match="The original library failed in .* \\(exit 1\\): ModuleNotFoundError"):
         run_original(original_python=broken, weights=str(weights), light_curves=[4], repeats=1)
+
+
+def test_an_original_run_stopped_by_the_timeout_gives_its_rate_so_far(tmp_path):
+    import time
+
+    weights = shared_path("weights", "astromer1-macho")
+    start = time.monotonic()
+    rows = run_original(original_python=fake_python(tmp_path, SLOW_STAND_IN), weights=str(weights),
+                        light_curves=[20], batches=[8], repeats=1, original_chunk=4, original_timeout=3)
+    assert time.monotonic() - start < 50  # stopped, not waited for
+    slow, fast, ours = rows
+    assert (slow["batch"], slow["light_curves"], slow["of"], slow["complete"]) == (1, 8, 20, False)
+    assert slow["seconds_median"] == 1.6 and slow["light_curves_per_s"] == 5.0 and slow["stopped_after_s"] == 3
+    assert (fast["batch"], fast["light_curves"], fast["light_curves_per_s"]) == (256, 20, 40.0) and "of" not in fast
+    assert ours["ratio_to_original_default"] == pytest.approx(20 / ours["seconds_median"] / 5.0, rel=0.02)
