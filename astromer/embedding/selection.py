@@ -4,7 +4,6 @@ when a band is absent or nothing is left."""
 
 import logging
 
-
 from astromer.errors import DataError
 
 

@@ -19,11 +19,7 @@ def windows_of(light_curves, window_size, band=None):
 
     out = {}
     for lc in light_curves:
-        if band is not None and lc.band is not None:
-            keep = lc.band.astype(str) == band
-            array = lc.as_array()[keep]
-        else:
-            array = lc.as_array()
+        array = (lc if band is None else lc.only_bands([band])).as_array()
         w = sequential_windows(array, window_size)
         out[lc.id] = {
             "magnitudes": w["magnitudes"], "times": w["times"],

@@ -142,9 +142,8 @@ def draw_attention_maps(backbone, light_curves, labels, out, per_class, band=Non
     for lc in light_curves:
         label = labels.get(lc.id)
         if label is not None and len(by_class.setdefault(str(label), [])) < per_class:
-            if band is not None and lc.band is not None:
-                keep = lc.band.astype(str) == band
-                lc = type(lc)(lc.id, lc.time[keep], lc.mag[keep], lc.err[keep])
+            if band is not None:
+                lc = lc.only_bands([band])
             by_class[str(label)].append(lc)
     for label, lcs in by_class.items():
         for lc in lcs:

@@ -46,10 +46,10 @@ def finetune_encoder(model, config, light_curves_by_id, train_ids, val_ids, out_
             if band_names or lc.band is None:
                 lcs.append(lc)
                 continue
-            for band in bands or sorted(set(lc.band.astype(str))):
-                keep = lc.band.astype(str) == band
-                if keep.sum() >= 5:
-                    lcs.append(LightCurve(f"{lc.id}|{band}", lc.time[keep], lc.mag[keep], lc.err[keep], label=lc.label))
+            for band in bands or lc.band_names():
+                part = lc.only_bands([band])
+                if len(part) >= 5:
+                    lcs.append(LightCurve(f"{lc.id}|{band}", part.time, part.mag, part.err, label=lc.label))
         return PackedLightCurves.from_light_curves(lcs, band_names=band_names)
 
     train, val = pack(train_ids), pack(val_ids)

@@ -50,16 +50,10 @@ def _object_arrays(light_curves_by_id, ids, backbone, band):
     out = {}
     for oid in dict.fromkeys(ids):
         lc = light_curves_by_id[oid]
-        array, bands = lc.as_array(), None
-        if joint:
-            bands = backbone.band_indices(lc.band)
-        elif lc.band is not None:
-            names = np.unique(lc.band.astype(str))
-            if band is None and len(names) > 1:
-                raise ValueError(f"Light curve {oid!r} has bands {list(names)}; supervised finetuning of a "
-                                 "single-band encoder reads one: pass --band.")
-            if band is not None:
-                array = array[lc.band.astype(str) == str(band)]
+        bands = backbone.band_indices(lc.band) if joint else None
+        if not joint:
+            lc = lc.single_band(band, "pass --band (supervised finetuning of a single-band encoder).")
+        array = lc.as_array()
         if len(array) == 0:
             raise ValueError(f"Light curve {oid!r} has no observation in band {band!r}.")
         out[oid] = (array, bands)
