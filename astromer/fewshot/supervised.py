@@ -182,8 +182,10 @@ def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by
         raise ValueError(f"Unknown supervised finetuning setting(s) {unknown}; use {sorted(SUPERVISED_SETTINGS)}.")
     keras.utils.set_random_seed(seed)
     backbone = pretrainer.with_settings(dropout=0.0).backbone
+    # A joint encoder's steps are pooled per band, as in its best frozen rows.
     model = Classifier(backbone, num_classes, head=settings["head"], dropout=settings["head_dropout"],
-                       freeze_backbone=True, standardize=True)
+                       freeze_backbone=True, standardize=True,
+                       per_band=bool(getattr(backbone, "band_names", None)))
     cache = {}
 
     def arrays_of(ids):

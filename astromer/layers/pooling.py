@@ -87,6 +87,51 @@ class MaskedMaxPooling(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="astromer")
+class PerBandPooling(keras.layers.Layer):
+    """Masked mean or max pooling of each band's steps separately, the
+    per-band vectors concatenated band after band.
+
+    A joint multi-band encoder reads all bands in one sequence; pooled over
+    all steps, the band an observation came from is lost again (on EROS-1
+    pooling per band gives the better few-shot rows, docs/multiband.md). The
+    same vector as `Embedder(per_band=True)` for one window. A band without
+    an observation in the window pools to zeros.
+
+    Args:
+        num_bands: int >= 1, the model's number of bands.
+        pooling: "mean" or "max".
+
+    Call arguments:
+        inputs: `(batch, steps, dim)`.
+        padding_mask: `(batch, steps)`, 1 on padded steps.
+        bands: `(batch, steps)` band index of each step.
+
+    Returns `(batch, num_bands * dim)`.
+    """
+
+    def __init__(self, num_bands, pooling="mean", **kwargs):
+        super().__init__(**kwargs)
+        if int(num_bands) < 1 or pooling not in ("mean", "max"):
+            raise ValueError(f"PerBandPooling needs num_bands >= 1 and pooling 'mean' or 'max', got "
+                             f"num_bands={num_bands!r}, pooling={pooling!r}.")
+        self.num_bands, self.pooling = int(num_bands), pooling
+        self._pool = (MaskedMeanPooling if pooling == "mean" else MaskedMaxPooling)(dtype=self.dtype_policy)
+
+    def call(self, inputs, padding_mask, bands):
+        padded = ops.cast(padding_mask, "float32") > 0.5
+        bands = ops.cast(bands, "int32")
+        # Steps of other bands count as padding for this band's pool.
+        return ops.concatenate([self._pool(inputs, ops.logical_or(padded, ops.not_equal(bands, b)))
+                                for b in range(self.num_bands)], axis=-1)
+
+    def compute_output_shape(self, inputs_shape, padding_mask_shape=None, bands_shape=None):
+        return (inputs_shape[0], self.num_bands * inputs_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "num_bands": self.num_bands, "pooling": self.pooling}
+
+
+@keras.saving.register_keras_serializable(package="astromer")
 class LayerMix(keras.layers.Layer):
     """Softmax-weighted sum of K same-shaped tensors: `sum_k softmax(gamma)_k x_k`.
 

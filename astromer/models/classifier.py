@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 from astromer.layers.base import check_choice, check_dropout
-from astromer.layers.pooling import LayerMix, MaskedMaxPooling, MaskedMeanPooling
+from astromer.layers.pooling import LayerMix, MaskedMaxPooling, MaskedMeanPooling, PerBandPooling
 from astromer.models.backbone import Backbone, BackboneTask
 from astromer.models.graph_steps import GraphStepsMixin
 
@@ -182,6 +182,9 @@ class Classifier(BackboneTask, PooledHead, ClassificationTask):
             fitting) before the MLP. Raw Astromer 1 embeddings of different
             objects are nearly parallel (cosine 0.997 and more on EROS-1); an
             MLP on them barely moves from chance with few labels.
+        per_band: bool. Joint multi-band backbones only: pool each band's
+            steps separately and concatenate (`PerBandPooling`), as
+            `Embedder(per_band=True)`; the MLP reads `bands * dim`.
 
     Example:
     >>> backbone = AstromerBackbone.from_preset("a2")   # then load weights
@@ -205,6 +208,7 @@ class Classifier(BackboneTask, PooledHead, ClassificationTask):
         layer_norm=False,
         freeze_backbone=True,
         standardize=False,
+        per_band=False,
         **kwargs,
     ):
         if not isinstance(backbone, Backbone):
@@ -219,6 +223,10 @@ class Classifier(BackboneTask, PooledHead, ClassificationTask):
                 "use head='a2' for the layer mix plus an MLP."
             )
         dropout = check_dropout(dropout)
+        num_bands = len(getattr(backbone, "band_names", None) or ())
+        if per_band and not num_bands:
+            raise ValueError("per_band=True needs a joint multi-band backbone (one with band_names); "
+                             "this one reads a single band: use per_band=False.")
         if freeze_backbone:
             backbone.trainable = False
 
@@ -233,8 +241,12 @@ class Classifier(BackboneTask, PooledHead, ClassificationTask):
             )
         else:
             sequence = outputs["sequence_output"]
-        pooling = MaskedMaxPooling if head == "max_pool" else MaskedMeanPooling
-        embedding = pooling(dtype=dtype, name="pooling")(sequence, inputs["padding_mask"])
+        if per_band:
+            embedding = PerBandPooling(num_bands, "max" if head == "max_pool" else "mean", dtype=dtype,
+                                       name="pooling")(sequence, inputs["padding_mask"], inputs["bands"])
+        else:
+            pooling = MaskedMaxPooling if head == "max_pool" else MaskedMeanPooling
+            embedding = pooling(dtype=dtype, name="pooling")(sequence, inputs["padding_mask"])
         if standardize:
             # float32: the mean/variance statistics are not kept in bf16.
             embedding = keras.layers.Normalization(axis=-1, dtype="float32", name="standardize")(embedding)
@@ -246,6 +258,7 @@ class Classifier(BackboneTask, PooledHead, ClassificationTask):
         self.backbone = backbone
         self.keep_head_settings(num_classes, head, hidden_units, dropout, layer_norm)
         self.standardize = bool(standardize)
+        self.per_band = bool(per_band)
         self._embedding_cache = _ModelCache()
 
     def adapt(self, inputs, batch_size=256):
@@ -300,6 +313,7 @@ class Classifier(BackboneTask, PooledHead, ClassificationTask):
             layer_norm=self.layer_norm,
             freeze_backbone=self.freeze_backbone,
             standardize=self.standardize,
+            per_band=self.per_band,
         )
 
 

@@ -98,6 +98,9 @@ def test_supervised_finetuning_reads_astroco_and_joint_multiband_encoders(kind):
     classifier = finetune_supervised(Pretrainer(backbone), by_id, ids[:16], ids[16:20], y, 2,
                                      settings={"warmup_epochs": 1, "epochs": 2, "batch_size": 8, "head": "a2"})
     assert set(classifier.history) >= {"warmup", "best_val_loss"}
+    # a joint encoder's head reads each band's pooled steps
+    assert classifier.model.per_band == (kind == "joint")
+    assert getattr(classifier.model.get_layer("pooling"), "num_bands", None) == (2 if kind == "joint" else None)
     probs = classifier.probabilities(ids[20:])
     assert probs.shape == (4, 2) and np.isfinite(probs).all()
     # The given encoder is untouched.

@@ -92,3 +92,20 @@ def test_layer_mix_round_trips_and_checks_inputs():
         LayerMix()([np.ones((1, 2, 3), "float32"), np.ones((1, 2, 4), "float32")])
     with pytest.raises(ValueError, match="built for 2 inputs, got 3"):
         mix(xs + xs[:1])
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_per_band_pooling_hand_computed(pooling):
+    from astromer.layers.pooling import PerBandPooling
+
+    x = np.array([[[1., 10.], [2., 20.], [3., 30.], [4., 40.], [9., 90.]]], "float32")
+    bands = np.array([[0, 1, 0, 1, 1]])
+    padding = np.array([[0, 0, 0, 0, 1]], "float32")   # the last step (band 1) is padding
+    out = to_numpy(PerBandPooling(3, pooling)(x, padding, bands))
+    # band 0: steps 0 and 2; band 1: steps 1 and 3 (not the padded 4); band 2: none -> zeros
+    expected = {"mean": [2., 20., 3., 30., 0., 0.], "max": [3., 30., 4., 40., 0., 0.]}[pooling]
+    np.testing.assert_allclose(out, [expected])
+    layer = PerBandPooling.from_config(PerBandPooling(3, pooling).get_config())
+    assert (layer.num_bands, layer.pooling) == (3, pooling)
+    with pytest.raises(ValueError, match="pooling 'mean' or 'max', got num_bands=2, pooling='sum'"):
+        PerBandPooling(2, "sum")

@@ -324,3 +324,23 @@ def test_feature_head_standardisation_uses_the_training_statistics(head, shape, 
     clone = keras.saving.load_model(tmp_path / "head.keras")
     np.testing.assert_allclose(clone.predict_on_batch({"features": test}),
                                scaled.predict_on_batch({"features": test}), rtol=1e-6)
+
+
+def test_per_band_head_pools_each_band_of_a_joint_backbone(tmp_path):
+    # The pooled vector is the mean of the last block's output over each
+    # band's real steps, band after band; the model saves and loads with it.
+    backbone = tiny_backbone(dropout=0.0, band_names=["B", "R"])
+    model = Classifier(backbone, 3, head="mean_last", hidden_units=[8], per_band=True)
+    x, _ = sinusoids(n=4)
+    x["bands"] = (np.arange(WINDOW)[None] % 3 == 0).astype("int32").repeat(4, 0)   # every third step in R
+    sequence = to_numpy(backbone(x)["sequence_output"])
+    real = x["padding_mask"] < 0.5
+    expected = np.concatenate([
+        np.stack([sequence[i][real[i] & (x["bands"][i] == b)].mean(0) for i in range(4)]) for b in (0, 1)], axis=1)
+    np.testing.assert_allclose(model.embed(x), expected, rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "per_band.keras")
+    loaded = keras.saving.load_model(tmp_path / "per_band.keras")
+    assert loaded.per_band and loaded.get_config() == model.get_config()
+    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), atol=1e-6)
+    with pytest.raises(ValueError, match="per_band=True needs a joint multi-band backbone"):
+        Classifier(tiny_backbone(), 3, per_band=True)
