@@ -17,7 +17,8 @@ Every epoch each training object gives one window; a light curve longer than
 the window gives a random one of its windows each epoch (augmentation), a
 shorter one is used whole. Validation and test objects are read through all
 their sequential windows (every one full: the last is right-aligned), and an
-object's class probabilities are the mean of its windows'.
+object's class probabilities are the mean of its windows'. A joint
+multi-band encoder's steps are pooled per band (`Classifier(per_band=True)`).
 
 The encoder is a copy of the given one with dropout 0: Astromer 1 has no
 residual connections, and its dropout before every LayerNorm makes the
