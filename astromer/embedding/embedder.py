@@ -155,24 +155,21 @@ class Embedder:
             return self._pooled_model
         import keras
 
-        from astromer.layers.pooling import LayerMix, MaskedMaxPooling, MaskedMeanPooling
+        from astromer.layers.pooling import LayerMix, MaskedMaxPooling, MaskedMeanPooling, PerBandPooling
 
         backbone = self.backbone
         inputs = backbone.make_inputs(backbone.window_size)
         outputs = backbone(inputs)
         layers = [outputs["input_embedding"], *outputs["block_outputs"]]
-        pool_layer = (MaskedMeanPooling if self.pooling == "mean" else MaskedMaxPooling)(name="pooling")
         if self.per_band:
-            # One pooled vector per band: padded steps and other bands' steps
-            # are masked out; the band axis comes before the feature axis.
-            masks = [keras.ops.maximum(inputs["padding_mask"],
-                                       keras.ops.cast(keras.ops.not_equal(inputs["bands"], b), "float32"))
-                     for b in range(self.num_bands)]
+            # One pooled vector per band; the band axis is kept (before the
+            # feature axis) so that windows can be weighted per band.
+            band_pool = PerBandPooling(self.num_bands, self.pooling, name="pooling")
 
             def pool(x, padding_mask):
-                return keras.ops.stack([pool_layer(x, m) for m in masks], axis=-2)
+                return keras.ops.reshape(band_pool(x, padding_mask, inputs["bands"]), (-1, self.num_bands, x.shape[-1]))
         else:
-            pool = pool_layer
+            pool = (MaskedMeanPooling if self.pooling == "mean" else MaskedMaxPooling)(name="pooling")
         if self.layer == "all":
             pooled = keras.ops.stack([pool(x, inputs["padding_mask"]) for x in layers], axis=1)
         else:
