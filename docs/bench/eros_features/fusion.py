@@ -97,10 +97,9 @@ def schemes(ftr, fva, fte, etr, eva, ete, ytr, train_ids, fold):
     return out
 
 
-def main(argv=None):
-    from sklearn.metrics import f1_score
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(description, argv=None):
+    """The command line of this script and of self_training.py."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", required=True)
     parser.add_argument("--variant", default="single", help="EncoderFeatures variant (single, band_concat, ...)")
     parser.add_argument("--bands", nargs="+", required=True)
@@ -108,12 +107,33 @@ def main(argv=None):
     parser.add_argument("--labels", default=f"{SHARED}/labels.csv")
     parser.add_argument("--splits", default=f"{SHARED}/splits")
     parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
+    return parser.parse_args(argv)
+
+
+def load_labelled(args):
+    """`load`'s feature table, ids and embedding, plus `{id: label}` and the sorted classes."""
     table, ids, embedding = load(args.data, args.weights, args.variant, args.bands)
     labels = pd.read_csv(args.labels, dtype={"id": str})
     label_of = dict(zip(labels["id"], labels["label"]))
-    classes = sorted(set(label_of.values()))
+    return table, ids, embedding, label_of, sorted(set(label_of.values()))
+
+
+def write_and_print(rows, out):
+    """Writes the per-cell rows to `out`, prints mean validation and test
+    macro-F1 per scheme, ordered by validation over all nine cells."""
+    frame = pd.DataFrame(rows)
+    frame.to_csv(out, index=False)
+    table = frame.groupby(["scheme", "spc"])[["val_macro_f1", "test_macro_f1"]].mean().unstack("spc")
+    table[("val_all", "")] = frame.groupby("scheme")["val_macro_f1"].mean()
+    print(table.sort_values(("val_all", ""), ascending=False).round(3).to_string())
+
+
+def main(argv=None):
+    from sklearn.metrics import f1_score
+
+    args = arguments(__doc__, argv)
+    table, ids, embedding, label_of, classes = load_labelled(args)
     features = table.to_numpy(np.float64)
     f_row = {oid: i for i, oid in enumerate(table.index)}
     e_row = {oid: i for i, oid in enumerate(ids)}
@@ -131,11 +151,7 @@ def main(argv=None):
                              "val_macro_f1": f1_score(y["val"], val.argmax(1), average="macro"),
                              "test_macro_f1": f1_score(y["test"], test.argmax(1), average="macro")})
             print(f"fold {fold}, {spc} per class done", flush=True)
-    frame = pd.DataFrame(rows)
-    frame.to_csv(args.out, index=False)
-    table = frame.groupby(["scheme", "spc"])[["val_macro_f1", "test_macro_f1"]].mean().unstack("spc")
-    table[("val_all", "")] = frame.groupby("scheme")["val_macro_f1"].mean()
-    print(table.sort_values(("val_all", ""), ascending=False).round(3).to_string())
+    write_and_print(rows, args.out)
 
 
 if __name__ == "__main__":

@@ -30,13 +30,10 @@ A scheme is chosen by its mean validation macro-F1 over the nine cells, as
 in fusion.py.
 """
 
-import argparse
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from fusion import SHARED, load
+from fusion import arguments, load_labelled, write_and_print
 
 ROUNDS = 5
 
@@ -130,20 +127,8 @@ def main(argv=None):
 
     from astromer.fewshot.feature_methods import impute_median
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", required=True)
-    parser.add_argument("--variant", default="single", help="EncoderFeatures variant (single, band_concat, ...)")
-    parser.add_argument("--bands", nargs="+", required=True)
-    parser.add_argument("--data", default=f"{SHARED}/lightcurves.parquet")
-    parser.add_argument("--labels", default=f"{SHARED}/labels.csv")
-    parser.add_argument("--splits", default=f"{SHARED}/splits")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    table, ids, embedding = load(args.data, args.weights, args.variant, args.bands)
-    labels = pd.read_csv(args.labels, dtype={"id": str})
-    label_of = dict(zip(labels["id"], labels["label"]))
-    classes = sorted(set(label_of.values()))
+    args = arguments(__doc__, argv)
+    table, ids, embedding, label_of, classes = load_labelled(args)
     e_row = {oid: i for i, oid in enumerate(ids)}
     objects = [oid for oid in table.index if oid in e_row]
     features = table.loc[objects].to_numpy(np.float64)
@@ -166,11 +151,7 @@ def main(argv=None):
                              "val_macro_f1": f1_score(y[1], model.predict(f[1]), average="macro"),
                              "test_macro_f1": f1_score(y[2], model.predict(f[2]), average="macro")})
             print(f"fold {fold}, {spc} per class done", flush=True)
-    frame = pd.DataFrame(rows)
-    frame.to_csv(args.out, index=False)
-    table = frame.groupby(["scheme", "spc"])[["val_macro_f1", "test_macro_f1"]].mean().unstack("spc")
-    table[("val_all", "")] = frame.groupby("scheme")["val_macro_f1"].mean()
-    print(table.sort_values(("val_all", ""), ascending=False).round(3).to_string())
+    write_and_print(rows, args.out)
 
 
 if __name__ == "__main__":
