@@ -6,7 +6,10 @@ few labelled objects the encoder itself can also move toward the classes.
 logits) on the training objects of one few-shot cell:
 
 1. warm-up: the encoder frozen, the head alone (AdamW at
-   `head_learning_rate`), early stopping on the validation objects;
+   `head_learning_rate`), early stopping on the validation objects; where
+   every training light curve fits in one window the encoder's outputs are
+   pooled once and only the head runs each epoch (`pooled_head_models`: the
+   same model, about ten times faster at 500 per class on EROS);
 2. end to end: the encoder unfrozen, everything at the lower
    `encoder_learning_rate`, early stopping on the validation objects, the
    best epoch's weights kept.
@@ -105,12 +108,25 @@ def _dataset_class():
         """One window per training object per epoch, a fresh random one for
         light curves longer than the window (seeded by epoch)."""
 
-        def __init__(self, arrays, ids, labels, weights, window_size, batch_size, input_names, seed):
+        def __init__(self, arrays, ids, labels, weights, window_size, batch_size, input_names, seed,
+                     pooled=None):
             super().__init__()
             self.arrays, self.ids, self.labels = arrays, list(ids), np.asarray(labels)
             self.weights, self.window_size, self.batch_size = weights, window_size, batch_size
-            self.input_names, self.seed, self.epoch = input_names, seed, 0
+            self.input_names, self.seed, self.epoch, self.pooled = input_names, seed, 0, pooled
             self._epoch_data()
+
+        def fixed(self):
+            """Whether every epoch shows the same windows (no light curve is
+            longer than the window), only in another order."""
+            return all(len(self.arrays[i][0]) <= self.window_size for i in self.ids)
+
+        def with_pooled(self, pooled):
+            """The same epochs (order and seed) of `{id: pooled encoder
+            output}` instead of windows, for a head trained on a frozen,
+            fixed-window encoder's outputs."""
+            return type(self)(self.arrays, self.ids, self.labels, self.weights, self.window_size,
+                              self.batch_size, self.input_names, self.seed, pooled)
 
         def _epoch_data(self):
             rng = np.random.default_rng([self.seed, self.epoch])
@@ -120,8 +136,12 @@ def _dataset_class():
                 array, bands = self.arrays[self.ids[i]]
                 longest = len(array) - self.window_size
                 start = int(rng.integers(0, longest + 1)) if longest > 0 else None
-                parts.append(_windows(array, bands, self.window_size, start))
-            self.x = _stack(parts, self.input_names)
+                if self.pooled is None:
+                    parts.append(_windows(array, bands, self.window_size, start))
+            if self.pooled is None:
+                self.x = _stack(parts, self.input_names)
+            else:
+                self.x = {"features": np.stack([self.pooled[self.ids[i]] for i in order])}
             self.y = self.labels[order]
             self.w = self.weights[self.y].astype(np.float32)
 
@@ -137,6 +157,43 @@ def _dataset_class():
             self._epoch_data()
 
     return RandomWindows
+
+
+def pooled_head_models(model):
+    """`(pooled, head)`: two models sharing `model`'s (a `Classifier`'s)
+    layers, for heads that average over steps ("a2", "linear",
+    "mean_last"); None for "max_pool".
+
+    `pooled` maps windows to the encoder's outputs averaged over real steps,
+    one per layer for a layer mix (`(batch, layers + 1, dim)`), the last
+    block's otherwise (`(batch, dim)`); `head` maps those to logits. Mixing
+    layers and averaging over steps are both linear, so they commute, and
+    `head(pooled(x)) == model(x)`: with the encoder frozen, the head can be
+    trained on outputs computed once instead of running the encoder every
+    epoch.
+    """
+    import keras
+
+    if model.head == "max_pool":
+        return None
+    mixed = model.head in ("a2", "linear")
+    pooling = model.get_layer("pooling")
+    inputs = model.backbone.make_inputs(model.window_size)
+    outputs = model.backbone(inputs)
+    sequences = [outputs["input_embedding"], *outputs["block_outputs"]] if mixed else [outputs["sequence_output"]]
+    pooled = []
+    extra = (inputs["bands"],) if model.per_band else ()
+    for sequence in sequences:
+        # The classifier's pooling layer, shared (it holds no weights).
+        pooled.append(pooling(sequence, inputs["padding_mask"], *extra))
+    features = keras.ops.stack(pooled, axis=1) if mixed else pooled[0]
+    pooled_model = keras.Model(inputs, features, name="pooled_encoder")
+
+    # The classifier's own layers from the pooled embedding to the logits.
+    after_pooling = keras.Model(pooling.output, model.output, name="head_after_pooling")
+    x = keras.Input(tuple(features.shape[1:]), name="features")
+    embedding = model.get_layer("layer_mix")([x[:, k] for k in range(len(sequences))]) if mixed else x
+    return pooled_model, keras.Model({"features": x}, after_pooling(embedding), name="head")
 
 
 class SupervisedClassifier:
@@ -182,6 +239,9 @@ def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by
     if unknown:
         raise ValueError(f"Unknown supervised finetuning setting(s) {unknown}; use {sorted(SUPERVISED_SETTINGS)}.")
     keras.utils.set_random_seed(seed)
+    # The window stays the encoder's even where every light curve is shorter:
+    # the original A1 attention only lowers padded steps' scores (mask_alpha
+    # 1), so the padding's length changes its outputs.
     backbone = pretrainer.with_settings(dropout=0.0).backbone
     # A joint encoder's steps are pooled per band, as in its best frozen rows.
     model = Classifier(backbone, num_classes, head=settings["head"], dropout=settings["head_dropout"],
@@ -206,6 +266,16 @@ def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by
     # The head reads standardised embeddings (statistics of the training
     # windows, as the frozen heads' `adapt`).
     model.adapt(train.x)
+    # The warm-up's encoder is frozen; with fixed windows its outputs are
+    # computed once and only the head runs every epoch (the same model).
+    shortcut = pooled_head_models(model) if train.fixed() else None
+    if shortcut is not None:
+        pooled_model, head_model = shortcut
+        distinct = list(dict.fromkeys(train_ids))
+        pooled = pooled_model.predict(_stack([_windows(*arrays[i], model.window_size) for i in distinct],
+                                             model.input_names), batch_size=256, verbose=0)
+        shortcut = (head_model, train.with_pooled(dict(zip(distinct, pooled))),
+                    ({"features": pooled_model.predict(x_val, batch_size=256, verbose=0)},) + validation[1:])
 
     history, best, best_weights = {}, np.inf, None
     phases = (("warmup", True, settings["head_learning_rate"], settings["warmup_epochs"]),
@@ -214,12 +284,16 @@ def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by
         if int(epochs) <= 0:
             continue
         model.freeze_backbone = frozen
+        fitted, data, val = shortcut if (frozen and shortcut is not None) else (model, train, validation)
         # Recompiled per phase: trainable variables and learning rate change.
-        model.compile(keras.optimizers.AdamW(learning_rate, weight_decay=settings["weight_decay"]))
-        # EarlyStopping restores the phase's best epoch at the end of fit.
+        fitted.compile(keras.optimizers.AdamW(learning_rate, weight_decay=settings["weight_decay"]),
+                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        # EarlyStopping restores the phase's best epoch at the end of fit
+        # (the head model's weights are the classifier's).
         stop = keras.callbacks.EarlyStopping("val_loss", patience=int(settings["patience"]),
                                              restore_best_weights=True)
-        fit = model.fit(train, validation_data=validation, epochs=int(epochs), callbacks=[stop], verbose=verbose)
+        fit = fitted.fit(data, validation_data=val, epochs=int(epochs), callbacks=[stop], verbose=verbose)
         history[name] = {k: [float(v) for v in values] for k, values in fit.history.items()}
         phase_best = min(history[name]["val_loss"])
         if phase_best < best:

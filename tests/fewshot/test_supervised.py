@@ -142,3 +142,56 @@ def test_evaluation_windows_are_full_like_the_training_windows():
         assert (real == min(n, 200)).all(), (n, real)
     # a training window (start given) is one window
     assert len(_windows(curve(240), None, 200, start=17)["magnitudes"]) == 1
+
+
+def _random_windows(rng, n, window, bands=False):
+    padding = (np.arange(window)[None] >= rng.integers(3, window + 1, n)[:, None]).astype("float32")
+    x = {"magnitudes": rng.normal(size=(n, window)).astype("float32"),
+         "times": np.sort(rng.uniform(0, 100, (n, window)), 1).astype("float32"),
+         "padding_mask": padding, "hidden_mask": np.zeros((n, window), "float32")}
+    if bands:
+        x["bands"] = (rng.integers(0, 2, (n, window)) * (1 - padding)).astype("float32")
+    return x
+
+
+@pytest.mark.parametrize("head,joint", [("a2", False), ("a2", True), ("mean_last", False), ("linear", False)])
+def test_the_head_on_pooled_encoder_outputs_is_the_classifier(head, joint):
+    # Mixing layers then averaging over steps = averaging each layer then
+    # mixing: the warm-up's head on outputs pooled once is the classifier.
+    from astromer.fewshot.supervised import pooled_head_models
+    from astromer.models.astromer_backbone import AstromerBackbone
+    from astromer.models.classifier import Classifier
+
+    backbone = AstromerBackbone(num_layers=2, num_heads=2, head_dim=8, ff_dim=16, window_size=20, dropout=0.0,
+                                band_names=["B", "R"] if joint else None)
+    model = Classifier(backbone, 3, head=head, hidden_units=[] if head == "linear" else [8], dropout=0.5,
+                       standardize=True, per_band=joint)
+    x = _random_windows(np.random.default_rng(0), 9, 20, bands=joint)
+    model.adapt(x)
+    if head != "mean_last":
+        model.get_layer("layer_mix").gamma.assign([0.3, -1.0, 2.0])  # not the plain average
+    pooled, head_model = pooled_head_models(model)
+    features = pooled.predict(x, verbose=0)
+    assert features.shape == ((9, 16) if head == "mean_last" else (9, 3, 32 if joint else 16))
+    np.testing.assert_allclose(head_model.predict({"features": features}, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-5)
+    # one set of head weights: training the head model trains the classifier
+    assert {id(w) for w in head_model.trainable_weights} <= {id(w) for w in model.weights}
+    assert pooled_head_models(Classifier(backbone, 3, head="max_pool")) is None  # max is not linear
+
+
+def test_the_warmup_on_pooled_outputs_follows_the_full_classifier(a1_model, eros_fold0, monkeypatch):
+    # The same warm-up (seed, batches, dropout) with the encoder run every
+    # epoch: the same validation losses.
+    import astromer.fewshot.supervised as supervised
+
+    light_curves, y, ids = eros_fold0
+    settings = {"warmup_epochs": 3, "epochs": 0}
+    fast = finetune_supervised(a1_model, light_curves, ids["train"], ids["val"], y, 4, band="EROS_R",
+                               settings=settings, seed=1)
+    monkeypatch.setattr(supervised, "pooled_head_models", lambda model: None)
+    full = finetune_supervised(a1_model, light_curves, ids["train"], ids["val"], y, 4, band="EROS_R",
+                               settings=settings, seed=1)
+    np.testing.assert_allclose(fast.history["warmup"]["val_loss"], full.history["warmup"]["val_loss"], rtol=1e-4)
+    np.testing.assert_allclose(fast.history["warmup"]["loss"], full.history["warmup"]["loss"], rtol=1e-4)
+
