@@ -43,7 +43,7 @@ def fit_heads(head, x_train, y_train, x_val, y_val, num_classes, settings, seed)
     each early-stopped on `x_val`; head k uses seed `seed + SEED_STRIDE * k`."""
     import keras
 
-    from astromer.models.classifier import FeatureClassifier
+    from astromer.models.feature_classifier import FeatureClassifier
 
     heads = []
     for k in range(int(settings.get("seeds", 1))):

@@ -272,7 +272,8 @@ def test_feature_classifier_equals_the_frozen_backbone_classifier():
     # the few-shot benchmark trains heads on pooled features only.
     import numpy as np
     from astromer.models.astromer_backbone import AstromerBackbone
-    from astromer.models.classifier import Classifier, FeatureClassifier
+    from astromer.models.classifier import Classifier
+    from astromer.models.feature_classifier import FeatureClassifier
     from astromer.embedding import Embedder
     from astromer.data.demo import simulate_survey
 
@@ -305,7 +306,7 @@ def test_feature_head_standardisation_uses_the_training_statistics(head, shape, 
     # With standardize=True, adapt() must make the head see (x - mean) / std of
     # the adapted set per feature: the same logits as an unstandardised head
     # fed the standardised features by hand.
-    from astromer.models.classifier import FeatureClassifier
+    from astromer.models.feature_classifier import FeatureClassifier
 
     rng = np.random.default_rng(0)
     train = rng.normal(5.0, 3.0, (40, *shape)).astype("float32") * np.arange(1, shape[-1] + 1)
