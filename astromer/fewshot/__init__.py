@@ -13,7 +13,8 @@ Methods (registry: `astromer.fewshot.methods`):
 - hand-crafted light-curve features (`astromer.fewshot.features`, the
   `light-curve` package) with a classifier, alone ("features_rf",
   "features_hgb", "features_logreg") or with the encoder's embeddings
-  ("features_emb_rf", "features_emb_hgb", "features_emb_mlp";
+  ("features_emb_rf", "features_emb_hgb", "features_emb_mlp",
+  "features_emb_stack";
   `astromer.fewshot.feature_methods`);
 - "supervised": encoder and head finetuned end to end with cross-entropy
   (`astromer.fewshot.supervised`).

@@ -13,7 +13,15 @@ Two families (`astromer.fewshot.methods`):
   features, for the random forest ("features_emb_rf") and for gradient
   boosting ("features_emb_hgb"), and the standardised concatenation into the
   A2 head's MLP ("features_emb_mlp": 1024/512/256, dropout, AdamW, early
-  stopping on the validation objects, averaged over the head seeds).
+  stopping on the validation objects, averaged over the head seeds), and
+  stacking ("features_emb_stack"): the features plus four numbers, the class
+  probabilities a balanced logistic regression on the standardised embedding
+  gives each object, into the reference forest. A training object's
+  probabilities come from a regression that never saw it (out of fold, 5
+  folds over distinct objects), so the forest learns how far to trust them
+  from honest values; test objects get the regression trained on all
+  training objects. The forest then weighs the model's opinion against the
+  features instead of splitting on 256 embedding dimensions one at a time.
 
 Features are computed once per run for the run's bands (`--band` / `--bands`,
 every band of the table otherwise), side by side. NaN features (too few
@@ -30,7 +38,11 @@ import numpy as np
 from astromer.fewshot.heads import average_probabilities, fit_heads
 
 FEATURE_ONLY = ("features_rf", "features_hgb", "features_logreg")
-WITH_EMBEDDINGS = ("features_emb_rf", "features_emb_hgb", "features_emb_mlp")
+WITH_EMBEDDINGS = ("features_emb_rf", "features_emb_hgb", "features_emb_mlp", "features_emb_stack")
+# Stacking's logistic regression: C chosen on validation objects (mean
+# validation macro-F1 over the nine EROS-1 cells, 0.1 against 0.01, both
+# tables; docs/features.md); folds of its out-of-fold probabilities.
+STACK_C, STACK_FOLDS = 0.1, 5
 # The reference baseline's forest (FEATURES.md): the same seed in every fold.
 RF_SETTINGS = {"n_estimators": 500, "class_weight": "balanced", "random_state": 0}
 
@@ -129,6 +141,56 @@ def _fit_mlp(method, x, y, rows, cell):
     return np.argmax(average_probabilities(heads, test), axis=1)
 
 
+def out_of_fold_probabilities(embedding, y, ids, others, num_classes, c=STACK_C, folds=STACK_FOLDS, seed=0):
+    """Class probabilities of a balanced logistic regression on the
+    standardised `embedding` (training rows, labels `y`, object `ids`):
+    for each training row from a regression fitted without its object (the
+    distinct objects split into at most `folds` stratified folds; repeated
+    ids stay together), for each array of `others` from one fitted on all
+    training rows. Returns `(train probabilities, [others' probabilities])`,
+    `(rows, num_classes)` each (a class absent from training gets 0)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    ids, y = np.asarray(ids), np.asarray(y)
+    distinct, first = np.unique(ids, return_index=True)
+    smallest = np.bincount(y[first]).astype(float)
+    smallest = int(smallest[smallest > 0].min())
+    if smallest < 2:
+        raise ValueError("features_emb_stack needs at least 2 distinct training objects of every class "
+                         f"(out-of-fold probabilities), got {smallest}; use features_emb_rf.")
+
+    def fit(rows):
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000, class_weight="balanced"))
+        return model.fit(embedding[rows], y[rows])
+
+    def probabilities(model, x):
+        out = np.zeros((len(x), num_classes))
+        out[:, model.classes_] = model.predict_proba(x)
+        return out
+
+    train = np.zeros((len(y), num_classes))
+    splitter = StratifiedKFold(min(folds, smallest), shuffle=True, random_state=seed)
+    for kept, held in splitter.split(distinct, y[first]):
+        held_rows = np.isin(ids, distinct[held])
+        train[held_rows] = probabilities(fit(~held_rows), embedding[held_rows])
+    everything = fit(np.ones(len(y), bool))
+    return train, [probabilities(everything, x) for x in others]
+
+
+def _stack(method, features, embedding, y, rows, cell):
+    """Forest on features + out-of-fold class probabilities of the embedding."""
+    p_train, (p_test,) = out_of_fold_probabilities(embedding[rows["train"]], y[rows["train"]], cell.ids["train"],
+                                                   [embedding[rows["test"]]], cell.num_classes, seed=cell.fold)
+    # One row per split row (repeats included): training rows, then test rows.
+    x = np.concatenate([np.hstack([features[rows["train"]], p_train]), np.hstack([features[rows["test"]], p_test])])
+    y = np.concatenate([y[rows["train"]], y[rows["test"]]])
+    n = len(rows["train"])
+    return _fit_sklearn(method, _forest(), x, y, {"train": np.arange(n), "test": np.arange(n, len(x))}, cell)
+
+
 def _labels(cell, ids):
     return np.array([cell.y_by_id.get(i, -1) for i in ids])
 
@@ -166,8 +228,10 @@ def score_with_embeddings(method, cell, variant):
     encoder = cell.features[variant]
     # Objects with both: the encoder's (cleaned) objects that have features.
     ids = [i for i in encoder.ids if i in index]
-    x = np.concatenate([values[_rows(index, ids)], encoder.mean_layers[encoder.rows(ids), -1]], axis=1)
+    features, embedding = values[_rows(index, ids)], encoder.mean_layers[encoder.rows(ids), -1]
     joint = {oid: i for i, oid in enumerate(ids)}
     y = _labels(cell, ids)
     rows = {name: _rows(joint, split_ids) for name, split_ids in cell.ids.items()}
-    return _classify(method, x, y, rows, cell), y[rows["test"]], None
+    if method == "features_emb_stack":
+        return _stack(method, features, embedding, y, rows, cell), y[rows["test"]], None
+    return _classify(method, np.concatenate([features, embedding], axis=1), y, rows, cell), y[rows["test"]], None

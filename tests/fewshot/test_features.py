@@ -198,3 +198,67 @@ def test_features_with_embeddings_head_accepts_nan_features(capsys):
     imputed = cell.shared["imputed"][("features_emb_mlp", 20, 0)]
     assert imputed == int(np.isnan(cell.shared["light_curve_features"][0][0]).sum()) > 0
     assert "were NaN and were replaced by the training median" in capsys.readouterr().out
+
+
+def test_stacking_probabilities_of_training_objects_are_out_of_fold():
+    # Each object has its own embedding dimension and a random label: a
+    # regression that saw an object recognises it (its label's probability
+    # near 1); one that did not is at chance. Repeats of an object (the
+    # splits draw with repetition) must be held out together.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from astromer.fewshot.feature_methods import out_of_fold_probabilities
+
+    rng = np.random.default_rng(0)
+    objects = np.array([f"o{i}" for i in range(40)])
+    label = np.tile([0, 1], 20)
+    rows = np.concatenate([np.arange(40), rng.integers(0, 40, 40)])  # 40 repeats
+    ids, y = objects[rows], label[rows]
+    embedding = np.eye(40)[rows] * 5
+    test = np.eye(40)[:6] * 5
+    train_p, (test_p,) = out_of_fold_probabilities(embedding, y, ids, [test], num_classes=3)
+    truth = train_p[np.arange(len(y)), y]
+    assert abs(truth.mean() - 0.5) < 0.05  # chance
+    seen = LogisticRegression(C=0.1, max_iter=5000, class_weight="balanced").fit(
+        StandardScaler().fit_transform(embedding), y)
+    assert seen.predict_proba(StandardScaler().fit_transform(embedding))[np.arange(len(y)), y].mean() > 0.75
+    # test objects: the regression on every training row, which saw them
+    assert (test_p[np.arange(6), label[:6]] > 0.75).all()
+    # rows are distributions over the 3 classes; class 2 never trained: 0
+    np.testing.assert_allclose(train_p.sum(1), 1.0)
+    assert (train_p[:, 2] == 0).all() and (test_p[:, 2] == 0).all()
+    with pytest.raises(ValueError, match="at least 2 distinct training objects of every class"):
+        out_of_fold_probabilities(embedding[:3], [0, 1, 1], ["a", "b", "c"], [], num_classes=2)
+
+
+def test_stacking_method_reads_features_and_embeddings():
+    # "features_emb_stack" on a cell whose embedding separates the classes
+    # and whose features do not (pure noise light curves): the forest must
+    # use the stacked probabilities to classify the test objects.
+    from astromer.fewshot.feature_methods import score_with_embeddings
+    from astromer.fewshot.methods import Cell
+
+    rng = np.random.default_rng(1)
+    ids = [f"o{i}" for i in range(80)]
+    y = {oid: i % 2 for i, oid in enumerate(ids)}
+    lcs = [LightCurve(oid, np.sort(rng.uniform(0, 100, 40)), rng.normal(15, 0.1, 40), np.full(40, 0.1))
+           for oid in ids]
+
+    class Encoder:
+        def __init__(self):
+            self.ids = ids
+            self.mean_layers = rng.normal(size=(len(ids), 2, 8)) + 3 * np.array([y[i] for i in ids])[:, None, None]
+            self.index = {oid: i for i, oid in enumerate(ids)}
+
+        def rows(self, which):
+            return np.array([self.index[i] for i in which])
+
+    cell = Cell(fold=0, spc=20, ids={"train": ids[:40] + ids[:10], "val": ids[40:50], "test": ids[50:]}, y_by_id=y,
+                num_classes=2, settings={}, model=None, light_curves=lcs, bands=None, variants=["single"],
+                features={"single": Encoder()})
+    predicted, truth, _ = score_with_embeddings("features_emb_stack", cell, "single")
+    np.testing.assert_array_equal(truth, [y[i] for i in ids[50:]])
+    assert (predicted == truth).mean() >= 0.9
+    features_only, _, _ = score_with_embeddings.__globals__["score_features"]("features_rf", cell)
+    assert (features_only == truth).mean() < 0.8  # the features alone are noise
