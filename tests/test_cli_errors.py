@@ -112,3 +112,19 @@ def test_a_new_run_does_not_replace_an_earlier_runs_checkpoints(tmp_path, capsys
     assert err == [f"astromer-train: error: {tmp_path / 'run'} holds the checkpoints of an earlier run: continue it "
                    "with --resume, or give another --out (or delete the folder to start again there)."]
     assert (checkpoint / "state.json").read_text() == "{}"  # untouched
+
+
+def test_quiet_start_hides_only_tensorflows_retracing_warning(caplog):
+    # One predict step traced per finetuned model is expected in the few-shot
+    # workflows; any other TensorFlow warning still reaches the user.
+    import logging
+
+    from astromer.cli.startup import start_frameworks
+
+    start_frameworks(verbose=False)
+    logger = logging.getLogger("tensorflow")
+    with caplog.at_level(logging.WARNING):
+        logger.warning("5 out of the last 5 calls to <function f> triggered tf.function retracing. Tracing is ...")
+        logger.warning("something else went wrong")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["something else went wrong"]

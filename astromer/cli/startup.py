@@ -58,3 +58,16 @@ def start_frameworks(verbose=False):
     import logging
 
     logging.getLogger("absl").setLevel(logging.ERROR)
+    # The few-shot workflows build a fresh model per seed and fold, and each
+    # traces its own predict step; TensorFlow then warns of "retracing" as if
+    # one function were retraced in a loop. Expected here, so not shown.
+    tf_logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _NoRetracingWarning) for f in tf_logger.filters):
+        tf_logger.addFilter(_NoRetracingWarning())
+
+
+class _NoRetracingWarning:
+    """Logging filter dropping TensorFlow's tf.function retracing warning."""
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()

@@ -19,7 +19,10 @@ the last block, standardised on the training objects):
   of the embedding (fitted on the distinct training objects);
 - "rf+lr*_w*", "hgb+lr*_w*": late fusion, class probabilities
   (1 - w) * classifier on features + w * logistic regression on embedding;
-- "rf+hgb", "rf+hgb+lr0.1", "rf+lrfeat+lr0.1": probability averages.
+- "rf+hgb", "rf+hgb+lr0.1", "rf+lrfeat+lr0.1": probability averages;
+- "rf_stack_C*": stacking, the features plus the out-of-fold class
+  probabilities of the logistic regression on the embedding, into the
+  forest (the library's "features_emb_stack", C = 0.1).
 
 Writes one row per (scheme, fold, samples per class) with validation and
 test macro-F1, then prints the table ordered by validation score.
@@ -58,7 +61,7 @@ def schemes(ftr, fva, fte, etr, eva, ete, ytr, train_ids, fold):
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    from astromer.fewshot.feature_methods import RF_SETTINGS, impute_median
+    from astromer.fewshot.feature_methods import RF_SETTINGS, impute_median, out_of_fold_probabilities
 
     def forest():
         return RandomForestClassifier(n_jobs=-1, **RF_SETTINGS)
@@ -90,6 +93,11 @@ def schemes(ftr, fva, fte, etr, eva, ete, ytr, train_ids, fold):
             for w in (0.25, 0.5):
                 a, b = out[base], out[f"lr_emb_C{c}"]
                 out[f"{base}+lr{c}_w{w}"] = tuple((1 - w) * x + w * y for x, y in zip(a, b))
+    for c in (0.01, 0.1):
+        p_train, p_others = out_of_fold_probabilities(etr, ytr, train_ids, [eva, ete], int(ytr.max()) + 1, c=c,
+                                                         seed=fold)
+        out[f"rf_stack_C{c}"] = fit(forest(), *(np.hstack([f, q]) for f, q in zip((itr, iva, ite),
+                                                                                   [p_train, *p_others])))
     mean = lambda *names: tuple(np.mean([out[n][i] for n in names], axis=0) for i in (0, 1))  # noqa: E731
     out["rf+hgb"] = mean("rf", "hgb")
     out["rf+hgb+lr0.1"] = mean("rf", "hgb", "lr_emb_C0.1")
