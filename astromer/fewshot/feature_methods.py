@@ -173,7 +173,7 @@ def out_of_fold_probabilities(embedding, y, ids, others, num_classes, c=STACK_C,
 
     train = np.zeros((len(y), num_classes))
     splitter = StratifiedKFold(min(folds, smallest), shuffle=True, random_state=seed)
-    for kept, held in splitter.split(distinct, y[first]):
+    for _, held in splitter.split(distinct, y[first]):
         held_rows = np.isin(ids, distinct[held])
         train[held_rows] = probabilities(fit(~held_rows), embedding[held_rows])
     everything = fit(np.ones(len(y), bool))
