@@ -156,8 +156,8 @@ def out_of_fold_probabilities(embedding, y, ids, others, num_classes, c=STACK_C,
 
     ids, y = np.asarray(ids), np.asarray(y)
     distinct, first = np.unique(ids, return_index=True)
-    smallest = np.bincount(y[first]).astype(float)
-    smallest = int(smallest[smallest > 0].min())
+    counts = np.bincount(y[first])
+    smallest = int(counts[counts > 0].min())
     if smallest < 2:
         raise ValueError("features_emb_stack needs at least 2 distinct training objects of every class "
                          f"(out-of-fold probabilities), got {smallest}; use features_emb_rf.")

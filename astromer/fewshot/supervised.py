@@ -131,17 +131,17 @@ def _dataset_class():
         def _epoch_data(self):
             rng = np.random.default_rng([self.seed, self.epoch])
             order = rng.permutation(len(self.ids))
-            parts = []
-            for i in order:
-                array, bands = self.arrays[self.ids[i]]
-                longest = len(array) - self.window_size
-                start = int(rng.integers(0, longest + 1)) if longest > 0 else None
-                if self.pooled is None:
-                    parts.append(_windows(array, bands, self.window_size, start))
-            if self.pooled is None:
-                self.x = _stack(parts, self.input_names)
-            else:
+            if self.pooled is not None:
+                # Fixed windows: no window is drawn, only the order.
                 self.x = {"features": np.stack([self.pooled[self.ids[i]] for i in order])}
+            else:
+                parts = []
+                for i in order:
+                    array, bands = self.arrays[self.ids[i]]
+                    longest = len(array) - self.window_size
+                    start = int(rng.integers(0, longest + 1)) if longest > 0 else None
+                    parts.append(_windows(array, bands, self.window_size, start))
+                self.x = _stack(parts, self.input_names)
             self.y = self.labels[order]
             self.w = self.weights[self.y].astype(np.float32)
 
@@ -161,38 +161,38 @@ def _dataset_class():
 
 def pooled_head_models(model):
     """`(pooled, head)`: two models sharing `model`'s (a `Classifier`'s)
-    layers, for heads that average over steps ("a2", "linear",
+    weights, for heads that average over steps ("a2", "linear",
     "mean_last"); None for "max_pool".
 
     `pooled` maps windows to the encoder's outputs averaged over real steps,
-    one per layer for a layer mix (`(batch, layers + 1, dim)`), the last
-    block's otherwise (`(batch, dim)`); `head` maps those to logits. Mixing
-    layers and averaging over steps are both linear, so they commute, and
+    one per layer for a layer mix (`(batch, layers + 1, dim)`, the
+    `Embedder(layer="all")` vectors), the last block's otherwise
+    (`(batch, dim)`); `head` maps those to logits. Mixing layers and
+    averaging over steps are both linear, so they commute, and
     `head(pooled(x)) == model(x)`: with the encoder frozen, the head can be
     trained on outputs computed once instead of running the encoder every
     epoch.
     """
     import keras
 
+    from astromer.embedding import Embedder
+
     if model.head == "max_pool":
         return None
     mixed = model.head in ("a2", "linear")
-    pooling = model.get_layer("pooling")
-    inputs = model.backbone.make_inputs(model.window_size)
-    outputs = model.backbone(inputs)
-    sequences = [outputs["input_embedding"], *outputs["block_outputs"]] if mixed else [outputs["sequence_output"]]
-    pooled = []
-    extra = (inputs["bands"],) if model.per_band else ()
-    for sequence in sequences:
-        # The classifier's pooling layer, shared (it holds no weights).
-        pooled.append(pooling(sequence, inputs["padding_mask"], *extra))
-    features = keras.ops.stack(pooled, axis=1) if mixed else pooled[0]
-    pooled_model = keras.Model(inputs, features, name="pooled_encoder")
+    pooled_model = Embedder(model.backbone, layer="all" if mixed else "last",
+                            per_band=model.per_band).pooled_model()
+    shape = tuple(pooled_model.output.shape[1:])
+    if model.per_band:
+        # (..., bands, dim) -> the classifier's vector, band after band.
+        shape = shape[:-2] + (shape[-2] * shape[-1],)
+        pooled_model = keras.Model(pooled_model.input, keras.ops.reshape(pooled_model.output, (-1, *shape)))
 
     # The classifier's own layers from the pooled embedding to the logits.
+    pooling = model.get_layer("pooling")
     after_pooling = keras.Model(pooling.output, model.output, name="head_after_pooling")
-    x = keras.Input(tuple(features.shape[1:]), name="features")
-    embedding = model.get_layer("layer_mix")([x[:, k] for k in range(len(sequences))]) if mixed else x
+    x = keras.Input(shape, name="features")
+    embedding = model.get_layer("layer_mix")([x[:, k] for k in range(shape[0])]) if mixed else x
     return pooled_model, keras.Model({"features": x}, after_pooling(embedding), name="head")
 
 

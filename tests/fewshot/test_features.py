@@ -236,7 +236,7 @@ def test_stacking_method_reads_features_and_embeddings():
     # "features_emb_stack" on a cell whose embedding separates the classes
     # and whose features do not (pure noise light curves): the forest must
     # use the stacked probabilities to classify the test objects.
-    from astromer.fewshot.feature_methods import score_with_embeddings
+    from astromer.fewshot.feature_methods import score_features, score_with_embeddings
     from astromer.fewshot.methods import Cell
 
     rng = np.random.default_rng(1)
@@ -260,5 +260,5 @@ def test_stacking_method_reads_features_and_embeddings():
     predicted, truth, _ = score_with_embeddings("features_emb_stack", cell, "single")
     np.testing.assert_array_equal(truth, [y[i] for i in ids[50:]])
     assert (predicted == truth).mean() >= 0.9
-    features_only, _, _ = score_with_embeddings.__globals__["score_features"]("features_rf", cell)
+    features_only, _, _ = score_features("features_rf", cell)
     assert (features_only == truth).mean() < 0.8  # the features alone are noise
