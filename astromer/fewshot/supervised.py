@@ -9,7 +9,7 @@ logits) on the training objects of one few-shot cell:
    `head_learning_rate`), early stopping on the validation objects; where
    every training light curve fits in one window the encoder's outputs are
    pooled once and only the head runs each epoch (`pooled_head_models`: the
-   same model, about ten times faster at 500 per class on EROS);
+   same model; the encoder runs once instead of every epoch);
 2. end to end: the encoder unfrozen, everything at the lower
    `encoder_learning_rate`, early stopping on the validation objects, the
    best epoch's weights kept.
