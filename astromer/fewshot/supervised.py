@@ -161,26 +161,25 @@ def _dataset_class():
 
 def pooled_head_models(model):
     """`(pooled, head)`: two models sharing `model`'s (a `Classifier`'s)
-    weights, for heads that average over steps ("a2", "linear",
-    "mean_last"); None for "max_pool".
+    weights, one for the frozen encoder and its pooling, one for the head.
 
-    `pooled` maps windows to the encoder's outputs averaged over real steps,
-    one per layer for a layer mix (`(batch, layers + 1, dim)`, the
-    `Embedder(layer="all")` vectors), the last block's otherwise
+    `pooled` maps windows to the encoder's outputs pooled over real steps:
+    for a layer mix ("a2", "linear") the mean of every layer
+    (`(batch, layers + 1, dim)`, the `Embedder(layer="all")` vectors), for
+    "mean_last" / "max_pool" the mean / max of the last block
     (`(batch, dim)`); `head` maps those to logits. Mixing layers and
     averaging over steps are both linear, so they commute, and
-    `head(pooled(x)) == model(x)`: with the encoder frozen, the head can be
-    trained on outputs computed once instead of running the encoder every
-    epoch.
+    `head(pooled(x)) == model(x)` for every head: with the encoder frozen,
+    the head can be trained on outputs computed once instead of running the
+    encoder every epoch.
     """
     import keras
 
     from astromer.embedding import Embedder
 
-    if model.head == "max_pool":
-        return None
     mixed = model.head in ("a2", "linear")
     pooled_model = Embedder(model.backbone, layer="all" if mixed else "last",
+                            pooling="max" if model.head == "max_pool" else "mean",
                             per_band=model.per_band).pooled_model()
     shape = tuple(pooled_model.output.shape[1:])
     if model.per_band:
