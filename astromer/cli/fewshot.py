@@ -44,7 +44,7 @@ def main(argv=None):
     parser.add_argument("--methods", nargs="+", default=["a2", "max_pool", "linear", "logreg"],
                         help="frozen-encoder heads: a2 max_pool linear logreg; baselines: raw_gru emb_gru emb_mlp; "
                              "hand-crafted features: features_rf features_hgb features_logreg; features + embeddings: "
-                             "features_emb_rf features_emb_hgb features_emb_mlp features_emb_stack; "
+                             "features_emb_rf features_emb_hgb features_emb_mlp features_emb_stack features_emb_blend; "
                              "supervised (encoder + head end to end)")
     parser.add_argument("--finetune", nargs="*", choices=("self", "supervised"),
                         help="finetune the encoder on each fold's training objects: 'self' (the default when given "

@@ -14,7 +14,7 @@ Methods (registry: `astromer.fewshot.methods`):
   `light-curve` package) with a classifier, alone ("features_rf",
   "features_hgb", "features_logreg") or with the encoder's embeddings
   ("features_emb_rf", "features_emb_hgb", "features_emb_mlp",
-  "features_emb_stack";
+  "features_emb_stack", "features_emb_blend";
   `astromer.fewshot.feature_methods`);
 - "supervised": encoder and head finetuned end to end with cross-entropy
   (`astromer.fewshot.supervised`).

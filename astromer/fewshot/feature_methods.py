@@ -21,7 +21,11 @@ Two families (`astromer.fewshot.methods`):
   folds over distinct objects), so the forest learns how far to trust them
   from honest values; test objects get the regression trained on all
   training objects. The forest then weighs the model's opinion against the
-  features instead of splitting on 256 embedding dimensions one at a time.
+  features instead of splitting on 256 embedding dimensions one at a time;
+  and blending ("features_emb_blend", late fusion): the class probabilities
+  of the reference forest on the features and of a balanced logistic
+  regression on the standardised embedding, averaged with weights 0.75 and
+  0.25.
 
 Features are computed once per run for the run's bands (`--band` / `--bands`,
 every band of the table otherwise), side by side. NaN features (too few
@@ -38,11 +42,17 @@ import numpy as np
 from astromer.fewshot.heads import average_probabilities, fit_heads
 
 FEATURE_ONLY = ("features_rf", "features_hgb", "features_logreg")
-WITH_EMBEDDINGS = ("features_emb_rf", "features_emb_hgb", "features_emb_mlp", "features_emb_stack")
+WITH_EMBEDDINGS = ("features_emb_rf", "features_emb_hgb", "features_emb_mlp", "features_emb_stack",
+                   "features_emb_blend")
 # Stacking's logistic regression: C chosen on validation objects (mean
 # validation macro-F1 over the nine EROS-1 cells, 0.1 against 0.01, both
 # tables; docs/features.md); folds of its out-of-fold probabilities.
 STACK_C, STACK_FOLDS = 0.1, 5
+# Blending's logistic regression and the weight of its probabilities: the
+# late-fusion scheme first by mean validation macro-F1 over the nine EROS_R
+# cells with the EROS-pretrained joint encoder (docs/features.md, fusion.py's
+# "rf+lr0.01_w0.25").
+BLEND_C, BLEND_WEIGHT = 0.01, 0.25
 # The reference baseline's forest (FEATURES.md): the same seed in every fold.
 RF_SETTINGS = {"n_estimators": 500, "class_weight": "balanced", "random_state": 0}
 
@@ -141,6 +151,22 @@ def _fit_mlp(method, x, y, rows, cell):
     return np.argmax(average_probabilities(heads, test), axis=1)
 
 
+def _embedding_logreg(c):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000, class_weight="balanced"))
+
+
+def _class_probabilities(model, x, num_classes):
+    """`model.predict_proba(x)` in columns of all `num_classes` classes (a
+    class absent from training gets 0)."""
+    out = np.zeros((len(x), num_classes))
+    out[:, model.classes_] = model.predict_proba(x)
+    return out
+
+
 def out_of_fold_probabilities(embedding, y, ids, others, num_classes, c=STACK_C, folds=STACK_FOLDS, seed=0):
     """Class probabilities of a balanced logistic regression on the
     standardised `embedding` (training rows, labels `y`, object `ids`):
@@ -149,10 +175,7 @@ def out_of_fold_probabilities(embedding, y, ids, others, num_classes, c=STACK_C,
     ids stay together), for each array of `others` from one fitted on all
     training rows. Returns `(train probabilities, [others' probabilities])`,
     `(rows, num_classes)` each (a class absent from training gets 0)."""
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     ids, y = np.asarray(ids), np.asarray(y)
     distinct, first = np.unique(ids, return_index=True)
@@ -163,21 +186,15 @@ def out_of_fold_probabilities(embedding, y, ids, others, num_classes, c=STACK_C,
                          f"(out-of-fold probabilities), got {smallest}; use features_emb_rf.")
 
     def fit(rows):
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000, class_weight="balanced"))
-        return model.fit(embedding[rows], y[rows])
-
-    def probabilities(model, x):
-        out = np.zeros((len(x), num_classes))
-        out[:, model.classes_] = model.predict_proba(x)
-        return out
+        return _embedding_logreg(c).fit(embedding[rows], y[rows])
 
     train = np.zeros((len(y), num_classes))
     splitter = StratifiedKFold(min(folds, smallest), shuffle=True, random_state=seed)
     for _, held in splitter.split(distinct, y[first]):
         held_rows = np.isin(ids, distinct[held])
-        train[held_rows] = probabilities(fit(~held_rows), embedding[held_rows])
+        train[held_rows] = _class_probabilities(fit(~held_rows), embedding[held_rows], num_classes)
     everything = fit(np.ones(len(y), bool))
-    return train, [probabilities(everything, x) for x in others]
+    return train, [_class_probabilities(everything, x, num_classes) for x in others]
 
 
 def _stack(method, features, embedding, y, rows, cell):
@@ -189,6 +206,20 @@ def _stack(method, features, embedding, y, rows, cell):
     y = np.concatenate([y[rows["train"]], y[rows["test"]]])
     n = len(rows["train"])
     return _fit_sklearn(method, _forest(), x, y, {"train": np.arange(n), "test": np.arange(n, len(x))}, cell)
+
+
+def blend_probabilities(features, embedding, y, rows, num_classes, c=BLEND_C, weight=BLEND_WEIGHT):
+    """Late fusion: `(1 - weight)` x the reference forest's class
+    probabilities on `features` (NaN imputed) + `weight` x those of a balanced
+    logistic regression on the standardised `embedding`, both trained on
+    `rows["train"]`, for `rows["test"]`. Returns `(probabilities, imputed
+    count)`."""
+    train, test, count = impute_median(features[rows["train"]], features[rows["test"]])
+    y_train = y[rows["train"]]
+    forest = _class_probabilities(_forest().fit(train, y_train), test, num_classes)
+    logreg = _class_probabilities(_embedding_logreg(c).fit(embedding[rows["train"]], y_train),
+                                  embedding[rows["test"]], num_classes)
+    return (1 - weight) * forest + weight * logreg, count
 
 
 def _labels(cell, ids):
@@ -234,4 +265,8 @@ def score_with_embeddings(method, cell, variant):
     rows = {name: _rows(joint, split_ids) for name, split_ids in cell.ids.items()}
     if method == "features_emb_stack":
         return _stack(method, features, embedding, y, rows, cell), y[rows["test"]], None
+    if method == "features_emb_blend":
+        probabilities, count = blend_probabilities(features, embedding, y, rows, cell.num_classes)
+        _note_imputed(cell, method, count, features[rows["train"]].size + features[rows["test"]].size)
+        return np.argmax(probabilities, axis=1), y[rows["test"]], None
     return _classify(method, np.concatenate([features, embedding], axis=1), y, rows, cell), y[rows["test"]], None

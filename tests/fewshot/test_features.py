@@ -262,3 +262,51 @@ def test_stacking_method_reads_features_and_embeddings():
     assert (predicted == truth).mean() >= 0.9
     features_only, _, _ = score_features("features_rf", cell)
     assert (features_only == truth).mean() < 0.8  # the features alone are noise
+
+
+def test_blend_is_the_weighted_mean_of_forest_and_embedding_regression():
+    # Features that are noise and an embedding that separates the classes:
+    # weight 0 is the reference forest alone (the "features_rf" row's
+    # predictions), weight 1 the regression alone (accurate), any weight the
+    # convex combination; a class absent from training gets probability 0.
+    from astromer.fewshot.feature_methods import (BLEND_WEIGHT, blend_probabilities, run_features, score_features,
+                                                  score_with_embeddings)
+    from astromer.fewshot.methods import Cell
+
+    rng = np.random.default_rng(2)
+    ids = [f"o{i}" for i in range(80)]
+    y = {oid: i % 2 for i, oid in enumerate(ids)}
+    lcs = [LightCurve(oid, np.sort(rng.uniform(0, 100, 40)), rng.normal(15, 0.1, 40), np.full(40, 0.1))
+           for oid in ids]
+    labels = np.array([y[i] for i in ids])
+    embedding = rng.normal(size=(80, 8)) + 3 * labels[:, None]
+
+    class Encoder:
+        def __init__(self):
+            self.ids = ids
+            self.mean_layers = np.stack([np.zeros_like(embedding), embedding], axis=1)
+            self.index = {oid: i for i, oid in enumerate(ids)}
+
+        def rows(self, which):
+            return np.array([self.index[i] for i in which])
+
+    cell = Cell(fold=0, spc=20, ids={"train": ids[:40] + ids[:10], "val": ids[40:50], "test": ids[50:]}, y_by_id=y,
+                num_classes=3, settings={}, model=None, light_curves=lcs, bands=None, variants=["single"],
+                features={"single": Encoder()})
+    values, index, _ = run_features(cell)
+    features = values[[index[i] for i in ids]]
+    rows = {name: np.array([ids.index(i) for i in split]) for name, split in cell.ids.items()}
+    only_forest, _ = blend_probabilities(features, embedding, labels, rows, 3, weight=0.0)
+    only_regression, _ = blend_probabilities(features, embedding, labels, rows, 3, weight=1.0)
+    blended, _ = blend_probabilities(features, embedding, labels, rows, 3)
+    np.testing.assert_allclose(blended, (1 - BLEND_WEIGHT) * only_forest + BLEND_WEIGHT * only_regression)
+    np.testing.assert_allclose(blended.sum(1), 1.0)
+    assert (blended[:, 2] == 0).all()
+    truth = labels[50:]
+    forest_predicted, _, _ = score_features("features_rf", cell)
+    np.testing.assert_array_equal(only_forest.argmax(1), forest_predicted)
+    assert (only_forest.argmax(1) == truth).mean() < 0.8  # the features are noise
+    assert (only_regression.argmax(1) == truth).mean() >= 0.9
+    predicted, method_truth, _ = score_with_embeddings("features_emb_blend", cell, "single")
+    np.testing.assert_array_equal(method_truth, truth)
+    np.testing.assert_array_equal(predicted, blended.argmax(1))
