@@ -5,6 +5,8 @@ validation objects (docs/features.md, "Fusion schemes").
         --bands EROS_R --out docs/bench/eros_features/fusion_a1_eros_r.csv
     python docs/bench/eros_features/fusion.py --weights runs/joint256 --variant joint_per_band \
         --bands EROS_B EROS_R --out docs/bench/eros_features/fusion_joint256_eros_br.csv
+    python docs/bench/eros_features/fusion.py --weights runs/joint256 --variant joint \
+        --bands EROS_R --out docs/bench/eros_features/fusion_joint256_eros_r.csv
 
 Every scheme is scored on the validation and on the test objects of every
 (fold, samples per class) cell of the fixed EROS-1 splits; a scheme is
@@ -18,7 +20,8 @@ the last block, standardised on the training objects):
 - "rf_pca*", "hgb_pca*": the features plus the first k principal components
   of the embedding (fitted on the distinct training objects);
 - "rf+lr*_w*", "hgb+lr*_w*": late fusion, class probabilities
-  (1 - w) * classifier on features + w * logistic regression on embedding;
+  (1 - w) * classifier on features + w * logistic regression on embedding
+  (the library's "features_emb_blend" is "rf+lr0.01_w0.25");
 - "rf+hgb", "rf+hgb+lr0.1", "rf+lrfeat+lr0.1": probability averages;
 - "rf_stack_C*": stacking, the features plus the out-of-fold class
   probabilities of the logistic regression on the embedding, into the
