@@ -7,6 +7,8 @@ validation objects (docs/features.md, "Fusion schemes").
         --bands EROS_B EROS_R --out docs/bench/eros_features/fusion_joint256_eros_br.csv
     python docs/bench/eros_features/fusion.py --weights runs/joint256 --variant joint \
         --bands EROS_R --out docs/bench/eros_features/fusion_joint256_eros_r.csv
+    python docs/bench/eros_features/fusion.py --weights runs/per-band \
+        --bands EROS_R --out docs/bench/eros_features/fusion_per_band_eros_r.csv
 
 Every scheme is scored on the validation and on the test objects of every
 (fold, samples per class) cell of the fixed EROS-1 splits; a scheme is
@@ -108,11 +110,13 @@ def schemes(ftr, fva, fte, etr, eva, ete, ytr, train_ids, fold):
     return out
 
 
-def arguments(description, argv=None):
-    """The command line of this script and of self_training.py."""
+def arguments(description, argv=None, encoder=True):
+    """The command line of this script, self_training.py and (`encoder=False`:
+    no encoder options) feature_controls.py."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", required=True)
-    parser.add_argument("--variant", default="single", help="EncoderFeatures variant (single, band_concat, ...)")
+    if encoder:
+        parser.add_argument("--weights", required=True)
+        parser.add_argument("--variant", default="single", help="EncoderFeatures variant (single, band_concat, ...)")
     parser.add_argument("--bands", nargs="+", required=True)
     parser.add_argument("--data", default=f"{SHARED}/lightcurves.parquet")
     parser.add_argument("--labels", default=f"{SHARED}/labels.csv")
