@@ -25,7 +25,8 @@ Two families (`astromer.fewshot.methods`):
   and blending ("features_emb_blend", late fusion): the class probabilities
   of the reference forest on the features and of a balanced logistic
   regression on the standardised embedding, averaged with weights 0.75 and
-  0.25.
+  0.25. (On EROS-1, blending or stacking the forest with a regression on
+  the features themselves gains as much: docs/features.md.)
 
 Features are computed once per run for the run's bands (`--band` / `--bands`,
 every band of the table otherwise), side by side. NaN features (too few
@@ -50,8 +51,8 @@ WITH_EMBEDDINGS = ("features_emb_rf", "features_emb_hgb", "features_emb_mlp", "f
 STACK_C, STACK_FOLDS = 0.1, 5
 # Blending's logistic regression and the weight of its probabilities: the
 # late-fusion scheme first by mean validation macro-F1 over the nine EROS_R
-# cells with the EROS-pretrained joint encoder (docs/features.md, fusion.py's
-# "rf+lr0.01_w0.25").
+# cells with each of the two EROS-pretrained encoders (docs/features.md,
+# fusion.py's "rf+lr0.01_w0.25").
 BLEND_C, BLEND_WEIGHT = 0.01, 0.25
 # The reference baseline's forest (FEATURES.md): the same seed in every fold.
 RF_SETTINGS = {"n_estimators": 500, "class_weight": "balanced", "random_state": 0}
