@@ -232,48 +232,13 @@ def test_stacking_probabilities_of_training_objects_are_out_of_fold():
         out_of_fold_probabilities(embedding[:3], [0, 1, 1], ["a", "b", "c"], [], num_classes=2)
 
 
-def test_stacking_method_reads_features_and_embeddings():
-    # "features_emb_stack" on a cell whose embedding separates the classes
-    # and whose features do not (pure noise light curves): the forest must
-    # use the stacked probabilities to classify the test objects.
-    from astromer.fewshot.feature_methods import score_features, score_with_embeddings
+def _noise_features_cell(seed, num_classes):
+    """A few-shot cell of 80 objects in two alternating classes whose light
+    curves are noise (features that do not separate the classes) and whose
+    embedding (last layer) does: `(cell, ids, labels, embedding)`."""
     from astromer.fewshot.methods import Cell
 
-    rng = np.random.default_rng(1)
-    ids = [f"o{i}" for i in range(80)]
-    y = {oid: i % 2 for i, oid in enumerate(ids)}
-    lcs = [LightCurve(oid, np.sort(rng.uniform(0, 100, 40)), rng.normal(15, 0.1, 40), np.full(40, 0.1))
-           for oid in ids]
-
-    class Encoder:
-        def __init__(self):
-            self.ids = ids
-            self.mean_layers = rng.normal(size=(len(ids), 2, 8)) + 3 * np.array([y[i] for i in ids])[:, None, None]
-            self.index = {oid: i for i, oid in enumerate(ids)}
-
-        def rows(self, which):
-            return np.array([self.index[i] for i in which])
-
-    cell = Cell(fold=0, spc=20, ids={"train": ids[:40] + ids[:10], "val": ids[40:50], "test": ids[50:]}, y_by_id=y,
-                num_classes=2, settings={}, model=None, light_curves=lcs, bands=None, variants=["single"],
-                features={"single": Encoder()})
-    predicted, truth, _ = score_with_embeddings("features_emb_stack", cell, "single")
-    np.testing.assert_array_equal(truth, [y[i] for i in ids[50:]])
-    assert (predicted == truth).mean() >= 0.9
-    features_only, _, _ = score_features("features_rf", cell)
-    assert (features_only == truth).mean() < 0.8  # the features alone are noise
-
-
-def test_blend_is_the_weighted_mean_of_forest_and_embedding_regression():
-    # Features that are noise and an embedding that separates the classes:
-    # weight 0 is the reference forest alone (the "features_rf" row's
-    # predictions), weight 1 the regression alone (accurate), any weight the
-    # convex combination; a class absent from training gets probability 0.
-    from astromer.fewshot.feature_methods import (BLEND_WEIGHT, blend_probabilities, run_features, score_features,
-                                                  score_with_embeddings)
-    from astromer.fewshot.methods import Cell
-
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(seed)
     ids = [f"o{i}" for i in range(80)]
     y = {oid: i % 2 for i, oid in enumerate(ids)}
     lcs = [LightCurve(oid, np.sort(rng.uniform(0, 100, 40)), rng.normal(15, 0.1, 40), np.full(40, 0.1))
@@ -291,8 +256,34 @@ def test_blend_is_the_weighted_mean_of_forest_and_embedding_regression():
             return np.array([self.index[i] for i in which])
 
     cell = Cell(fold=0, spc=20, ids={"train": ids[:40] + ids[:10], "val": ids[40:50], "test": ids[50:]}, y_by_id=y,
-                num_classes=3, settings={}, model=None, light_curves=lcs, bands=None, variants=["single"],
-                features={"single": Encoder()})
+                num_classes=num_classes, settings={}, model=None, light_curves=lcs, bands=None,
+                variants=["single"], features={"single": Encoder()})
+    return cell, ids, labels, embedding
+
+
+def test_stacking_method_reads_features_and_embeddings():
+    # "features_emb_stack" on a cell whose embedding separates the classes
+    # and whose features do not (pure noise light curves): the forest must
+    # use the stacked probabilities to classify the test objects.
+    from astromer.fewshot.feature_methods import score_features, score_with_embeddings
+
+    cell, _, labels, _ = _noise_features_cell(1, num_classes=2)
+    predicted, truth, _ = score_with_embeddings("features_emb_stack", cell, "single")
+    np.testing.assert_array_equal(truth, labels[50:])
+    assert (predicted == truth).mean() >= 0.9
+    features_only, _, _ = score_features("features_rf", cell)
+    assert (features_only == truth).mean() < 0.8  # the features alone are noise
+
+
+def test_blend_is_the_weighted_mean_of_forest_and_embedding_regression():
+    # Features that are noise and an embedding that separates the classes:
+    # weight 0 is the reference forest alone (the "features_rf" row's
+    # predictions), weight 1 the regression alone (accurate), any weight the
+    # convex combination; a class absent from training gets probability 0.
+    from astromer.fewshot.feature_methods import (BLEND_WEIGHT, blend_probabilities, run_features, score_features,
+                                                  score_with_embeddings)
+
+    cell, ids, labels, embedding = _noise_features_cell(2, num_classes=3)
     values, index, _ = run_features(cell)
     features = values[[index[i] for i in ids]]
     rows = {name: np.array([ids.index(i) for i in split]) for name, split in cell.ids.items()}

@@ -42,11 +42,10 @@ import pandas as pd
 SHARED = "../shared/data/eros1_lmc"
 
 
-def load(data, weights, variant, bands):
-    from astromer import training
+def load_features(data, bands):
+    """The cleaned light curves of `bands` and their feature table."""
     from astromer.data.cleaning import CleaningConfig, CleaningReport, clean_light_curves
     from astromer.data.lightcurves import iter_light_curves
-    from astromer.fewshot.encoder_features import EncoderFeatures
     from astromer.fewshot.features import light_curve_features
 
     # As astromer-fewshot reads them: only the run's bands, then cleaned.
@@ -54,6 +53,14 @@ def load(data, weights, variant, bands):
     light_curves = list(clean_light_curves(raw, CleaningConfig(min_observations=1), CleaningReport()))
     table, report = light_curve_features(light_curves, bands=bands)
     print(report.summary())
+    return light_curves, table
+
+
+def load(data, weights, variant, bands):
+    from astromer import training
+    from astromer.fewshot.encoder_features import EncoderFeatures
+
+    light_curves, table = load_features(data, bands)
     model, _ = training.load_for_finetuning(weights, None)
     encoder = EncoderFeatures(model.backbone, light_curves, variant, bands)
     return table, encoder.ids, encoder.mean_layers[:, -1]
@@ -126,12 +133,39 @@ def arguments(description, argv=None, encoder=True):
     return parser.parse_args(argv)
 
 
+def load_labels(path):
+    """`{id: label}` and the sorted classes."""
+    labels = pd.read_csv(path, dtype={"id": str})
+    label_of = dict(zip(labels["id"], labels["label"]))
+    return label_of, sorted(set(label_of.values()))
+
+
 def load_labelled(args):
     """`load`'s feature table, ids and embedding, plus `{id: label}` and the sorted classes."""
     table, ids, embedding = load(args.data, args.weights, args.variant, args.bands)
-    labels = pd.read_csv(args.labels, dtype={"id": str})
-    label_of = dict(zip(labels["id"], labels["label"]))
-    return table, ids, embedding, label_of, sorted(set(label_of.values()))
+    return (table, ids, embedding, *load_labels(args.labels))
+
+
+def score_cells(splits, label_of, classes, known, cell_schemes):
+    """Rows of validation and test macro-F1 for every scheme of every
+    (fold, samples per class) cell. `known(id)`: whether an object of the
+    split can be scored; `cell_schemes(part, y, fold)` gets the cell's
+    `{"train"|"val"|"test": ids}` and class indices and returns `{scheme:
+    (validation probabilities, test probabilities)}`."""
+    from sklearn.metrics import f1_score
+
+    rows = []
+    for fold in range(3):
+        for spc in (20, 100, 500):
+            split = pd.read_csv(f"{splits}/fold{fold}_spc{spc}.csv", dtype={"id": str})
+            part = {k: [i for i in split.loc[split.split == k, "id"] if known(i)] for k in ("train", "val", "test")}
+            y = {k: np.array([classes.index(label_of[i]) for i in v]) for k, v in part.items()}
+            for name, (val, test) in cell_schemes(part, y, fold).items():
+                rows.append({"scheme": name, "fold": fold, "spc": spc,
+                             "val_macro_f1": f1_score(y["val"], val.argmax(1), average="macro"),
+                             "test_macro_f1": f1_score(y["test"], test.argmax(1), average="macro")})
+            print(f"fold {fold}, {spc} per class done", flush=True)
+    return rows
 
 
 def write_and_print(rows, out):
@@ -145,27 +179,18 @@ def write_and_print(rows, out):
 
 
 def main(argv=None):
-    from sklearn.metrics import f1_score
-
     args = arguments(__doc__, argv)
     table, ids, embedding, label_of, classes = load_labelled(args)
     features = table.to_numpy(np.float64)
     f_row = {oid: i for i, oid in enumerate(table.index)}
     e_row = {oid: i for i, oid in enumerate(ids)}
-    rows = []
-    for fold in range(3):
-        for spc in (20, 100, 500):
-            split = pd.read_csv(f"{args.splits}/fold{fold}_spc{spc}.csv", dtype={"id": str})
-            part = {k: [i for i in split.loc[split.split == k, "id"] if i in f_row and i in e_row]
-                    for k in ("train", "val", "test")}
-            y = {k: np.array([classes.index(label_of[i]) for i in v]) for k, v in part.items()}
-            f = [features[[f_row[i] for i in part[k]]] for k in ("train", "val", "test")]
-            e = [embedding[[e_row[i] for i in part[k]]] for k in ("train", "val", "test")]
-            for name, (val, test) in schemes(*f, *e, y["train"], part["train"], fold).items():
-                rows.append({"scheme": name, "fold": fold, "spc": spc,
-                             "val_macro_f1": f1_score(y["val"], val.argmax(1), average="macro"),
-                             "test_macro_f1": f1_score(y["test"], test.argmax(1), average="macro")})
-            print(f"fold {fold}, {spc} per class done", flush=True)
+
+    def cell_schemes(part, y, fold):
+        f = [features[[f_row[i] for i in part[k]]] for k in ("train", "val", "test")]
+        e = [embedding[[e_row[i] for i in part[k]]] for k in ("train", "val", "test")]
+        return schemes(*f, *e, y["train"], part["train"], fold)
+
+    rows = score_cells(args.splits, label_of, classes, lambda i: i in f_row and i in e_row, cell_schemes)
     write_and_print(rows, args.out)
 
 
