@@ -56,14 +56,24 @@ def load_features(data, bands):
     return light_curves, table
 
 
-def load(data, weights, variant, bands):
+# How the encoder's steps become one vector per object. The schemes were
+# chosen with "mean_last"; the others are read the same way on validation.
+READOUTS = {
+    "mean_last": lambda e: e.mean_layers[:, -1],
+    "max_last": lambda e: e.max_last,
+    "mean_max_last": lambda e: np.concatenate([e.mean_layers[:, -1], e.max_last], axis=-1),
+    "mean_all": lambda e: e.mean_layers.reshape(len(e.ids), -1),
+}
+
+
+def load(data, weights, variant, bands, readout="mean_last"):
     from astromer import training
     from astromer.fewshot.encoder_features import EncoderFeatures
 
     light_curves, table = load_features(data, bands)
     model, _ = training.load_for_finetuning(weights, None)
     encoder = EncoderFeatures(model.backbone, light_curves, variant, bands)
-    return table, encoder.ids, encoder.mean_layers[:, -1]
+    return table, encoder.ids, READOUTS[readout](encoder)
 
 
 def schemes(ftr, fva, fte, etr, eva, ete, ytr, train_ids, fold):
@@ -124,6 +134,8 @@ def arguments(description, argv=None, encoder=True):
     if encoder:
         parser.add_argument("--weights", required=True)
         parser.add_argument("--variant", default="single", help="EncoderFeatures variant (single, band_concat, ...)")
+        parser.add_argument("--readout", default="mean_last", choices=sorted(READOUTS),
+                            help="embedding per object: mean / max of the last block, both, or the mean of every layer")
     parser.add_argument("--bands", nargs="+", required=True)
     parser.add_argument("--data", default=f"{SHARED}/lightcurves.parquet")
     parser.add_argument("--labels", default=f"{SHARED}/labels.csv")
@@ -142,7 +154,7 @@ def load_labels(path):
 
 def load_labelled(args):
     """`load`'s feature table, ids and embedding, plus `{id: label}` and the sorted classes."""
-    table, ids, embedding = load(args.data, args.weights, args.variant, args.bands)
+    table, ids, embedding = load(args.data, args.weights, args.variant, args.bands, args.readout)
     return (table, ids, embedding, *load_labels(args.labels))
 
 
@@ -178,9 +190,10 @@ def write_and_print(rows, out):
     print(table.sort_values(("val_all", ""), ascending=False).round(3).to_string())
 
 
-def main(argv=None):
-    args = arguments(__doc__, argv)
-    table, ids, embedding, label_of, classes = load_labelled(args)
+def score_schemes(args, table, ids, embedding):
+    """Every scheme on every cell for this feature table and embedding
+    (rows `ids`); writes and prints the result (`args.out`)."""
+    label_of, classes = load_labels(args.labels)
     features = table.to_numpy(np.float64)
     f_row = {oid: i for i, oid in enumerate(table.index)}
     e_row = {oid: i for i, oid in enumerate(ids)}
@@ -192,6 +205,11 @@ def main(argv=None):
 
     rows = score_cells(args.splits, label_of, classes, lambda i: i in f_row and i in e_row, cell_schemes)
     write_and_print(rows, args.out)
+
+
+def main(argv=None):
+    args = arguments(__doc__, argv)
+    score_schemes(args, *load(args.data, args.weights, args.variant, args.bands, args.readout))
 
 
 if __name__ == "__main__":

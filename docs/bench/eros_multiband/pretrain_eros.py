@@ -4,6 +4,7 @@ are in no fold's test set (masked reconstruction, both bands).
     python docs/bench/eros_multiband/pretrain_eros.py joint    OUT_DIR [EPOCHS]
     python docs/bench/eros_multiband/pretrain_eros.py per_band OUT_DIR [EPOCHS]
     WINDOW=256 python docs/bench/eros_multiband/pretrain_eros.py joint OUT_DIR [EPOCHS]
+    FOLD=1 python docs/bench/eros_multiband/pretrain_eros.py per_band OUT_DIR [EPOCHS]
 
 joint: A1 weights plus a band embedding (EROS_B, EROS_R; initialised to zero,
 so step 0 is exactly A1), trained on both bands merged into one sequence.
@@ -37,6 +38,8 @@ DROPOUT = float(os.environ.get("DROPOUT", "0.0"))
 # the merged sequence (the rest becomes a short second window). WINDOW=256
 # gives the joint model the whole light curve too.
 WINDOW = int(os.environ.get("WINDOW", "200"))
+# FOLD=1 (per_band only): pretrain on light curves folded at their period.
+FOLD = os.environ.get("FOLD", "0") == "1"
 
 mode, out_dir = sys.argv[1], sys.argv[2]
 epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 100
@@ -59,6 +62,17 @@ else:
             keep = lc.band.astype(str) == band
             if keep.sum() >= 5:
                 lcs.append(LightCurve(f"{lc.id}|{band}", lc.time[keep], lc.mag[keep], lc.err[keep]))
+if FOLD:
+    # Each single-band light curve folded at its own highest periodogram
+    # peak (docs/bench/eros_features/folded.py, which reads the encoder).
+    if mode == "joint":
+        raise SystemExit("FOLD=1 folds single-band light curves: use the per_band mode.")
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../eros_features"))
+    from folded import folded_light_curves
+
+    from astromer.fewshot.features import light_curve_features
+    lcs, unfolded = folded_light_curves(lcs, light_curve_features(lcs)[0])
+    print(f"{len(lcs) - unfolded} sequences folded, {unfolded} without a period left unfolded")
 packed = PackedLightCurves.from_light_curves(lcs, band_names=model.backbone.band_names)
 train, val = packed.split((0.9, 0.1), seed=0)
 config = training.resolve_config("a1-original", [
@@ -75,6 +89,7 @@ hidden_before = training.evaluate_hidden(model, val, config, 64)
 print("validation before:", before, "hidden steps:", hidden_before)
 summary = training.pretrain(config, data, out_dir, initial_model=model, verbose=2, input_path="numpy")
 summary["mode"], summary["objects"], summary["sequences"] = mode, len(curves), len(lcs)
+summary["folded"] = FOLD
 summary["val_before"] = before
 summary["val_hidden_before"] = hidden_before
 summary["val_hidden_after"] = training.evaluate_hidden(astromer.load_model(out_dir), val, config, 64)
