@@ -11,7 +11,8 @@ The same combinations as "features_emb_blend" and "features_emb_stack", with
 the logistic regression reading the standardised features instead of the
 embedding (balanced; C = 1 as fusion.py's "lr_feat", and the methods' own C):
 
-- "rf": the reference forest on the features;
+- "rf": the reference forest on the features; "rf_seed1".."rf_seed4": the
+  same forest with other random seeds (its own noise);
 - "rf+lrfeat_C*_w0.25": 0.75 x the forest + 0.25 x the regression;
 - "rf_stackfeat_C*": the forest on the features plus the regression's
   out-of-fold class probabilities (as "features_emb_stack").
@@ -23,6 +24,9 @@ test macro-F1 and prints the table ordered by validation score.
 import numpy as np
 
 from fusion import arguments, load_features, load_labels, score_cells, write_and_print
+
+# Seeds of the forest scored ("rf" is seed 0, the reference's).
+FOREST_SEEDS = 5
 
 
 def controls(train, val, test, y_train, train_ids, num_classes, fold):
@@ -36,6 +40,11 @@ def controls(train, val, test, y_train, train_ids, num_classes, fold):
 
     forest = RandomForestClassifier(n_jobs=-1, **RF_SETTINGS).fit(train, y_train)
     out = {"rf": (forest.predict_proba(val), forest.predict_proba(test))}
+    # The reference forest with other seeds: how far its own randomness
+    # moves macro-F1, the yardstick for gains of a few thousandths.
+    for seed in range(1, FOREST_SEEDS):
+        other = RandomForestClassifier(n_jobs=-1, **{**RF_SETTINGS, "random_state": seed}).fit(train, y_train)
+        out[f"rf_seed{seed}"] = (other.predict_proba(val), other.predict_proba(test))
     scale = StandardScaler().fit(train)
     for c in (1.0, 0.01):
         logreg = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
