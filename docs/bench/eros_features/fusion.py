@@ -29,6 +29,11 @@ the last block, standardised on the training objects):
   probabilities of the logistic regression on the embedding, into the
   forest (the library's "features_emb_stack", C = 0.1).
 
+With --forest-seeds N, also "rf_seed1".."rf_seed{N-1}" and each blended as
+"rf+lr0.01_w0.25" (the forest's own noise, and the blend's gain paired seed
+by seed). --readout picks how the steps become one vector (default: mean of
+the last block, what the schemes were chosen with).
+
 Writes one row per (scheme, fold, samples per class) with validation and
 test macro-F1, then prints the table ordered by validation score.
 """
@@ -76,8 +81,11 @@ def load(data, weights, variant, bands, readout="mean_last"):
     return table, encoder.ids, READOUTS[readout](encoder)
 
 
-def schemes(ftr, fva, fte, etr, eva, ete, ytr, train_ids, fold):
-    """{scheme: (validation probabilities, test probabilities)}."""
+def schemes(ftr, fva, fte, etr, eva, ete, ytr, train_ids, fold, forest_seeds=1):
+    """{scheme: (validation probabilities, test probabilities)}. With
+    `forest_seeds` > 1 also the forest and the library's blend with the
+    forest's other seeds ("rf_seed*", "rf_seed*+lr0.01_w0.25"): the gain
+    paired seed by seed."""
     from sklearn.decomposition import PCA
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
@@ -124,6 +132,10 @@ def schemes(ftr, fva, fte, etr, eva, ete, ytr, train_ids, fold):
     out["rf+hgb"] = mean("rf", "hgb")
     out["rf+hgb+lr0.1"] = mean("rf", "hgb", "lr_emb_C0.1")
     out["rf+lrfeat+lr0.1"] = mean("rf", "lr_feat", "lr_emb_C0.1")
+    for seed in range(1, forest_seeds):
+        other = fit(RandomForestClassifier(n_jobs=-1, **{**RF_SETTINGS, "random_state": seed}), itr, iva, ite)
+        out[f"rf_seed{seed}"] = other
+        out[f"rf_seed{seed}+lr0.01_w0.25"] = tuple(0.75 * x + 0.25 * y for x, y in zip(other, out["lr_emb_C0.01"]))
     return out
 
 
@@ -134,6 +146,8 @@ def arguments(description, argv=None, encoder=True):
     if encoder:
         parser.add_argument("--weights", required=True)
         parser.add_argument("--variant", default="single", help="EncoderFeatures variant (single, band_concat, ...)")
+        parser.add_argument("--forest-seeds", type=int, default=1,
+                            help="also score the forest and the blend with this many forest seeds in all")
         parser.add_argument("--readout", default="mean_last", choices=sorted(READOUTS),
                             help="embedding per object: mean / max of the last block, both, or the mean of every layer")
     parser.add_argument("--bands", nargs="+", required=True)
@@ -201,7 +215,7 @@ def score_schemes(args, table, ids, embedding):
     def cell_schemes(part, y, fold):
         f = [features[[f_row[i] for i in part[k]]] for k in ("train", "val", "test")]
         e = [embedding[[e_row[i] for i in part[k]]] for k in ("train", "val", "test")]
-        return schemes(*f, *e, y["train"], part["train"], fold)
+        return schemes(*f, *e, y["train"], part["train"], fold, args.forest_seeds)
 
     rows = score_cells(args.splits, label_of, classes, lambda i: i in f_row and i in e_row, cell_schemes)
     write_and_print(rows, args.out)
