@@ -23,7 +23,7 @@ test macro-F1 and prints the table ordered by validation score.
 
 import numpy as np
 
-from fusion import arguments, load_features, load_labels, score_cells, write_and_print
+from fusion import arguments, forest, load_features, load_labels, score_cells, write_and_print
 
 # Seeds of the forest scored ("rf" is seed 0, the reference's).
 FOREST_SEEDS = 5
@@ -32,18 +32,17 @@ FOREST_SEEDS = 5
 def controls(train, val, test, y_train, train_ids, num_classes, fold):
     """{scheme: (validation probabilities, test probabilities)} of the
     forest alone and combined with a regression on the same features."""
-    from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    from astromer.fewshot.feature_methods import RF_SETTINGS, out_of_fold_probabilities
+    from astromer.fewshot.feature_methods import out_of_fold_probabilities
 
-    forest = RandomForestClassifier(n_jobs=-1, **RF_SETTINGS).fit(train, y_train)
-    out = {"rf": (forest.predict_proba(val), forest.predict_proba(test))}
+    reference = forest().fit(train, y_train)
+    out = {"rf": (reference.predict_proba(val), reference.predict_proba(test))}
     # The reference forest with other seeds: how far its own randomness
     # moves macro-F1, the yardstick for gains of a few thousandths.
     for seed in range(1, FOREST_SEEDS):
-        other = RandomForestClassifier(n_jobs=-1, **{**RF_SETTINGS, "random_state": seed}).fit(train, y_train)
+        other = forest(seed).fit(train, y_train)
         out[f"rf_seed{seed}"] = (other.predict_proba(val), other.predict_proba(test))
     scale = StandardScaler().fit(train)
     for c in (1.0, 0.01):
@@ -54,7 +53,7 @@ def controls(train, val, test, y_train, train_ids, num_classes, fold):
     for c in (0.1, 0.01):
         p_train, p_others = out_of_fold_probabilities(train, y_train, train_ids, [val, test], num_classes, c=c,
                                                       seed=fold)
-        stacked = RandomForestClassifier(n_jobs=-1, **RF_SETTINGS).fit(np.hstack([train, p_train]), y_train)
+        stacked = forest().fit(np.hstack([train, p_train]), y_train)
         out[f"rf_stackfeat_C{c}"] = tuple(stacked.predict_proba(np.hstack([x, p]))
                                           for x, p in zip((val, test), p_others))
     return out

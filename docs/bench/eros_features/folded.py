@@ -1,5 +1,5 @@
 """Features + the embedding of the *folded* light curve (docs/features.md,
-"Folded light curves").
+"Explored on validation objects, not adopted").
 
     python docs/bench/eros_features/folded.py --weights runs/per-band --bands EROS_R \
         --out docs/bench/eros_features/folded_per_band_eros_r.csv
@@ -67,6 +67,7 @@ def main(argv=None):
     model, _ = training.load_for_finetuning(args.weights, None)
     encoder = EncoderFeatures(model.backbone, folded, args.variant, args.bands)
     score_schemes(args, table, encoder.ids, encoder.mean_layers[:, -1])
+
 
 if __name__ == "__main__":
     main()

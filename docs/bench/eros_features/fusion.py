@@ -81,20 +81,26 @@ def load(data, weights, variant, bands, readout="mean_last"):
     return table, encoder.ids, READOUTS[readout](encoder)
 
 
+def forest(seed=0):
+    """The reference forest (FEATURES.md); `seed` 0 is the reference's own."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from astromer.fewshot.feature_methods import RF_SETTINGS
+
+    return RandomForestClassifier(n_jobs=-1, **{**RF_SETTINGS, "random_state": seed})
+
+
 def schemes(ftr, fva, fte, etr, eva, ete, ytr, train_ids, fold, forest_seeds=1):
     """{scheme: (validation probabilities, test probabilities)}. With
     `forest_seeds` > 1 also the forest and the library's blend with the
     forest's other seeds ("rf_seed*", "rf_seed*+lr0.01_w0.25"): the gain
     paired seed by seed."""
     from sklearn.decomposition import PCA
-    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    from astromer.fewshot.feature_methods import RF_SETTINGS, impute_median, out_of_fold_probabilities
-
-    def forest():
-        return RandomForestClassifier(n_jobs=-1, **RF_SETTINGS)
+    from astromer.fewshot.feature_methods import impute_median, out_of_fold_probabilities
 
     def boosting():
         return HistGradientBoostingClassifier(class_weight="balanced", random_state=fold)
@@ -133,7 +139,7 @@ def schemes(ftr, fva, fte, etr, eva, ete, ytr, train_ids, fold, forest_seeds=1):
     out["rf+hgb+lr0.1"] = mean("rf", "hgb", "lr_emb_C0.1")
     out["rf+lrfeat+lr0.1"] = mean("rf", "lr_feat", "lr_emb_C0.1")
     for seed in range(1, forest_seeds):
-        other = fit(RandomForestClassifier(n_jobs=-1, **{**RF_SETTINGS, "random_state": seed}), itr, iva, ite)
+        other = fit(forest(seed), itr, iva, ite)
         out[f"rf_seed{seed}"] = other
         out[f"rf_seed{seed}+lr0.01_w0.25"] = tuple(0.75 * x + 0.25 * y for x, y in zip(other, out["lr_emb_C0.01"]))
     return out

@@ -65,6 +65,8 @@ else:
 if FOLD:
     # Each single-band light curve folded at its own highest periodogram
     # peak (docs/bench/eros_features/folded.py, which reads the encoder).
+    # The periodogram grid follows these curves' longest baseline (893.7 d,
+    # as for all EROS objects), so the periods are folded.py's.
     if mode == "joint":
         raise SystemExit("FOLD=1 folds single-band light curves: use the per_band mode.")
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../eros_features"))
