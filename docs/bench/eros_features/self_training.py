@@ -34,16 +34,13 @@ import numpy as np
 import pandas as pd
 
 from fusion import arguments, load_labelled, write_and_print
+from fusion import forest as reference_forest
 
 ROUNDS = 5
 
 
 def forest(x, y):
-    from sklearn.ensemble import RandomForestClassifier
-
-    from astromer.fewshot.feature_methods import RF_SETTINGS
-
-    return RandomForestClassifier(n_jobs=-1, **RF_SETTINGS).fit(x, y)
+    return reference_forest().fit(x, y)
 
 
 def most_confident(probabilities, per_class, threshold):
