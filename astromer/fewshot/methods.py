@@ -68,6 +68,7 @@ class Cell:
     # run finetunes, else `model`: what supervised finetuning starts from
     # (the protocol always sets it).
     encoder: object = None
+    verbose: bool = False  # progress of long fits (supervised finetuning's epochs)
 
     def light_curve(self, oid):
         """The run's light curve of object `oid`."""

@@ -93,7 +93,7 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
             ids = {name: list(split[split["split"] == name]["id"]) for name in ("train", "val", "test")}
             cell = Cell(fold=fold, spc=spc, ids=ids, y_by_id=y_by_id, num_classes=len(classes),
                         settings=head_settings, model=model, light_curves=light_curves, bands=bands,
-                        variants=variants, shared=shared, encoder=model)
+                        variants=variants, shared=shared, encoder=model, verbose=verbose)
             # Finetuned once per cell for every method that starts from the
             # encoder's weights (the baselines do not).
             if finetune and (reads_encoder or any(m in SUPERVISED for m in methods)):

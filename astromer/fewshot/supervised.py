@@ -27,7 +27,13 @@ The encoder is a copy of the given one with dropout 0: Astromer 1 has no
 residual connections, and its dropout before every LayerNorm makes the
 training-mode output far from the inference one (see
 `astromer.fewshot.finetune`); the head keeps its own dropout.
+
+A cell at 500 per class runs for up to an hour on a laptop's cores, so with
+`progress=True` each phase shows an epoch bar (validation loss beside it)
+and ends with one line: epochs run, best validation loss and its epoch.
 """
+
+import sys
 
 import numpy as np
 
@@ -212,7 +218,7 @@ class SupervisedClassifier:
 
 
 def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by_id, num_classes, band=None,
-                        settings=None, seed=0, verbose=0):
+                        settings=None, seed=0, progress=False, label="supervised"):
     """Trains encoder + head on `train_ids` (early stopping on `val_ids`).
 
     Args:
@@ -226,6 +232,9 @@ def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by
             have one band); a joint multi-band encoder reads every band.
         settings: overrides of `SUPERVISED_SETTINGS`.
         seed: initial head weights, window draws, shuffling and dropout.
+        progress: show an epoch bar per phase (stderr) and print one line
+            per phase (stdout): epochs run, best validation loss, its epoch.
+        label: what those lines start with (e.g. the cell and the seed).
 
     Returns a `SupervisedClassifier`.
     """
@@ -292,9 +301,16 @@ def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by
         # (the head model's weights are the classifier's).
         stop = keras.callbacks.EarlyStopping("val_loss", patience=int(settings["patience"]),
                                              restore_best_weights=True)
-        fit = fitted.fit(data, validation_data=val, epochs=int(epochs), callbacks=[stop], verbose=verbose)
+        bar, show = _epoch_bar(f"{label} {name}", int(epochs), progress)
+        fit = fitted.fit(data, validation_data=val, epochs=int(epochs), callbacks=[stop, show], verbose=0)
+        bar.close()
         history[name] = {k: [float(v) for v in values] for k, values in fit.history.items()}
         phase_best = min(history[name]["val_loss"])
+        if progress:
+            losses = history[name]["val_loss"]
+            kept = "" if phase_best < best else f", undone: the warm-up's {best:.4f} was lower"
+            bar.write(f"{label} {name}: {len(losses)} epochs, best validation loss {phase_best:.4f} "
+                      f"(epoch {int(np.argmin(losses)) + 1}){kept}", file=sys.stdout)
         if phase_best < best:
             best, best_weights = phase_best, model.get_weights()
     # End to end that never beats the warm-up's validation loss is undone:
@@ -304,6 +320,22 @@ def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by
     history["best_val_loss"] = float(best)
     model.freeze_backbone = True
     return SupervisedClassifier(model, arrays_of, history)
+
+
+def _epoch_bar(desc, epochs, enabled):
+    """`(bar, callback)`: a progress bar of `epochs` that the Keras callback
+    advances each epoch, the validation loss beside it."""
+    import keras
+
+    from astromer.progress import progress
+
+    bar = progress(total=epochs, unit="epochs", enabled=enabled, desc=desc)
+
+    def advance(epoch, logs):
+        bar.set_postfix_str(f"val_loss {logs.get('val_loss', float('nan')):.4f}", refresh=False)
+        bar.update()
+
+    return bar, keras.callbacks.LambdaCallback(on_epoch_end=advance)
 
 
 def encoder_for_bands(encoder, bands):
@@ -334,7 +366,8 @@ def score(method, cell, variant=None):
     for k in range(int(cell.settings.get("seeds", 1))):
         classifier = finetune_supervised(encoder, by_id, cell.ids["train"], cell.ids["val"], cell.y_by_id,
                                          cell.num_classes, band=band, settings=cell.settings.get("supervised"),
-                                         seed=cell.fold + SEED_STRIDE * k)
+                                         seed=cell.fold + SEED_STRIDE * k, progress=cell.verbose,
+                                         label=f"supervised spc {cell.spc} fold {cell.fold} seed {k}")
         probabilities.append(classifier.probabilities(cell.ids["test"]))
     truth = np.array([cell.y_by_id[i] for i in cell.ids["test"]])
     return np.argmax(np.mean(probabilities, axis=0), axis=1), truth, None

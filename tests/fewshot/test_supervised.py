@@ -199,3 +199,32 @@ def test_the_warmup_on_pooled_outputs_follows_the_full_classifier(a1_model, eros
     np.testing.assert_allclose(fast.history["warmup"]["val_loss"], full.history["warmup"]["val_loss"], rtol=1e-3)
     np.testing.assert_allclose(fast.history["warmup"]["loss"], full.history["warmup"]["loss"], rtol=1e-3)
 
+
+
+def test_progress_reports_each_phase_with_its_epochs_and_best_validation_loss(capsys):
+    # The line a user reads during an hour-long cell must agree with the
+    # history the classifier keeps: epochs run, best loss and its epoch.
+    from astromer.data.demo import simulate_survey
+    from astromer.models.astromer_backbone import AstromerBackbone
+    from astromer.models.pretrainer import Pretrainer
+
+    backbone = AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=32, dropout=0.0)
+    by_id = {lc.id: lc for lc in simulate_survey(24, seed=5, min_obs=20, max_obs=30)}
+    ids = list(by_id)
+    y = {oid: i % 2 for i, oid in enumerate(ids)}
+    classifier = finetune_supervised(Pretrainer(backbone), by_id, ids[:16], ids[16:20], y, 2,
+                                     settings={"warmup_epochs": 3, "epochs": 2, "batch_size": 8},
+                                     progress=True, label="cell 7")
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("cell 7 ")]
+    assert len(lines) == 2
+    history = classifier.history
+    for line, phase in zip(lines, ("warmup", "end_to_end")):
+        losses = history[phase]["val_loss"]
+        expected = (f"cell 7 {phase}: {len(losses)} epochs, best validation loss {min(losses):.4f} "
+                    f"(epoch {int(np.argmin(losses)) + 1})")
+        assert line.startswith(expected), (line, expected)
+    # The second phase is kept only when it beats the first, and the line says which.
+    undone = min(history["end_to_end"]["val_loss"]) >= min(history["warmup"]["val_loss"])
+    assert ("undone" in lines[1]) == undone
+    assert history["best_val_loss"] == min(min(history["warmup"]["val_loss"]),
+                                            min(history["end_to_end"]["val_loss"]))
