@@ -90,12 +90,14 @@ def main(argv=None):
 
 
 def _setting(item):
-    """"key=value" -> (key, number or string)."""
+    """"key=value" -> (key, bool, number or string)."""
     from astromer.fewshot import UsageError
 
     key, sep, value = item.partition("=")
     if not sep or not key:
         raise UsageError(f"--supervised-setting takes KEY=VALUE, got {item!r}")
+    if value.lower() in ("true", "false"):
+        return key, value.lower() == "true"
     for kind in (int, float):
         try:
             return key, kind(value)

@@ -68,6 +68,16 @@ def test_command_rejects_bad_fold_and_seed_options_before_reading_data(capsys):
     assert "only_folds=[5]: folds are numbered 0 to 2 (--folds 3)" in capsys.readouterr().err
 
 
+def test_supervised_settings_are_read_as_bools_numbers_or_words():
+    from astromer.cli.fewshot import _setting
+
+    # "xla=false" must turn XLA off: a plain string "false" would be truthy.
+    assert _setting("xla=false") == ("xla", False) and _setting("xla=True") == ("xla", True)
+    assert _setting("epochs=50") == ("epochs", 50) and isinstance(_setting("epochs=50")[1], int)
+    assert _setting("encoder_learning_rate=1e-5") == ("encoder_learning_rate", 1e-5)
+    assert _setting("head=max_pool") == ("head", "max_pool")
+
+
 def _two_band_survey(tmp_path):
     """The simulated survey with each light curve in two bands, "g" a copy
     of "r" shifted by 0.3 mag; ids and labels as `simulate_survey` draws."""

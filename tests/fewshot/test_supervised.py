@@ -10,6 +10,9 @@ from tests.conftest import shared_path
 from tests.fewshot.test_features import eros_subset
 
 FAST = {"warmup_epochs": 4, "epochs": 4, "patience": 4, "encoder_learning_rate": 1e-4}
+# XLA (the default) costs seconds of compiling per phase, more than these
+# few-epoch runs train; the test on the real subset keeps it.
+EAGER = {"xla": False}
 
 
 def test_class_weights_make_every_class_weigh_the_same():
@@ -68,7 +71,7 @@ def test_finetune_supervised_runs_on_two_classes_at_twenty_per_class(tmp_path):
     pd.DataFrame({"id": list(two), "label": list(two.values())}).to_csv(label_file, index=False)
     frame = run_from_files(str(data), str(label_file), out=str(tmp_path / "run"),
                            weights=str(shared_path("weights", "astromer1-macho")), spcs=[20], folds=1,
-                           methods=["logreg"], finetune=["supervised"], supervised=FAST)
+                           methods=["logreg"], finetune=["supervised"], supervised={**FAST, **EAGER})
     assert list(frame["method"]) == ["logreg", "supervised"]
     assert list(frame.columns[-2:]) == ["f1_Mira", "f1_RRL"]
     assert (frame["macro_f1"] > 0.5).all()  # two well-separated classes, above chance
@@ -96,7 +99,7 @@ def test_supervised_finetuning_reads_astroco_and_joint_multiband_encoders(kind):
     y = {oid: i % 2 for i, oid in enumerate(ids)}
     before = [w.copy() for w in backbone.get_weights()]
     classifier = finetune_supervised(Pretrainer(backbone), by_id, ids[:16], ids[16:20], y, 2,
-                                     settings={"warmup_epochs": 1, "epochs": 2, "batch_size": 8, "head": "a2"})
+                                     settings={"warmup_epochs": 1, "epochs": 2, "batch_size": 8, "head": "a2", **EAGER})
     assert set(classifier.history) >= {"warmup", "best_val_loss"}
     # a joint encoder's head reads each band's pooled steps
     assert classifier.model.per_band == (kind == "joint")
@@ -190,7 +193,7 @@ def test_the_warmup_on_pooled_outputs_follows_the_full_classifier(a1_model, eros
     light_curves, y, ids = eros_fold0
     # Head dropout 0: the comparison must not depend on how a backend draws
     # dropout masks in two different graphs.
-    settings = {"warmup_epochs": 3, "epochs": 0, "head_dropout": 0.0}
+    settings = {"warmup_epochs": 3, "epochs": 0, "head_dropout": 0.0, **EAGER}
     fast = finetune_supervised(a1_model, light_curves, ids["train"], ids["val"], y, 4, band="EROS_R",
                                settings=settings, seed=1)
     monkeypatch.setattr(supervised, "pooled_head_models", lambda model: None)
@@ -213,7 +216,7 @@ def test_progress_reports_each_phase_with_its_epochs_and_best_validation_loss(ca
     ids = list(by_id)
     y = {oid: i % 2 for i, oid in enumerate(ids)}
     classifier = finetune_supervised(Pretrainer(backbone), by_id, ids[:16], ids[16:20], y, 2,
-                                     settings={"warmup_epochs": 3, "epochs": 2, "batch_size": 8},
+                                     settings={"warmup_epochs": 3, "epochs": 2, "batch_size": 8, **EAGER},
                                      progress=True, label="cell 7")
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("cell 7 ")]
     assert len(lines) == 2
