@@ -311,14 +311,14 @@ def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by
         fit = fitted.fit(data, validation_data=val, epochs=int(epochs), callbacks=[stop, show], verbose=0)
         bar.close()
         history[name] = {k: [float(v) for v in values] for k, values in fit.history.items()}
-        phase_best = min(history[name]["val_loss"])
+        losses = history[name]["val_loss"]
+        improved = min(losses) < best
         if progress:
-            losses = history[name]["val_loss"]
-            kept = "" if phase_best < best else f", undone: the warm-up's {best:.4f} was lower"
-            bar.write(f"{label} {name}: {len(losses)} epochs, best validation loss {phase_best:.4f} "
+            kept = "" if improved else f", undone: the warm-up's {best:.4f} was lower"
+            bar.write(f"{label} {name}: {len(losses)} epochs, best validation loss {min(losses):.4f} "
                       f"(epoch {int(np.argmin(losses)) + 1}){kept}", file=sys.stdout)
-        if phase_best < best:
-            best, best_weights = phase_best, model.get_weights()
+        if improved:
+            best, best_weights = min(losses), model.get_weights()
     # End to end that never beats the warm-up's validation loss is undone:
     # the result is then the frozen-encoder head.
     if best_weights is not None:

@@ -203,7 +203,6 @@ def test_the_warmup_on_pooled_outputs_follows_the_full_classifier(a1_model, eros
     np.testing.assert_allclose(fast.history["warmup"]["loss"], full.history["warmup"]["loss"], rtol=1e-3)
 
 
-
 def test_progress_reports_each_phase_with_its_epochs_and_best_validation_loss(capsys):
     # The line a user reads during an hour-long cell must agree with the
     # history the classifier keeps: epochs run, best loss and its epoch.
