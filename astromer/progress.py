@@ -1,10 +1,13 @@
 """The one progress display for long loops (embedding, record writing, few-shot).
 
-Training keeps Keras' own `Progbar` through `model.fit`; everything else that
-walks a catalogue goes through `progress()`, so every command shows the same
-kind of line on stderr: count, total when known, rate and time left. tqdm is
-used rather than Keras' `Progbar` because importing Keras loads the backend
-(seconds with TensorFlow), which a record-writing script does not need.
+Pretraining keeps Keras' own `Progbar` through `model.fit` (steps of an
+epoch and their losses); everything else goes through `progress()`: loops
+over a catalogue, few-shot fits, and supervised finetuning's epochs (fits
+inside a few-shot run, whose bar would be broken by Keras' own). So every
+command shows the same kind of line on stderr: count, total when known,
+rate and time left. tqdm rather than Keras' `Progbar` because importing
+Keras loads the backend (seconds with TensorFlow), which a record-writing
+script does not need.
 """
 
 import sys

@@ -69,6 +69,10 @@ class Cell:
     # (the protocol always sets it).
     encoder: object = None
     verbose: bool = False  # progress of long fits (supervised finetuning's epochs)
+    classes: list | None = None  # class names, by class index
+    # Where long fits keep what they finish (supervised seeds'
+    # probabilities, read back by a rerun); None keeps nothing.
+    out_dir: str | None = None
 
     def light_curve(self, oid):
         """The run's light curve of object `oid`."""

@@ -93,7 +93,8 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
             ids = {name: list(split[split["split"] == name]["id"]) for name in ("train", "val", "test")}
             cell = Cell(fold=fold, spc=spc, ids=ids, y_by_id=y_by_id, num_classes=len(classes),
                         settings=head_settings, model=model, light_curves=light_curves, bands=bands,
-                        variants=variants, shared=shared, encoder=model, verbose=verbose)
+                        variants=variants, shared=shared, encoder=model, verbose=verbose, classes=classes,
+                        out_dir=out_dir)
             # Finetuned once per cell for every method that starts from the
             # encoder's weights (the baselines do not).
             if finetune and (reads_encoder or any(m in SUPERVISED for m in methods)):
@@ -155,6 +156,7 @@ def run(light_curves, labels, model, config, out_dir, methods=("a2", "max_pool",
                    "finetune_batch_size": finetune_batch_size if finetune else None,
                    "methods": list(methods), "spcs": list(spcs), "folds": folds, "folds_run": list(fold_list),
                    "head_settings": head_settings, "feature_report": shared.get("feature_report"),
+                   "supervised_seeds_read_back": shared.get("supervised_read_back", []),
                    "features_imputed": {f"{m} spc {s} fold {k}": n
                                         for (m, s, k), n in shared.get("imputed", {}).items()}},
                   f, indent=2, default=str)

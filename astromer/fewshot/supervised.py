@@ -20,8 +20,9 @@ Every epoch each training object gives one window; a light curve longer than
 the window gives a random one of its windows each epoch (augmentation), a
 shorter one is used whole. Validation and test objects are read through all
 their sequential windows (every one full: the last is right-aligned), and an
-object's class probabilities are the mean of its windows'. A joint
-multi-band encoder's steps are pooled per band (`Classifier(per_band=True)`).
+object's class probabilities are the mean of its windows'
+(`astromer.fewshot.supervised_windows`). A joint multi-band encoder's steps
+are pooled per band (`Classifier(per_band=True)`).
 
 The encoder is a copy of the given one with dropout 0: Astromer 1 has no
 residual connections, and its dropout before every LayerNorm makes the
@@ -30,7 +31,9 @@ training-mode output far from the inference one (see
 
 A cell at 500 per class runs for up to an hour on a laptop's cores, so with
 `progress=True` each phase shows an epoch bar (validation loss beside it)
-and ends with one line: epochs run, best validation loss and its epoch.
+and ends with one line: epochs run, best validation loss and its epoch;
+in a few-shot run each seed's test probabilities are kept as it finishes
+and read back by a rerun (`astromer.fewshot.seed_records`).
 """
 
 import sys
@@ -38,6 +41,7 @@ import sys
 import numpy as np
 
 from astromer.fewshot.fitting import object_probabilities
+from astromer.fewshot.supervised_windows import object_arrays, random_windows_class, stack, windows
 
 SUPERVISED = ("supervised",)
 SUPERVISED_SETTINGS = {
@@ -58,50 +62,6 @@ SUPERVISED_SETTINGS = {
 }
 
 
-def _object_arrays(light_curves_by_id, ids, backbone, band):
-    """`{id: ((L, 3) array, band indices or None)}` of the observations the
-    encoder reads: `band`'s for a single-band encoder, all for a joint one."""
-    joint = bool(getattr(backbone, "band_names", None))
-    out = {}
-    for oid in dict.fromkeys(ids):
-        lc = light_curves_by_id[oid]
-        bands = backbone.band_indices(lc.band) if joint else None
-        if not joint:
-            lc = lc.single_band(band, "pass --band (supervised finetuning of a single-band encoder).")
-        array = lc.as_array()
-        if len(array) == 0:
-            raise ValueError(f"Light curve {oid!r} has no observation in band {band!r}.")
-        out[oid] = (array, bands)
-    return out
-
-
-def _windows(array, bands, window_size, start=None):
-    """Model inputs of one object's windows: all sequential windows, or the
-    one starting at row `start`."""
-    from astromer.data.windows import sequential_windows
-
-    if start is not None:
-        array = array[start:start + window_size]
-        bands = None if bands is None else bands[start:start + window_size]
-    # All windows full where the light curve is longer than a window (the
-    # last one right-aligned, as the original library cuts): training sees
-    # only full random windows, and a short tail window (e.g. the last 40 of
-    # 240 two-band observations) would be read out of that distribution.
-    # (Lengths that are multiples of the window are already cut into full
-    # windows; the original cut would repeat the last one.)
-    full = start is None and len(array) > window_size and len(array) % window_size
-    w = sequential_windows(array, window_size, bands=bands, mode="original" if full else "nonoverlapping")
-    x = {"magnitudes": w["magnitudes"], "times": w["times"], "errors": w["errors"],
-         "padding_mask": w["padding_mask"], "hidden_mask": np.zeros_like(w["padding_mask"])}
-    if "bands" in w:
-        x["bands"] = w["bands"]
-    return x
-
-
-def _stack(parts, input_names):
-    return {k: np.concatenate([p[k] for p in parts]) for k in input_names}
-
-
 def class_weights(labels, num_classes):
     """Per-class loss weights `n / (k * n_c)`: every class weighs the same in
     the mean loss; a class absent from `labels` gets weight 0."""
@@ -110,64 +70,6 @@ def class_weights(labels, num_classes):
     present = counts > 0
     weights[present] = counts.sum() / (present.sum() * counts[present])
     return weights
-
-
-def _dataset_class():
-    import keras
-
-    class RandomWindows(keras.utils.PyDataset):
-        """One window per training object per epoch, a fresh random one for
-        light curves longer than the window (seeded by epoch)."""
-
-        def __init__(self, arrays, ids, labels, weights, window_size, batch_size, input_names, seed,
-                     pooled=None):
-            super().__init__()
-            self.arrays, self.ids, self.labels = arrays, list(ids), np.asarray(labels)
-            self.weights, self.window_size, self.batch_size = weights, window_size, batch_size
-            self.input_names, self.seed, self.epoch, self.pooled = input_names, seed, 0, pooled
-            self._epoch_data()
-
-        def fixed(self):
-            """Whether every epoch shows the same windows (no light curve is
-            longer than the window), only in another order."""
-            return all(len(self.arrays[i][0]) <= self.window_size for i in self.ids)
-
-        def with_pooled(self, pooled):
-            """The same epochs (order and seed) of `{id: pooled encoder
-            output}` instead of windows, for a head trained on a frozen,
-            fixed-window encoder's outputs."""
-            return type(self)(self.arrays, self.ids, self.labels, self.weights, self.window_size,
-                              self.batch_size, self.input_names, self.seed, pooled)
-
-        def _epoch_data(self):
-            rng = np.random.default_rng([self.seed, self.epoch])
-            order = rng.permutation(len(self.ids))
-            if self.pooled is not None:
-                # Fixed windows: no window is drawn, only the order.
-                self.x = {"features": np.stack([self.pooled[self.ids[i]] for i in order])}
-            else:
-                parts = []
-                for i in order:
-                    array, bands = self.arrays[self.ids[i]]
-                    longest = len(array) - self.window_size
-                    start = int(rng.integers(0, longest + 1)) if longest > 0 else None
-                    parts.append(_windows(array, bands, self.window_size, start))
-                self.x = _stack(parts, self.input_names)
-            self.y = self.labels[order]
-            self.w = self.weights[self.y].astype(np.float32)
-
-        def __len__(self):
-            return int(np.ceil(len(self.ids) / self.batch_size))
-
-        def __getitem__(self, index):
-            part = slice(index * self.batch_size, (index + 1) * self.batch_size)
-            return {k: v[part] for k, v in self.x.items()}, self.y[part], self.w[part]
-
-        def on_epoch_end(self):
-            self.epoch += 1
-            self._epoch_data()
-
-    return RandomWindows
 
 
 def pooled_head_models(model):
@@ -215,8 +117,8 @@ class SupervisedClassifier:
 
     def probabilities(self, ids):
         arrays = self._arrays_of(ids)
-        windows = {i: _windows(*arrays[i], self.model.window_size) for i in dict.fromkeys(ids)}
-        return object_probabilities(self.model, windows, ids, self.model.input_names, batch_size=256)
+        per_object = {i: windows(*arrays[i], self.model.window_size) for i in dict.fromkeys(ids)}
+        return object_probabilities(self.model, per_object, ids, self.model.input_names, batch_size=256)
 
     def predict(self, ids):
         return np.argmax(self.probabilities(ids), axis=1)
@@ -264,16 +166,16 @@ def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by
 
     def arrays_of(ids):
         new = [i for i in dict.fromkeys(ids) if i not in cache]
-        cache.update(_object_arrays(light_curves_by_id, new, backbone, band))
+        cache.update(object_arrays(light_curves_by_id, new, backbone, band))
         return cache
 
     arrays = arrays_of(list(train_ids) + list(val_ids))
     y_train = np.array([y_by_id[i] for i in train_ids])
     weights = class_weights(y_train, num_classes)
-    train = _dataset_class()(arrays, train_ids, y_train, weights, model.window_size, int(settings["batch_size"]),
-                             model.input_names, seed)
-    val_parts = [_windows(*arrays[i], model.window_size) for i in val_ids]
-    x_val = _stack(val_parts, model.input_names)
+    train = random_windows_class()(arrays, train_ids, y_train, weights, model.window_size,
+                                   int(settings["batch_size"]), model.input_names, seed)
+    val_parts = [windows(*arrays[i], model.window_size) for i in val_ids]
+    x_val = stack(val_parts, model.input_names)
     y_val = np.concatenate([[y_by_id[i]] * len(p["magnitudes"]) for i, p in zip(val_ids, val_parts)])
     validation = (x_val, y_val, weights[y_val].astype(np.float32))
     # The head reads standardised embeddings (statistics of the training
@@ -285,7 +187,7 @@ def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by
     if shortcut is not None:
         pooled_model, head_model = shortcut
         distinct = list(dict.fromkeys(train_ids))
-        pooled = pooled_model.predict(_stack([_windows(*arrays[i], model.window_size) for i in distinct],
+        pooled = pooled_model.predict(stack([windows(*arrays[i], model.window_size) for i in distinct],
                                              model.input_names), batch_size=256, verbose=0)
         shortcut = (head_model, train.with_pooled(dict(zip(distinct, pooled))),
                     ({"features": pooled_model.predict(x_val, batch_size=256, verbose=0)},) + validation[1:])
@@ -359,7 +261,12 @@ def score(method, cell, variant=None):
     """Few-shot method "supervised": `finetune_supervised` from the cell's
     encoder (after self-supervised finetuning when the run does it), one
     classifier per head seed, class probabilities averaged; returns
-    (predicted, true class indices of the test objects, None)."""
+    (predicted, true class indices of the test objects, None). With
+    `cell.out_dir` each seed's probabilities are kept there and read back
+    by a rerun (`astromer.fewshot.seed_records`)."""
+    import time
+
+    from astromer.fewshot import seed_records
     from astromer.fewshot.heads import SEED_STRIDE
 
     if method not in SUPERVISED:
@@ -368,12 +275,44 @@ def score(method, cell, variant=None):
     joint = bool(getattr(encoder.backbone, "band_names", None))
     band = cell.bands[0] if (cell.bands and len(cell.bands) == 1 and not joint) else None
     by_id = {oid: cell.light_curve(oid) for ids in cell.ids.values() for oid in ids}
+    test = cell.ids["test"]
+    truth = np.array([cell.y_by_id[i] for i in test])
+    settings = {**SUPERVISED_SETTINGS, **(cell.settings.get("supervised") or {})}
+    classes = cell.classes or [str(c) for c in range(cell.num_classes)]
     probabilities = []
     for k in range(int(cell.settings.get("seeds", 1))):
+        seed, label = cell.fold + SEED_STRIDE * k, f"supervised spc {cell.spc} fold {cell.fold} seed {k}"
+        if cell.out_dir is not None:
+            record = seed_records.fingerprint(encoder, settings, cell.bands, cell.ids, classes, seed)
+            # found: the stored record when it matches, else why not (None: no files).
+            kept, found = seed_records.read(cell.out_dir, cell.fold, cell.spc, k, record, test)
+            if kept is not None:
+                cell.shared.setdefault("supervised_read_back", []).append(label)
+                _say(cell, f"{label}: read back (macro-F1 {found.get('macro_f1', float('nan')):.3f}, trained in "
+                           f"{found.get('seconds', float('nan')):.0f} s by an earlier run)")
+                probabilities.append(kept)
+                continue
+            if found:
+                _say(cell, f"{label}: training again, {found}")
+        start = time.time()
         classifier = finetune_supervised(encoder, by_id, cell.ids["train"], cell.ids["val"], cell.y_by_id,
-                                         cell.num_classes, band=band, settings=cell.settings.get("supervised"),
-                                         seed=cell.fold + SEED_STRIDE * k, progress=cell.verbose,
-                                         label=f"supervised spc {cell.spc} fold {cell.fold} seed {k}")
-        probabilities.append(classifier.probabilities(cell.ids["test"]))
-    truth = np.array([cell.y_by_id[i] for i in cell.ids["test"]])
+                                         cell.num_classes, band=band, settings=settings, seed=seed,
+                                         progress=cell.verbose, label=label)
+        probabilities.append(classifier.probabilities(test))
+        if cell.out_dir is not None:
+            from sklearn.metrics import f1_score
+
+            f1 = f1_score(truth, np.argmax(probabilities[-1], axis=1), average="macro")
+            seed_records.write(cell.out_dir, cell.fold, cell.spc, k,
+                               {**record, "macro_f1": float(f1), "seconds": round(time.time() - start, 1),
+                                "best_val_loss": classifier.history["best_val_loss"]},
+                               test, probabilities[-1], truth)
     return np.argmax(np.mean(probabilities, axis=0), axis=1), truth, None
+
+
+def _say(cell, line):
+    """One line on stdout when the cell is verbose, above any progress bar."""
+    if cell.verbose:
+        from tqdm.auto import tqdm
+
+        tqdm.write(line, file=sys.stdout)

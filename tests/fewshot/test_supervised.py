@@ -131,7 +131,7 @@ def test_evaluation_windows_are_full_like_the_training_windows():
     # a short tail window at evaluation (40 of 240 two-band observations)
     # put validation out of the training distribution and made the head
     # collapse on both EROS bands. Every evaluation window is now full.
-    from astromer.fewshot.supervised import _windows
+    from astromer.fewshot.supervised_windows import windows
 
     rng = np.random.default_rng(0)
 
@@ -139,12 +139,12 @@ def test_evaluation_windows_are_full_like_the_training_windows():
         return np.stack([np.sort(rng.uniform(0, 900, n)), rng.normal(0, 0.3, n), np.full(n, 0.05)], 1)
 
     for n, count in ((240, 2), (400, 2), (150, 1), (401, 3)):
-        w = _windows(curve(n), None, 200)
+        w = windows(curve(n), None, 200)
         assert len(w["magnitudes"]) == count, n
         real = (1 - w["padding_mask"]).sum(1)
         assert (real == min(n, 200)).all(), (n, real)
     # a training window (start given) is one window
-    assert len(_windows(curve(240), None, 200, start=17)["magnitudes"]) == 1
+    assert len(windows(curve(240), None, 200, start=17)["magnitudes"]) == 1
 
 
 def _random_windows(rng, n, window, bands=False):
