@@ -30,6 +30,10 @@ def main():
     args = parser.parse_args()
     source = args.source if args.back else os.path.join(args.source, "supervised")
     target = os.path.join(args.target, "supervised") if args.back else args.target
+    if not os.path.isdir(source):
+        # A mistyped path would otherwise copy nothing and look like success.
+        parser.error(f"{source} is not a folder: give a run's --out (the folder holding supervised/), "
+                     "or with --back the folder of kept seeds")
     os.makedirs(target, exist_ok=True)
     records = sorted(glob.glob(os.path.join(source, "*_seed*.json")))
     for record in records:
