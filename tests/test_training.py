@@ -226,7 +226,7 @@ def test_train_cli_on_pytorch_without_tensorflow_is_one_graph_per_step(tmp_path)
     # input, and each training / validation step one compiled graph
     # (astromer.models.torch_graph) with no Dynamo graph break.
     pytest.importorskip("torch")
-    preset = tiny_preset(tmp_path, epochs=3, batch=16)
+    tiny_preset(tmp_path, epochs=3, batch=16)  # writes tiny.yaml, which the script reads
     script = tmp_path / "torch_train.py"
     script.write_text(
         "import sys, json\n"

@@ -105,7 +105,6 @@ def test_pretraining_windows_are_random_200_obs_cuts(raw_light_curves):
         order = data._order()
         for row, i in enumerate(order):
             assert n_real[row] == min(200, lengths[packed.ids[i]])
-            lc_times = packed.time[packed.offsets[i]:packed.offsets[i + 1]]
             # find the start from the first real time (times centred per window)
             starts[packed.ids[i]].add(float(x["times"][row][0] - x["times"][row][1]))
     assert len(starts["macho_1.3444.614"]) > 10  # many different cuts of the 722-point curve
