@@ -5,6 +5,7 @@ are in no fold's test set (masked reconstruction, both bands).
     python docs/bench/eros_multiband/pretrain_eros.py per_band OUT_DIR [EPOCHS]
     WINDOW=256 python docs/bench/eros_multiband/pretrain_eros.py joint OUT_DIR [EPOCHS]
     FOLD=1 python docs/bench/eros_multiband/pretrain_eros.py per_band OUT_DIR [EPOCHS]
+    RESUME=1 ... (the same command again: continues from OUT_DIR's newest checkpoint)
 
 joint: A1 weights plus a band embedding (EROS_B, EROS_R; initialised to zero,
 so step 0 is exactly A1), trained on both bands merged into one sequence.
@@ -40,6 +41,9 @@ DROPOUT = float(os.environ.get("DROPOUT", "0.0"))
 WINDOW = int(os.environ.get("WINDOW", "200"))
 # FOLD=1 (per_band only): pretrain on light curves folded at their period.
 FOLD = os.environ.get("FOLD", "0") == "1"
+# RESUME=1: continue an interrupted run from its newest checkpoint (on 2 CPU
+# cores a run takes 37 min to 2 h, longer than some sessions leave).
+RESUME = os.environ.get("RESUME", "0") == "1"
 
 mode, out_dir = sys.argv[1], sys.argv[2]
 epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 100
@@ -89,7 +93,7 @@ before = training.evaluate_masked(model, val, config, 64)
 # never shows them, whatever the preset); the number that cannot be copied.
 hidden_before = training.evaluate_hidden(model, val, config, 64)
 print("validation before:", before, "hidden steps:", hidden_before)
-summary = training.pretrain(config, data, out_dir, initial_model=model, verbose=2, input_path="numpy")
+summary = training.pretrain(config, data, out_dir, resume=RESUME, initial_model=model, verbose=2, input_path="numpy")
 summary["mode"], summary["objects"], summary["sequences"] = mode, len(curves), len(lcs)
 summary["folded"] = FOLD
 summary["val_before"] = before
