@@ -43,6 +43,10 @@ def tables(draw, max_length=80):
     n = int(rng.integers(0, 6)) if rng.uniform() < 0.95 else 0
     id_kind = draw(st.sampled_from(["str", "int", "float", "mixed", "clash", "missing"]))
     bands = draw(st.sampled_from([None, ("g",), ("g", "r")]))
+    # Issue 42: Julian Dates (float32-first centring must see MJDs), and a
+    # band asked of a table without a band column (must be refused).
+    julian = draw(st.sampled_from([False, False, True]))
+    absent_band = bands is None and draw(st.sampled_from([False, False, True]))
     outlier_rate = draw(st.sampled_from([0.0, 0.02, 0.2]))
     frames, expected = [], []
     for i in range(n):
@@ -74,10 +78,12 @@ def tables(draw, max_length=80):
         table.loc[table.index[-1], "mag"] = "abc"
     if rng.uniform() < 0.03:
         table = table.drop(columns=["err"])
+    if julian and len(table):
+        table["time"] = table["time"] + 2400000.5
     # In a file, 1 and '1' are the same text, so the same light curve (in a
     # DataFrame they clash: an error).
     ids = list(dict.fromkeys(str(int(i)) if isinstance(i, float) else str(i) for i in expected))
-    return table, ids, bands
+    return table, ids, ("ZZZ",) if absent_band else bands, julian
 
 
 def write(table, fmt, folder):
@@ -113,6 +119,15 @@ def embedder():
     return Embedder(backbone, batch_size=16)
 
 
+@pytest.fixture(scope="module")
+def float32_embedder(embedder):
+    """The same model with the original float32-first centring and windows
+    (compat original), which depends on the time scale."""
+    from astromer.embedding import Embedder
+
+    return Embedder(embedder.backbone, batch_size=16, window_mode="original", float32_first=True)
+
+
 def through_embedder(embedder, source, ids, bands):
     from astromer.data.cleaning import CleaningReport
 
@@ -122,6 +137,26 @@ def through_embedder(embedder, source, ids, bands):
     vectors = np.stack(out["embedding"]) if len(out) else np.zeros((0, 1))
     assert np.all(np.isfinite(vectors))
     accounted(embedder.report, out["id"], ids)
+    return out
+
+
+def julian_twin(float32_embedder, table, fmt, ids, bands, folder):
+    """A table in Julian Dates embeds (float32-first) as its MJD twin does:
+    both refused, or the same ids and vectors."""
+    outcomes = []
+    for name, frame in (("jd", table), ("mjd", table.assign(time=table["time"] - 2400000.5))):
+        try:
+            outcomes.append(through_embedder(float32_embedder, write(frame, fmt, os.path.join(folder, name)), ids,
+                                             bands))
+        except AstromerError:
+            outcomes.append(None)
+    if outcomes[0] is None or outcomes[1] is None:
+        assert outcomes[0] is None and outcomes[1] is None
+        return
+    assert list(outcomes[0]["id"]) == list(outcomes[1]["id"])
+    if len(outcomes[0]):
+        np.testing.assert_allclose(np.stack(outcomes[0]["embedding"]), np.stack(outcomes[1]["embedding"]),
+                                   rtol=0, atol=1e-5)
 
 
 def through_training_data(source, ids, bands, folder):
@@ -172,9 +207,12 @@ def through_records(source, ids, bands, folder):
     accounted(report, [lc.id for lc in read], ids)
 
 
-def run_paths(embedder, case, fmt, tmp_path_factory):
-    """Every path: an AstromerError or a clean, fully counted output."""
-    table, ids, bands = case
+def run_paths(embedders, case, fmt, tmp_path_factory):
+    """Every path: an AstromerError or a clean, fully counted output; a band
+    the table has no column for is always refused; Julian Dates give the
+    float32-first embeddings of their MJDs."""
+    embedder, float32_embedder = embedders
+    table, ids, bands, julian = case
     folder = str(tmp_path_factory.mktemp("fuzz"))
     source = write(table, fmt, folder)
     outcomes = {}
@@ -187,6 +225,12 @@ def run_paths(embedder, case, fmt, tmp_path_factory):
         except AstromerError as error:
             assert str(error).strip(), name
             outcomes[name] = "rejected"
+    if bands and "band" not in table.columns and ids:
+        assert set(outcomes.values()) == {"rejected"}, outcomes
+    if julian:
+        for name in ("jd", "mjd"):
+            os.makedirs(os.path.join(folder, name))
+        julian_twin(float32_embedder, table, fmt, ids, bands, folder)
     return outcomes
 
 
@@ -194,8 +238,9 @@ def run_paths(embedder, case, fmt, tmp_path_factory):
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(case=tables(), fmt=st.sampled_from(["frame", "parquet", "csv"]))
-def test_generated_tables_give_named_errors_or_clean_counted_outputs(embedder, case, fmt, tmp_path_factory):
-    run_paths(embedder, case, fmt, tmp_path_factory)
+def test_generated_tables_give_named_errors_or_clean_counted_outputs(embedder, float32_embedder, case, fmt,
+                                                                    tmp_path_factory):
+    run_paths((embedder, float32_embedder), case, fmt, tmp_path_factory)
 
 
 @pytest.mark.slow
@@ -203,5 +248,5 @@ def test_generated_tables_give_named_errors_or_clean_counted_outputs(embedder, c
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(case=tables(max_length=600), fmt=st.sampled_from(["frame", "parquet", "csv"]))
-def test_long_fuzz_run(embedder, case, fmt, tmp_path_factory):
-    run_paths(embedder, case, fmt, tmp_path_factory)
+def test_long_fuzz_run(embedder, float32_embedder, case, fmt, tmp_path_factory):
+    run_paths((embedder, float32_embedder), case, fmt, tmp_path_factory)

@@ -45,6 +45,9 @@ def main(argv=None):
                                                           "original: keep all)")
     parser.add_argument("--max-error", type=float, help="drop rows with an error >= this (default 1)")
     parser.add_argument("--min-observations", type=int, help="skip light curves with fewer (default 1)")
+    parser.add_argument("--time-offset", type=float, default=0.0, metavar="DAYS",
+                        help="days subtracted from every time as it is read (e.g. to bring times to MJD; Julian "
+                             "Dates are moved to MJD by themselves under compat original)")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first light curve that cannot be embedded (default: skip it, name it "
                              "and count it in the report)")
@@ -71,6 +74,7 @@ def main(argv=None):
         band=args.band, window_mode=args.windows, float32_first=args.float32_first, batch_size=args.batch,
         standardize=args.standardize, statistics=args.statistics, compat=args.compat,
         cleaning_overrides=_cleaning_overrides(args), on_error="raise" if args.strict else "skip",
+        time_offset=args.time_offset,
     )
     print(result.report.summary())
     how = ("raw" if not (args.standardize or args.statistics) else

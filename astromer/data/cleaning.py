@@ -72,6 +72,9 @@ class CleaningReport:
     rows_mag_out_of_range: int = 0
     rows_err_out_of_range: int = 0
     light_curves_unsorted: int = 0
+    # Set by float32-first (compat original) embedding: Julian Dates moved
+    # to MJD, the scale the published weights expect (astromer.data.time_scale).
+    light_curves_jd_to_mjd: int = 0
     rows_duplicate_time: int = 0
     rows_bad_error: int = 0
     rows_clipped: int = 0
@@ -108,6 +111,9 @@ class CleaningReport:
             f"  dropped {self.rows_bad_error} rows with an error outside the allowed range",
             f"  dropped {self.rows_clipped} rows outside the magnitude percentiles",
         ]
+        if self.light_curves_jd_to_mjd:
+            lines.append(f"  converted the times of {self.light_curves_jd_to_mjd} light curves from JD to MJD "
+                         "(time - 2400000.5: float32 centring, compat original, needs MJD-like times)")
         if self.light_curves_filtered:
             lines.append(
                 f"  dropped {self.light_curves_filtered} light curves by the kurtosis/skewness/std filters"

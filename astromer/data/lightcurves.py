@@ -65,8 +65,15 @@ class LightCurve:
     def only_bands(self, bands):
         """This light curve with only the observations of `bands` (names; all
         of them without a band column). The one band filter of the library:
-        training, embedding and the few-shot benchmark all select with it."""
+        training, embedding and the few-shot benchmark all select with it.
+        Asking for a band of a light curve without a band column is an
+        error: keeping all rows would embed or train on whatever the table
+        holds under a band name it never had."""
         if self.band is None:
+            if len(bands):
+                from astromer.errors import DataError
+
+                raise DataError(no_band_column(bands, f"the table (light curve {self.id!r})"))
             return self
         keep = np.isin(self.band.astype(str), np.array([str(b) for b in bands]))
         return LightCurve(self.id, self.time[keep], self.mag[keep], self.err[keep], band=self.band[keep],
@@ -85,6 +92,13 @@ class LightCurve:
             raise DataError(f"light curve {self.id!r} has bands {names}; this single-band model needs one: "
                             f"{how_to_choose}")
         return self
+
+
+def no_band_column(bands, what="the table", option="--band / data.band"):
+    """The one-line error for a band asked of data without a band column."""
+    names = ", ".join(repr(str(b)) for b in bands)
+    return (f"band {names} was asked for, but {what} has no band column (columns id, time, mag, err: one band): "
+            f"leave out {option}, or add a band column")
 
 
 def bands_of(light_curves):

@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from astromer.data.time_scale import shifted, to_mjd
 from astromer.data.windows import sequential_windows
 from astromer.embedding.arrays import as_array, as_light_curves, is_series
 from astromer.embedding.batching import padded_batch, remainder_piece
@@ -42,7 +43,8 @@ class Embedder:
 
     Results do not depend on the batch size or on which light curves share a
     batch, and times are centred in float64 (an MJD offset does not change
-    an embedding).
+    an embedding). With float32-first centring (compat original) Julian
+    Dates are converted to MJD first (`astromer.data.time_scale`).
 
     Example:
     >>> embedder = Embedder.from_weights("path/to/astromer1-macho")
@@ -74,6 +76,8 @@ class Embedder:
             separately (after attention over all bands) and concatenate the
             per-band vectors in `band_names` order, `(num_bands * dim)`; a
             band an object lacks gives zeros.
+        time_offset: days subtracted from every time as it is read (e.g.
+            a survey's own epoch, to bring times to MJD).
         on_error: "skip" (default): a light curve whose windows or
             embedding are not finite is left out, logged by id (and file)
             and counted in `self.report`; the rest of the catalogue is
@@ -82,10 +86,12 @@ class Embedder:
 
     def __init__(self, backbone, layer="last", pooling="mean", layer_weights=None,
                  window_mode="nonoverlapping", float32_first=False, batch_size=256, cleaning=None,
-                 band=None, read_rows=500_000, per_band=False, compat="default", on_error="skip"):
+                 band=None, read_rows=500_000, per_band=False, compat="default", on_error="skip",
+                 time_offset=0.0):
         if on_error not in ("skip", "raise"):
             raise ValueError(f"Unknown on_error {on_error!r}; use 'skip' or 'raise'.")
         self.on_error = on_error
+        self.time_offset = float(time_offset)
         if pooling not in ("mean", "max"):
             raise ValueError(f"Unknown pooling {pooling!r}; use 'mean' or 'max'.")
         valid_layer = layer in ("last", "input", "mix", "all") or (
@@ -202,12 +208,17 @@ class Embedder:
             stream = stream_light_curves(source, on_rows=on_rows, batch_rows=self.read_rows)
         else:
             stream = iter_light_curves(source, ids=ids)
+        if self.time_offset:
+            stream = (shifted(lc, self.time_offset) for lc in stream)
         return readable_light_curves(stream, self.backbone, self.band, self.cleaning, self.report)
 
     def _windows(self, light_curves):
         size = self.backbone.window_size
         multi_band = bool(getattr(self.backbone, "band_names", None))
         for index, lc in enumerate(light_curves):
+            if self.float32_first:
+                # float32-first centring depends on the time scale: JD -> MJD.
+                lc = to_mjd(lc, self.report)
             bands = self.backbone.band_indices(lc.band) if multi_band else None
             windows = sequential_windows(lc.as_array(), size, mode=self.window_mode,
                                          float32_first=self.float32_first, bands=bands)

@@ -35,6 +35,10 @@ def select_band(lc, backbone, band):
             raise DataError(f"Light curve {lc.id!r} has no band column; this model reads bands {backbone.band_names}.")
         backbone.band_indices(lc.band)
         return lc
+    if band is not None and lc.band is None:
+        from astromer.data.lightcurves import no_band_column
+
+        raise DataError(no_band_column([band], f"the table (light curve {lc.id!r})", "--band (band= in Python)"))
     return lc.single_band(band, "pass band=... (--band on the command line).")
 
 

@@ -22,7 +22,7 @@ class EmbeddedTable(NamedTuple):
 def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", band=None,
                 window_mode="nonoverlapping", float32_first=False, batch_size=256, progress=True,
                 standardize=False, statistics=None, compat="auto", cleaning=None, cleaning_overrides=None,
-                on_error="skip"):
+                on_error="skip", time_offset=0.0):
     """Embeds every light curve of `data` with the model of `weights` and
     streams the result to `out` (see `Embedder.write_parquet`).
 
@@ -32,7 +32,8 @@ def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", b
         data: Parquet/CSV file or folder (id, time, mag, err[, band]).
         out: the output Parquet file.
         preset, layer, pooling, band, window_mode, float32_first, batch_size,
-        compat, cleaning, on_error: as for `Embedder` / `Embedder.from_weights`.
+        compat, cleaning, on_error, time_offset: as for `Embedder` /
+        `Embedder.from_weights`.
         cleaning_overrides: thresholds (`min_error`, `max_error`,
             `min_observations`) changed on top of the cleaning the compat
             mode chose.
@@ -48,16 +49,14 @@ def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", b
     embedder = Embedder.from_weights(
         weights, preset=preset, layer=layer, pooling=pooling, band=band,
         window_mode=window_mode, float32_first=float32_first, batch_size=batch_size, compat=compat,
-        cleaning=cleaning, on_error=on_error,
+        cleaning=cleaning, on_error=on_error, time_offset=time_offset,
     )
     if cleaning_overrides:
         embedder.cleaning = dataclasses.replace(embedder.cleaning, **cleaning_overrides)
     if progress:
         why = (" (weights converted from an original checkpoint)"
                if compat == "auto" and embedder.compat == "original" else "")
-        print(f"compat {embedder.compat}{why}: windows {embedder.window_mode}, "
-              f"{'float32' if embedder.float32_first else 'float64'} centring, errors kept in "
-              f"({embedder.cleaning.min_error:g}, {embedder.cleaning.max_error:g})"
+        print(f"compat {embedder.compat}{why}: {preprocessing_line(embedder)}"
               + ("; --compat default for the papers' preprocessing" if embedder.compat == "original" else ""))
     if statistics:
         # A catalogue's statistics: standardised as written, one pass.
@@ -71,3 +70,19 @@ def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", b
         write_statistics(stats, statistics_path(out), source=str(data))
         standardize_parquet(out, stats)
     return EmbeddedTable(count, embedder.backbone.hidden_dim, embedder.report)
+
+
+def preprocessing_line(embedder):
+    """What the encoder is really given, in one line: windows, centring,
+    the error bounds applied (the open interval and the magnitude bound
+    together: compat original keeps (-inf, inf) but rows beyond
+    `max_abs_err` are still dropped) and the time scale."""
+    cleaning = embedder.cleaning
+    low, high, bound = cleaning.min_error, cleaning.max_error, cleaning.max_abs_err
+    bounds = f"errors kept in ({low:g}, {high:g})"
+    if bound is not None and (low < -bound or high > bound):
+        bounds += f" and |error| <= {bound:g}"
+    centring = "float32 centring (Julian Dates moved to MJD)" if embedder.float32_first else "float64 centring"
+    offset = f", {embedder.time_offset:g} days subtracted from times" if embedder.time_offset else ""
+    return (f"windows {embedder.window_mode}, {centring}{offset}, {bounds}, "
+            f"at least {cleaning.min_observations} observation(s) per light curve")

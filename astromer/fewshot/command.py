@@ -101,8 +101,10 @@ def _only_bands(light_curves, bands):
     from astromer.data.lightcurves import bands_of
 
     present = bands_of(light_curves)
-    if not present:
-        return light_curves
+    if not present and light_curves:
+        from astromer.data.lightcurves import no_band_column
+
+        raise ValueError(no_band_column(bands, option="--band / --bands"))
     missing = [b for b in bands if str(b) not in present]
     if missing:
         raise ValueError(f"band(s) {missing} not in the light curves; their bands are {present}")

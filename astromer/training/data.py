@@ -144,9 +144,11 @@ def check_band_present(light_curves, config):
     wanted = config.get("data", {}).get("band")
     if wanted is None or config["model"].get("band_names"):
         return
-    from astromer.data.lightcurves import bands_of
+    from astromer.data.lightcurves import bands_of, no_band_column
 
     present = bands_of(light_curves)
+    if not present and light_curves:
+        raise ValueError(no_band_column([wanted], option="--set data.band"))
     if present and str(wanted) not in present:
         raise ValueError(f"band {wanted!r} (data.band) is not in the table; its bands are {present}")
 
