@@ -282,14 +282,23 @@ def read_labels(path):
     return dict(zip(ids, frame["label"]))
 
 
-def count_rows(source):
+def count_rows(source, band=None):
     """Number of observation rows of a Parquet/CSV source (Parquet: from its
-    metadata, without reading the data)."""
+    metadata, without reading the data); with `band`, the rows of that band
+    (only the band column is read). A source without a band column counts
+    all its rows."""
     import pyarrow.parquet as pq
 
     total = 0
     for file in _table_files(os.fspath(source)):
-        if file.endswith((".csv", ".csv.gz")):
+        csv = file.endswith((".csv", ".csv.gz"))
+        names = list(pd.read_csv(file, nrows=0).columns) if csv else pq.ParquetFile(file).schema_arrow.names
+        column = next((a for a in COLUMN_ALIASES["band"] if a in names), None)
+        if band is not None and column is not None:
+            values = (pd.read_csv(file, usecols=[column])[column] if csv
+                      else pq.read_table(file, columns=[column]).column(0).to_pandas())
+            total += int((values.astype(str) == str(band)).sum())
+        elif csv:
             with (open(file, "rb")) as f:
                 total += max(0, sum(1 for _ in f) - 1)
         else:

@@ -69,6 +69,7 @@ def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", b
         stats = embedding_statistics(out)
         write_statistics(stats, statistics_path(out), source=str(data))
         standardize_parquet(out, stats)
+        warn_own_statistics(out, count)
     return EmbeddedTable(count, embedder.backbone.hidden_dim, embedder.report)
 
 
@@ -86,3 +87,21 @@ def preprocessing_line(embedder):
     offset = f", {embedder.time_offset:g} days subtracted from times" if embedder.time_offset else ""
     return (f"windows {embedder.window_mode}, {centring}{offset}, {bounds}, "
             f"at least {cleaning.min_observations} observation(s) per light curve")
+
+
+def warn_own_statistics(out, count):
+    """New objects standardised with their own mean and std are not
+    comparable with a catalogue standardised with its own: if a catalogue's
+    statistics lie beside the output, say so (on stderr) and how to use them."""
+    import glob
+    import os
+    import sys
+
+    own = os.path.abspath(statistics_path(out))
+    others = sorted(p for p in glob.glob(os.path.join(os.path.dirname(own), "*.stats.json"))
+                    if os.path.abspath(p) != own)
+    if others:
+        print(f"warning: these {count:,} embeddings are standardised with their own statistics, not with "
+              f"those of {others[0]}" + (f" (and {len(others) - 1} more)" if len(others) > 1 else "")
+              + f": to compare or search them against that catalogue, pass --statistics {others[0]}",
+              file=sys.stderr)

@@ -35,12 +35,11 @@ def write_parquet(embedder, source, path, chunk=10_000, progress=True, transform
                         ("embedding", pa.list_(pa.float32()))])
     tmp = str(path) + ".tmp"
     # The bar counts light curves (its rate is light curves per second); rows
-    # read from the files, the only count with a known total, are shown next
-    # to it because they arrive in large chunks and would make a jumpy bar.
-    total_rows = _total_rows(source) if progress else None
-    rows = [0]
+    # of the band embedded, the only count with a known total, are shown next
+    # to it (the cleaning report counts the same rows).
+    total_rows = _total_rows(source, embedder.band) if progress else None
     try:
-        written = _write(embedder, source, tmp, schema, chunk, progress, total_rows, rows, transform)
+        written = _write(embedder, source, tmp, schema, chunk, progress, total_rows, transform)
     except BaseException:
         # Nothing half-written is left behind (an absent band, a bad table,
         # Ctrl-C).
@@ -51,17 +50,18 @@ def write_parquet(embedder, source, path, chunk=10_000, progress=True, transform
     return written
 
 
-def _write(embedder, source, tmp, schema, chunk, progress, total_rows, rows, transform):
+def _write(embedder, source, tmp, schema, chunk, progress, total_rows, transform):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     written = 0
     buffer = []
+    rows_in = embedder.report.rows_in  # the report may hold an earlier call's counts
     with progress_bar(unit="light curves", enabled=progress, desc="embedding") as bar:
-        def rows_read(n):
-            rows[0] += n
+        def rows_read(_):
             of_total = f"/{total_rows:,}" if total_rows else ""
-            bar.set_postfix_str(f"rows {rows[0]:,}{of_total}", refresh=False)
+            band = f" of {embedder.band}" if embedder.band is not None else ""
+            bar.set_postfix_str(f"rows{band} {embedder.report.rows_in - rows_in:,}{of_total}", refresh=False)
 
         with pq.ParquetWriter(tmp, schema) as writer:
             def flush():
@@ -78,6 +78,8 @@ def _write(embedder, source, tmp, schema, chunk, progress, total_rows, rows, tra
             for row in embedder.iter_embeddings(source, on_rows=rows_read if progress else None):
                 buffer.append(row)
                 written += 1
+                if progress:
+                    rows_read(0)
                 bar.update(1)
                 if len(buffer) >= chunk:
                     flush()
@@ -86,12 +88,12 @@ def _write(embedder, source, tmp, schema, chunk, progress, total_rows, rows, tra
     return written
 
 
-def _total_rows(source):
+def _total_rows(source, band):
     from astromer.data.lightcurves import count_rows
 
     if not isinstance(source, (str, os.PathLike)):
         return None
     try:
-        return count_rows(source)
+        return count_rows(source, band)
     except Exception:  # noqa: BLE001 - the count is only for the display
         return None
