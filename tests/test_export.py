@@ -1,5 +1,11 @@
 """astromer-export: ONNX files with the light-curve hub's interface, checked
-under onnxruntime against the Keras model."""
+under onnxruntime against the Keras model with `LIMITS` (docs/export.md)."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,62 +16,126 @@ from tests.conftest import requires_tensorflow_backend, shared_path
 pytest.importorskip("onnxruntime")
 pytest.importorskip("tf2onnx")
 
+from astromer.export import LIMITS  # noqa: E402
 
-def eros_hub_windows(count=100):
-    """The windows of `count` EROS_R light curves in the hub's format."""
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_export(args, cwd):
+    """`astromer-export ARGS` in a fresh process, as a user types it."""
+    script = Path(sys.executable).with_name("astromer-export")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "astromer.cli.export"]
+    return subprocess.run(command + list(args), cwd=cwd, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+@pytest.fixture(scope="module")
+def a1_onnx(tmp_path_factory):
+    """docs/export.md's first command on the published weights."""
+    requires_tensorflow_backend()
+    weights = shared_path("weights", "astromer1-macho")
+    folder = tmp_path_factory.mktemp("a1")
+    return folder, run_export(["--weights", str(weights), "--out", "astromer1.onnx"], cwd=folder)
+
+
+def test_docs_state_the_limits_the_command_uses():
+    text = (ROOT / "docs" / "export.md").read_text()
+    found = re.search(r"limits: `mean` ([0-9.e+-]+), `max` and `sequence` ([0-9.e+-]+)", text)
+    assert found, "docs/export.md must state the limits"
+    assert (float(found[1]), float(found[2])) == (LIMITS.mean, LIMITS.steps)
+
+
+def test_the_documented_command_exports_the_published_a1(a1_onnx):
+    folder, result = a1_onnx
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(os.listdir(folder)) == ["astromer1.onnx"]  # no temporary file left beside it
+    report = result.stdout.strip().splitlines()[-1]
+    diffs = dict(re.findall(r"(mean|max|sequence) ([0-9.]+e[+-]\d+)", report))
+    assert sorted(diffs) == ["max", "mean", "sequence"], report
+    for name, value in diffs.items():
+        # within the limits, and not zero: the check compared two evaluations
+        assert 0 < float(value) <= LIMITS.of(name), report
+    assert f"limits {LIMITS.describe()}" in report
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(folder / "astromer1.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["input", "times", "mask_in"]
+    assert session.get_inputs()[0].shape[1:] == [200, 1]  # dynamic batch
+    assert sorted(o.name for o in session.get_outputs()) == ["max", "mean", "sequence"]
+
+
+@pytest.mark.slow
+def test_a_failed_check_is_a_user_error_and_leaves_no_file(tmp_path):
+    requires_tensorflow_backend()
+    weights = shared_path("weights", "astromer1-macho")
+    # A1's single steps differ by about 3e-4 between onnxruntime and Keras.
+    result = run_export(["--weights", str(weights), "--out", "exports/astromer1.onnx", "--atol-steps", "1e-6"],
+                        cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith("astromer-export: error: "), result.stderr[-3000:]
+    assert "sequence" in errors[0] and "> 1e-06" in errors[0] and "nothing was written" in errors[0]
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert os.listdir(tmp_path) == []  # neither the file, a temporary one, nor the folder made for it
+
+
+def eros_table(count, band="EROS_R"):
+    """The first `count` EROS-1 light curves of `band` (id, time, mag, err)."""
+    table = pd.read_parquet(shared_path("data", "eros1_lmc", "lightcurves.parquet"))
+    table = table[table["band"] == band].drop(columns="band")
+    return table[table["id"].isin(table["id"].drop_duplicates().iloc[:count])]
+
+
+def hub_windows(table, cleaning, **windowing):
+    """Every window of `table` in the hub's format, and the id of each."""
     from astromer.data.cleaning import CleaningConfig, clean_light_curves
     from astromer.data.lightcurves import iter_light_curves
     from astromer.data.windows import sequential_windows
 
-    table = pd.read_parquet(shared_path("data", "eros1_lmc", "lightcurves.parquet"))
-    table = table[table["id"].isin(table["id"].drop_duplicates().iloc[:count]) & (table["band"] == "EROS_R")]
-    parts = [sequential_windows(lc.as_array(), 200)
-             for lc in clean_light_curves(iter_light_curves(table.drop(columns="band")), CleaningConfig())]
+    ids, parts = [], []
+    for lc in clean_light_curves(iter_light_curves(table), CleaningConfig.from_dict(cleaning)):
+        parts.append(sequential_windows(lc.as_array(), 200, **windowing))
+        ids += [lc.id] * len(parts[-1]["starts"])
     stack = {k: np.concatenate([p[k] for p in parts]) for k in ("magnitudes", "times", "padding_mask")}
-    return {"input": stack["magnitudes"][..., None], "times": stack["times"][..., None],
-            "mask_in": (1.0 - stack["padding_mask"])[..., None]}
+    return ids, {"input": stack["magnitudes"][..., None], "times": stack["times"][..., None],
+                 "mask_in": (1.0 - stack["padding_mask"])[..., None]}
 
 
-def test_published_a1_exports_and_matches_keras_on_eros(tmp_path):
-    requires_tensorflow_backend()
-    import astromer
-    from astromer.export import check_onnx, export_model
+def onnx_outputs(path, windows):
+    import onnxruntime
 
-    model = astromer.load_model(shared_path("weights", "astromer1-macho"))
-    hub = export_model(model.backbone, tmp_path / "a1.onnx")
-    windows = eros_hub_windows()
-    assert len(windows["input"]) >= 100
-    # the pooled embedding within 1e-4; single steps of A1 (no residuals)
-    # within its float-order sensitivity (measured 3.5e-4 here)
-    diffs = check_onnx(tmp_path / "a1.onnx", hub, windows, atol=1e-4, atol_steps=1e-3)
-    print("A1 ONNX vs Keras:", diffs)
-    # the hub's mean output is the Embedder's per-window mean pooling
-    from astromer.embedding import Embedder
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feed = {i.name: windows[i.name].astype(np.float32) for i in session.get_inputs()}
+    return dict(zip([o.name for o in session.get_outputs()], session.run(None, feed)))
 
-    pooled = Embedder(model.backbone).pooled_model().predict_on_batch({
-        "magnitudes": windows["input"][..., 0], "times": windows["times"][..., 0],
-        "padding_mask": 1 - windows["mask_in"][..., 0], "hidden_mask": 0 * windows["mask_in"][..., 0]})
+
+def test_published_a1_onnx_matches_keras_on_eros(a1_onnx):
+    folder, result = a1_onnx
+    assert result.returncode == 0, result.stderr[-3000:]
     import keras
 
-    mean = keras.ops.convert_to_numpy(hub([windows[k] for k in ("input", "times", "mask_in")])["mean"])
-    np.testing.assert_allclose(mean, np.asarray(pooled), atol=1e-5)
+    import astromer
+    from astromer.export import check_onnx, hub_model
+
+    model = astromer.load_model(shared_path("weights", "astromer1-macho"))
+    hub = hub_model(model.backbone)
+    # the hub's convention: windows centred in float64
+    _, windows = hub_windows(eros_table(100), {"min_observations": 1})
+    assert len(windows["input"]) >= 100
+    diffs = check_onnx(folder / "astromer1.onnx", hub, windows)  # raises over LIMITS
+    print("A1 ONNX vs Keras on EROS:", diffs)
 
     # Which float32 evaluation is right where they differ: a float64 copy of
     # the encoder. The exported model's steps are no further from it than
-    # Keras' own float32 steps are (both about 4e-4 on A1): the 1e-4 the
-    # per-step outputs miss is float32's, not the export's.
+    # Keras' own float32 steps are (both about 5e-4 on A1): what the single
+    # steps differ by is float32's, not the export's.
     exact = float64_sequence(model.backbone, windows)
     valid = windows["mask_in"][..., 0] > 0
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(tmp_path / "a1.onnx"), providers=["CPUExecutionProvider"])
-    onnx_steps = dict(zip([o.name for o in session.get_outputs()],
-                          session.run(None, {k: windows[k].astype(np.float32) for k in ("input", "times", "mask_in")})))
     keras_steps = keras.ops.convert_to_numpy(hub([windows[k] for k in ("input", "times", "mask_in")])["sequence"])
     keras_error = np.abs(keras_steps - exact)[valid].max()
-    onnx_error = np.abs(onnx_steps["sequence"] - exact)[valid].max()
+    onnx_error = np.abs(onnx_outputs(folder / "astromer1.onnx", windows)["sequence"] - exact)[valid].max()
     print(f"steps vs float64: Keras {keras_error:.2e}, ONNX {onnx_error:.2e}")
-    assert 1e-5 < keras_error < 1e-3 and onnx_error <= 1.25 * keras_error
+    assert 1e-5 < keras_error < LIMITS.steps and onnx_error <= 1.25 * keras_error
 
 
 def float64_sequence(backbone, windows):
@@ -85,48 +155,181 @@ def float64_sequence(backbone, windows):
     return keras.ops.convert_to_numpy(copy(x, training=False)["sequence_output"])
 
 
-def test_an_a2_run_exports_through_the_command(tmp_path, capsys):
-    requires_tensorflow_backend()
+def test_onnx_mean_equals_astromer_embed_on_eros(a1_onnx, tmp_path):
+    """The ONNX `mean` is `astromer-embed --no-standardize`'s embedding when
+    both see the same windows. For the published weights astromer-embed
+    uses compat original (float32-first centring, no row dropped for its
+    error); windows centred in float64 (the hub's convention) are other
+    inputs, and the embeddings move by more than the limit."""
+    folder, result = a1_onnx
+    assert result.returncode == 0, result.stderr[-3000:]
+    from astromer.cli.embed import main
+    from astromer.embedding.compat import original_settings
+
+    weights = str(shared_path("weights", "astromer1-macho"))
+    table = eros_table(100)
+    table.to_parquet(tmp_path / "eros.parquet")
+    original = original_settings()
+    runs = {"original": [], "default": ["--compat", "default"]}  # astromer-embed options
+    embedded = {}
+    for name, options in runs.items():
+        out = tmp_path / f"{name}.parquet"
+        assert main(["--weights", weights, "--data", str(tmp_path / "eros.parquet"), "--out", str(out),
+                     "--no-standardize", *options]) == 0
+        embedded[name] = pd.read_parquet(out).set_index("id")
+        assert len(embedded[name]) == 100 and (embedded[name]["n_windows"] == 1).all()  # EROS: <= 125 points
+
+    def worst(run, cleaning, **windowing):
+        ids, windows = hub_windows(table, cleaning, **windowing)
+        mean = onnx_outputs(folder / "astromer1.onnx", windows)["mean"]
+        return float(np.abs(mean - np.stack(embedded[run].loc[ids, "embedding"].to_numpy())).max())
+
+    # the windows each compat mode makes
+    same = {"original": worst("original", original["cleaning"], mode="original", float32_first=True),
+            "default": worst("default", {"min_observations": 1}, mode="nonoverlapping")}
+    # compat original's rows and windows, centred in float64 as the hub does
+    centring = worst("original", original["cleaning"], mode="original", float32_first=False)
+    print(f"ONNX mean vs astromer-embed, same windows: {same}; float64 instead of float32-first centring: "
+          f"{centring:.2e}")
+    assert same["original"] <= LIMITS.mean and same["default"] <= LIMITS.mean
+    assert centring > LIMITS.mean  # other inputs, not an export error
+
+
+def small_run(tmp_path, preset, *settings):
     from astromer import training
+
+    model = training.build_pretrainer(training.resolve_config(preset, list(settings)))
+    model.save(tmp_path / f"{preset}.keras")
+    return tmp_path / f"{preset}.keras", model
+
+
+def test_astroco_exports_through_the_command_and_matches_keras(tmp_path, capsys):
+    requires_tensorflow_backend()
+    import onnx
+
+    from astromer.cli.export import main
+    from astromer.export import check_onnx, hub_model, random_hub_inputs
+
+    # AstroCo-S's blocks (bf16 policy, exact GELU everywhere), fewer and narrower
+    weights, model = small_run(tmp_path, "astroco-s", "model.num_layers=2", "model.head_dim=16")
+    assert main(["--weights", str(weights), "--out", str(tmp_path / "astroco.onnx")]) == 0
+    print(capsys.readouterr().out)
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "astroco.onnx")).graph.node}
+    assert "Erf" in ops and "Erfc" not in ops  # the exact GELU, through ONNX's Erf
+    hub = hub_model(model.backbone)
+    windows = random_hub_inputs(hub, 8, seed=1)  # other windows than the command's check
+    diffs = check_onnx(tmp_path / "astroco.onnx", hub, windows)
+    print("AstroCo ONNX vs Keras:", diffs)
+    assert [i.name for i in hub.inputs] == ["input", "times", "mask_in", "errors"]
+
+
+@pytest.mark.slow
+def test_astroco_s_preset_exports_within_the_limits(tmp_path, capsys):
+    requires_tensorflow_backend()
     from astromer.cli.export import main
 
-    model = training.build_pretrainer(training.resolve_config("a2", ["model.num_layers=2"]))
-    model.save(tmp_path / "a2.keras")
-    assert main(["--weights", str(tmp_path / "a2.keras"), "--out", str(tmp_path / "a2.onnx")]) == 0
-    out = capsys.readouterr().out
-    assert "onnxruntime vs Keras on 4 random windows" in out
+    weights, _ = small_run(tmp_path, "astroco-s")
+    assert main(["--weights", str(weights), "--out", str(tmp_path / "astroco-s.onnx")]) == 0
+    print(capsys.readouterr().out)
+
+
+def test_an_a2_run_exports_through_the_command(tmp_path, capsys):
+    requires_tensorflow_backend()
+    from astromer.cli.export import main
+
+    weights, _ = small_run(tmp_path, "a2", "model.num_layers=2")
+    assert main(["--weights", str(weights), "--out", str(tmp_path / "a2.onnx")]) == 0
+    assert "onnxruntime vs Keras on 4 random windows" in capsys.readouterr().out
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(tmp_path / "a2.onnx"), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["input", "times", "mask_in"]
     assert sorted(o.name for o in session.get_outputs()) == ["max", "mean", "sequence"]
-    assert session.get_inputs()[0].shape[1:] == [200, 1]  # dynamic batch
+    assert sorted(os.listdir(tmp_path)) == ["a2.keras", "a2.onnx"]
 
 
-def test_a_model_that_cannot_be_exported_names_the_layer(tmp_path):
-    requires_tensorflow_backend()
-    from astromer.export import export_model
-    from astromer.models.astroco_backbone import AstroCoBackbone
-
-    backbone = AstroCoBackbone(num_layers=1, num_heads=2, head_dim=4, window_size=32)
-    with pytest.raises(ValueError, match="layer 'fusion' has an operation with no ONNX equivalent"):
-        export_model(backbone, tmp_path / "astroco.onnx")
-    assert not (tmp_path / "astroco.onnx").exists()
-
-
-def test_savedmodel_serves_the_hub_outputs(tmp_path):
+def test_savedmodel_through_the_command_serves_the_hub_outputs(tmp_path, capsys):
     requires_tensorflow_backend()
     import keras
     import tensorflow as tf
 
-    from astromer.export import export_model, random_hub_inputs
-    from astromer.models.astromer_backbone import AstromerBackbone
+    from astromer.cli.export import main
+    from astromer.export import hub_model, random_hub_inputs
 
-    backbone = AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=32)
-    hub = export_model(backbone, tmp_path / "saved", format="savedmodel")
-    x = random_hub_inputs(hub, 3)
-    loaded = tf.saved_model.load(str(tmp_path / "saved"))  # kept: its variables must outlive the call
+    weights, model = small_run(tmp_path, "a1", "model.num_layers=1")
+    saved = tmp_path / "saved"
+    for _ in range(2):  # the second run replaces the first SavedModel
+        assert main(["--weights", str(weights), "--format", "savedmodel", "--out", str(saved)]) == 0
+        assert "TensorFlow vs Keras on 4 random windows" in capsys.readouterr().out
+        assert sorted(os.listdir(tmp_path)) == ["a1.keras", "saved"]
+    hub = hub_model(model.backbone)
+    x = random_hub_inputs(hub, 3, seed=2)
+    loaded = tf.saved_model.load(str(saved))  # kept: its variables must outlive the call
     served = loaded.serve([x["input"], x["times"], x["mask_in"]])
     expected = hub([x["input"], x["times"], x["mask_in"]])
     for name in ("mean", "max", "sequence"):
         np.testing.assert_allclose(served[name].numpy(), keras.ops.convert_to_numpy(expected[name]), atol=1e-5)
+
+
+def test_a_failed_onnx_check_leaves_nothing(tmp_path, capsys):
+    requires_tensorflow_backend()
+    from astromer.cli.export import main
+
+    weights, _ = small_run(tmp_path, "a1", "model.num_layers=1")
+    # no difference at all allowed: float32 evaluations in another order differ
+    code = main(["--weights", str(weights), "--out", str(tmp_path / "exports" / "a1.onnx"), "--atol-mean", "0",
+                 "--atol-steps", "0"])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and error.startswith("astromer-export: error: the ONNX file under onnxruntime differs")
+    assert "> 0 " in error and "nothing was written to" in error and "\n" not in error
+    assert os.listdir(tmp_path) == ["a1.keras"]
+
+
+def test_a_failed_savedmodel_export_leaves_nothing(tmp_path, capsys, monkeypatch):
+    requires_tensorflow_backend()
+    from astromer.cli.export import main
+    from astromer.export import ExportCheckError, files
+
+    weights, _ = small_run(tmp_path, "a1", "model.num_layers=1")
+
+    def failing(path, *args):
+        assert os.path.exists(os.path.join(path, "saved_model.pb"))  # written, then refused
+        raise ExportCheckError("the SavedModel differs from the Keras model by more than the limits: mean 1 > 0")
+
+    monkeypatch.setattr(files, "check_savedmodel", failing)
+    assert main(["--weights", str(weights), "--format", "savedmodel", "--out", str(tmp_path / "a" / "saved")]) == 2
+    assert "nothing was written to" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == ["a1.keras"]
+
+
+def test_an_out_that_must_not_be_replaced_fails_before_loading(tmp_path, capsys):
+    from astromer.cli.export import main
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("keep")
+    weights = tmp_path / "model.keras"
+    weights.write_bytes(b"")  # never read: the destination is refused first
+    assert main(["--weights", str(weights), "--format", "savedmodel", "--out", str(tmp_path / "notes")]) == 2
+    assert "is a folder that is not a SavedModel" in capsys.readouterr().err
+    assert main(["--weights", str(weights), "--out", str(tmp_path / "notes")]) == 2
+    assert "pass a file name for the ONNX model" in capsys.readouterr().err
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "keep"
+
+
+def test_a_graph_onnxruntime_refuses_names_the_layer(tmp_path, monkeypatch):
+    requires_tensorflow_backend()
+    import onnxruntime
+
+    from astromer.export import export_model
+    from astromer.models.astroco_backbone import AstroCoBackbone
+
+    def refuse(path, **kwargs):
+        raise RuntimeError("[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : Could not find an implementation for "
+                           "Erfc(13) node with name 'astromer_hub_1/astro_co_backbone_1/input_embedding_1/"
+                           "fusion_1/Gelu/Erfc'")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
+    backbone = AstroCoBackbone(num_layers=1, num_heads=2, head_dim=4, window_size=32)
+    with pytest.raises(ValueError, match="layer 'fusion' has an operation with no ONNX equivalent"):
+        export_model(backbone, tmp_path / "astroco.onnx")
+    assert not (tmp_path / "astroco.onnx").exists()

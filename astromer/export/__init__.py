@@ -3,11 +3,18 @@
 - `hub`: the encoder wrapped with the inputs and outputs of the
   `light-curve` package's embedding hub (`input`, `times`, `mask_in` ->
   `mean`, `max`, `sequence`).
-- `files`: `export_model` (ONNX or SavedModel) and `check_onnx` (the
-  exported file under onnxruntime against the Keras model).
+- `checks`: `LIMITS` (the tolerances of every check) and `check_onnx` /
+  `check_savedmodel` (an exported file against the Keras model).
+- `files`: `export_model` (ONNX or SavedModel) and `export_workflow`
+  (`astromer-export`: export, check, then rename into place).
+- `onnx_ops`: TensorFlow operations tf2onnx lacks, in ONNX ones (AstroCo's
+  exact GELU).
 """
 
-from astromer.export.files import FORMATS, check_onnx, export_model, export_workflow, random_hub_inputs
+from astromer.export.checks import (LIMITS, CheckLimits, ExportCheckError, check_onnx, check_savedmodel,
+                                    random_hub_inputs)
+from astromer.export.files import FORMATS, export_model, export_workflow
 from astromer.export.hub import hub_model
 
-__all__ = ["FORMATS", "check_onnx", "export_model", "export_workflow", "hub_model", "random_hub_inputs"]
+__all__ = ["FORMATS", "LIMITS", "CheckLimits", "ExportCheckError", "check_onnx", "check_savedmodel", "export_model",
+           "export_workflow", "hub_model", "random_hub_inputs"]

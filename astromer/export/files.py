@@ -1,8 +1,16 @@
-"""Writing an exported encoder, and checking an ONNX file against Keras."""
+"""Writing an exported encoder: `export_model` (ONNX or SavedModel) and
+`export_workflow` (what `astromer-export` does: export to a temporary name
+beside `out`, check, and only then rename)."""
 
 import os
+import shutil
+import tempfile
+import warnings
 
 import numpy as np
+
+from astromer.errors import AstromerError
+from astromer.export.checks import LIMITS, ExportCheckError, check_onnx, check_savedmodel, random_hub_inputs
 
 FORMATS = ("onnx", "savedmodel")
 
@@ -11,17 +19,23 @@ def export_model(backbone, out, format="onnx"):
     """Exports `hub_model(backbone)` to `out`: an ONNX file (dynamic batch,
     through Keras' exporter: tf2onnx under TensorFlow) or a TensorFlow
     SavedModel folder. Raises ValueError naming the layer when a layer has
-    no ONNX equivalent."""
+    no ONNX equivalent. Returns the Keras hub model."""
     from astromer.export.hub import hub_model
 
     if format not in FORMATS:
         raise ValueError(f"Unknown export format {format!r}; use one of {FORMATS}.")
-    model = hub_model(_float32(backbone))
+    model = hub_model(backbone)
     # Keras exports only a model that has run once.
     model([np.ones((1,) + tuple(i.shape[1:]), np.float32) for i in model.inputs], training=False)
     try:
         if format == "onnx":
-            model.export(os.fspath(out), format="onnx", verbose=False)
+            from astromer.export import onnx_ops
+
+            onnx_ops.register()  # AstroCo's exact GELU (Erfc) as 1 - Erf
+            with warnings.catch_warnings():
+                # Keras' tf2onnx patch probes `np.object`, which NumPy 2 warns about.
+                warnings.filterwarnings("ignore", message=".*np.object.*", category=FutureWarning)
+                model.export(os.fspath(out), format="onnx", verbose=False)
         else:
             model.export(os.fspath(out), format="tf_saved_model", verbose=False)
     except ImportError as error:
@@ -36,9 +50,8 @@ def export_model(backbone, out, format="onnx"):
 
 
 def _check_loads(path, model):
-    """An exported graph that ONNX Runtime refuses (an operator with no ONNX
-    equivalent, e.g. the exact GELU's Erfc) is removed and reported with the
-    layer it comes from."""
+    """An exported graph that ONNX Runtime refuses (an operation with no
+    ONNX equivalent) is removed and reported with the layer it comes from."""
     try:
         import onnxruntime
     except ImportError:
@@ -51,18 +64,6 @@ def _check_loads(path, model):
         raise ValueError("The exported ONNX graph does not load in onnxruntime"
                          + (f": layer {layer!r} has an operation with no ONNX equivalent" if layer else "")
                          + f" ({str(error)[:300]}).") from None
-
-
-def _float32(backbone):
-    """`backbone` in float32: mixed-precision presets (AstroCo: bfloat16)
-    keep float32 weights, and ONNX Runtime's CPU kernels want one dtype."""
-    policy = backbone.get_config().get("dtype")
-    name = policy.get("config", {}).get("name") if isinstance(policy, dict) else policy
-    if name in (None, "float32"):
-        return backbone
-    copy = type(backbone).from_config({**backbone.get_config(), "dtype": "float32"})
-    copy.set_weights(backbone.get_weights())
-    return copy
 
 
 def _layer_in(message, model):
@@ -80,64 +81,81 @@ def _layer_in(message, model):
     return found
 
 
-def check_onnx(path, model, inputs, atol=1e-4, atol_steps=None):
-    """Runs the ONNX file at `path` under onnxruntime on `inputs` (dict of
-    `(batch, steps, 1)` arrays by input name) and compares every output
-    with the Keras `model`'s. Returns the largest absolute difference per
-    output; raises AssertionError when `mean` differs by more than `atol`
-    or `sequence` / `max` (single steps, not averaged) by more than
-    `atol_steps` (default `atol`). Astromer 1 has no residual connections,
-    and one step's output moves by up to 1.6e-3 with the order of float
-    operations alone (the authors' code with oneDNN on and off, ORACLES.md)."""
-    import keras
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
-    names = [i.name for i in session.get_inputs()]
-    feed = {name: np.asarray(inputs[_input_key(name, inputs)], np.float32) for name in names}
-    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, feed)))
-    expected = model([inputs[n] for n in [i.name for i in model.inputs]], training=False)
-    diffs = {}
-    for name, value in expected.items():
-        key = next(k for k in got if k == name or k.startswith(name))
-        diffs[name] = float(np.abs(got[key] - keras.ops.convert_to_numpy(value)).max())
-    limits = {name: atol if name == "mean" else (atol_steps or atol) for name in diffs}
-    over = {name: d for name, d in diffs.items() if not d <= limits[name]}
-    if over:
-        raise AssertionError(f"ONNX outputs differ from Keras by more than allowed ({limits}): {diffs}")
-    return diffs
-
-
-def _input_key(name, inputs):
-    # Exporters may suffix input names (e.g. "input:0").
-    return name if name in inputs else name.split(":")[0]
-
-
-def export_workflow(weights, out, format="onnx", preset=None, check_batch=4):
-    """What `astromer-export` does: load `weights`, export, and (ONNX) check
-    the file under onnxruntime on random windows. Returns a one-line report."""
+def export_workflow(weights, out, format="onnx", preset=None, check_batch=4, limits=LIMITS):
+    """What `astromer-export` does: load `weights`, export to a temporary
+    name in `out`'s folder, check it on `check_batch` random windows
+    against the Keras model (ONNX: under onnxruntime; SavedModel: loaded
+    back with TensorFlow) within `limits`, and only then rename it to `out`
+    (replacing an earlier export). Nothing is left at `out` or beside it
+    when anything fails. Returns a one-line report; raises
+    `ExportCheckError` (a user-facing error) when the check fails."""
     from astromer.training import load_weights
 
+    given, out = os.fspath(out), os.path.abspath(os.fspath(out))
+    _check_destination(given, out, format)
     model = load_weights(weights, preset)[0]
-    hub = export_model(model.backbone, out, format)
-    if format != "onnx":
-        return f"wrote {out} (SavedModel; serving signature with the hub's inputs and outputs)"
+    created = _make_folder(os.path.dirname(out))
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", suffix=".partial", dir=os.path.dirname(out))
+    done = False
     try:
-        diffs = check_onnx(out, hub, random_hub_inputs(hub, check_batch))
-    except ImportError:
-        return f"wrote {out} (onnxruntime not installed: not checked)"
-    return (f"wrote {out}; onnxruntime vs Keras on {check_batch} random windows: max |diff| "
-            + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
+        written = os.path.join(staging, os.path.basename(out))
+        hub = export_model(model.backbone, written, format)
+        diffs = _check(written, hub, format, check_batch, limits, given)
+        if os.path.isdir(out):  # an earlier SavedModel (`_check_destination`): moved aside, then deleted
+            os.replace(out, os.path.join(staging, "replaced"))
+        os.replace(written, out)
+        done = True
+    finally:
+        # Also on Ctrl-C: neither a partial file nor a folder made for it stays.
+        shutil.rmtree(staging, ignore_errors=True)
+        for folder in [] if done else created:
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
+    what = "ONNX" if format == "onnx" else "SavedModel; serving signature with the hub's inputs and outputs"
+    if diffs is None:
+        return f"wrote {given} ({what}; onnxruntime not installed: not checked)"
+    checker = "onnxruntime" if format == "onnx" else "TensorFlow"
+    return (f"wrote {given} ({what}); {checker} vs Keras on {check_batch} random windows: max |diff| "
+            + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()) + f" (limits {limits.describe()})")
 
 
-def random_hub_inputs(hub, batch, seed=0):
-    """Random windows in the hub's format: magnitudes and times centred,
-    the last quarter of each window padded."""
-    rng = np.random.default_rng(seed)
-    steps = int(hub.inputs[0].shape[1])
-    valid = np.ones((batch, steps, 1), np.float32)
-    valid[:, steps - steps // 4:] = 0
-    times = np.sort(rng.uniform(-500, 500, (batch, steps, 1)), axis=1)
-    out = {"input": rng.normal(0, 0.3, (batch, steps, 1)) * valid, "times": times * valid, "mask_in": valid,
-           "errors": np.full((batch, steps, 1), 0.05) * valid, "bands": np.zeros((batch, steps, 1))}
-    return {k: v.astype(np.float32) for k, v in out.items()}
+def _check(written, hub, format, batch, limits, given):
+    """The written file against `hub` on `batch` random windows; None when
+    onnxruntime is missing (the file is then written unchecked)."""
+    inputs = random_hub_inputs(hub, batch)
+    try:
+        if format == "savedmodel":
+            return check_savedmodel(written, hub, inputs, limits)
+        try:
+            return check_onnx(written, hub, inputs, limits)
+        except ImportError:
+            return None
+    except ExportCheckError as error:
+        raise ExportCheckError(f"{error} on {batch} random windows; nothing was written to {given} (limits: "
+                               "docs/export.md; --atol-mean / --atol-steps change them).") from None
+
+
+def _check_destination(given, out, format):
+    """Refuses, before any work, an `out` that an export must not replace."""
+    if format == "onnx" and os.path.isdir(out):
+        raise AstromerError(f"--out {given!r} is a folder; pass a file name for the ONNX model, e.g. model.onnx.")
+    if format == "savedmodel" and os.path.exists(out):
+        if not os.path.isdir(out):
+            raise AstromerError(f"--out {given!r} is a file; pass a folder name for the SavedModel.")
+        if os.listdir(out) and not os.path.exists(os.path.join(out, "saved_model.pb")):
+            raise AstromerError(f"--out {given!r} is a folder that is not a SavedModel and not empty; pass a new "
+                                "folder name (an earlier SavedModel there would be replaced).")
+
+
+def _make_folder(folder):
+    """Creates `folder` and its missing parents; returns the folders it
+    created, deepest first."""
+    created = []
+    while not os.path.exists(folder):
+        created.append(folder)
+        folder = os.path.dirname(folder)
+    if created:
+        os.makedirs(created[0])
+    return created

@@ -10,18 +10,20 @@ The hub's Astromer models take three `(batch, 200, 1)` float32 inputs:
 
 and give `mean` and `max` `(batch, dim)` (pooled over valid steps) and
 `sequence` `(batch, 200, dim)`. AstroCo also reads errors: its export has a
-fourth input `errors` (centred like `input`).
+fourth input `errors` (magnitude errors as measured: windows centre times
+and magnitudes, not errors).
 """
 
 
 def hub_model(backbone):
-    """A Keras model from the hub's inputs to its outputs around `backbone`
-    (inference mode, no hidden steps). Joint multi-band backbones get a
-    fifth input `bands` `(batch, steps, 1)` of band indices (`band_names`
-    order)."""
+    """A float32 Keras model from the hub's inputs to its outputs around
+    `backbone` (inference mode, no hidden steps; a mixed-precision backbone
+    is copied to float32). Joint multi-band backbones get a fifth input
+    `bands` `(batch, steps, 1)` of band indices (`band_names` order)."""
     import keras
     from keras import ops
 
+    backbone = float32_backbone(backbone)
     steps = int(backbone.window_size)
     names = ["input", "times", "mask_in"]
     if "errors" in backbone.input_names:
@@ -45,3 +47,15 @@ def hub_model(backbone):
     maximum = ops.max(ops.where(weight > 0, sequence, -3.4e38), axis=1)
     outputs = {"mean": mean, "max": maximum, "sequence": sequence}
     return keras.Model([inputs[n] for n in names], outputs, name="astromer_hub")
+
+
+def float32_backbone(backbone):
+    """`backbone` in float32: mixed-precision presets (AstroCo: bfloat16)
+    keep float32 weights, and ONNX Runtime's CPU kernels want one dtype."""
+    policy = backbone.get_config().get("dtype")
+    name = policy.get("config", {}).get("name") if isinstance(policy, dict) else policy
+    if name in (None, "float32"):
+        return backbone
+    copy = type(backbone).from_config({**backbone.get_config(), "dtype": "float32"})
+    copy.set_weights(backbone.get_weights())
+    return copy
