@@ -15,6 +15,7 @@ _EXPORTS = {
     "AstroCoBackbone": "astromer.models.astroco_backbone",
     "AstromerBackbone": "astromer.models.astromer_backbone",
     "Classifier": "astromer.models.classifier",
+    "FeatureClassifier": "astromer.models.feature_classifier",
     "Pretrainer": "astromer.models.pretrainer",
     "load_model": "astromer.training.loading",
 }

@@ -6,22 +6,40 @@ Keras first, so a `.keras` file loads in a fresh process on any backend.
 or here before a load.
 """
 
+import functools
 import importlib
+import os
 import re
 
-# Every module whose import registers serializable classes (layers, models,
-# losses, metrics, schedules) with `keras.saving.register_keras_serializable`.
-REGISTERING_MODULES = (
-    "astromer.losses", "astromer.metrics", "astromer.schedules",
-    "astromer.models.astromer_backbone", "astromer.models.astroco_backbone",
-    "astromer.models.pretrainer", "astromer.models.classifier", "astromer.models.baselines",
-)
+# A module registers classes when a line of it starts with this decorator.
+_REGISTERS = re.compile(r"^\s*@(keras\.saving\.)?register_keras_serializable\b", re.M)
+
+
+@functools.cache
+def registering_modules():
+    """The modules of the package that define classes registered with
+    `keras.saving.register_keras_serializable` (layers, models, losses,
+    metrics, schedules), found from the source files, so that a class added
+    to any module is registered without a list kept by hand."""
+    root = os.path.dirname(os.path.abspath(__file__))
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith((".", "__")))
+        for name in sorted(files):
+            if not name.endswith(".py"):
+                continue
+            with open(os.path.join(folder, name), encoding="utf-8") as f:
+                if not _REGISTERS.search(f.read()):
+                    continue
+            parts = os.path.relpath(os.path.join(folder, name[:-3]), root).split(os.sep)
+            found.append(".".join(["astromer"] + [p for p in parts if p != "__init__"]))
+    return tuple(found)
 
 
 def register_classes():
     """Imports the modules that register astromer's classes with Keras
     (idempotent)."""
-    for name in REGISTERING_MODULES:
+    for name in registering_modules():
         importlib.import_module(name)
 
 
@@ -31,7 +49,6 @@ def load_keras(path, **kwargs):
     A file that exists but cannot be read (empty, truncated, damaged, not a
     zip) raises `astromer.errors.WeightsError` naming it, what is wrong and
     what to do; Keras itself says "File not found" for some of those."""
-    import os
     import zipfile
     import zlib
 
@@ -69,8 +86,6 @@ def check_h5(path, kind="weight file"):
     naming it and what is wrong (h5py's own errors are `OSError`s that say
     "Unable to synchronously open file"). `kind` names the file in messages
     (".weights.h5 file", "legacy .h5 weight file")."""
-    import os
-
     import h5py
 
     from astromer.errors import WeightsError

@@ -59,7 +59,7 @@ One JSON object per line on stdout.
 import argparse
 
 from astromer.cli.errors import console_script
-from astromer.cli.startup import add_verbose_option, start_frameworks
+from astromer.cli.startup import add_verbose_option, check_inputs, start_frameworks
 
 
 @console_script("astromer-bench")
@@ -133,6 +133,7 @@ def main(argv=None):
                                "chunks it finished (with --original-chunk)")
     add_verbose_option(parser)
     args = parser.parse_args(argv)
+    check_inputs(args)  # a wrong path is answered before the frameworks start
     start_frameworks(args.verbose)
     from astromer.bench import BenchError, run_data, run_embed, run_original
 

@@ -19,7 +19,7 @@ import argparse
 import sys
 
 from astromer.cli.errors import console_script
-from astromer.cli.startup import add_verbose_option, start_frameworks
+from astromer.cli.startup import add_verbose_option, check_inputs, start_frameworks
 
 
 @console_script("astromer-embed")
@@ -59,6 +59,7 @@ def main(argv=None):
                              "a catalogue)")
     add_verbose_option(parser)
     args = parser.parse_args(argv)
+    check_inputs(args)  # a wrong path is answered before the frameworks start
     start_frameworks(args.verbose)
     layer = int(args.layer) if args.layer.lstrip("-").isdigit() else args.layer
 

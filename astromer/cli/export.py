@@ -18,7 +18,7 @@ import argparse
 import sys
 
 from astromer.cli.errors import console_script
-from astromer.cli.startup import add_verbose_option, start_frameworks
+from astromer.cli.startup import add_verbose_option, check_inputs, start_frameworks
 from astromer.export.checks import LIMITS
 
 
@@ -46,6 +46,7 @@ def main(argv=None):
                         help=f"the same for the single-step outputs max and sequence (default {LIMITS.steps:g})")
     add_verbose_option(parser)
     args = parser.parse_args(argv)
+    check_inputs(args)  # a wrong path is answered before the frameworks start
     start_frameworks(args.verbose)
     from astromer.export import CheckLimits, export_workflow
 

@@ -19,7 +19,7 @@ import argparse
 import sys
 
 from astromer.cli.errors import console_script
-from astromer.cli.startup import add_verbose_option, start_frameworks
+from astromer.cli.startup import add_verbose_option, check_inputs, start_frameworks
 
 
 @console_script("astromer-fewshot")
@@ -71,6 +71,7 @@ def main(argv=None):
     parser.add_argument("--out", default="runs/fewshot")
     add_verbose_option(parser)
     args = parser.parse_args(argv)
+    check_inputs(args)  # a wrong path is answered before the frameworks start
     start_frameworks(args.verbose)
 
     from astromer import fewshot

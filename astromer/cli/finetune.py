@@ -18,7 +18,7 @@ import argparse
 import sys
 
 from astromer.cli.errors import console_script
-from astromer.cli.startup import start_frameworks
+from astromer.cli.startup import check_inputs, start_frameworks
 from astromer.cli.train import add_run_options
 
 
@@ -35,6 +35,7 @@ def build_parser():
 @console_script("astromer-finetune")
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    check_inputs(args)  # a wrong path is answered before the frameworks start
     start_frameworks(args.verbose)
     from astromer.training import run_finetuning
 

@@ -50,13 +50,36 @@ def write_statistics(stats, path, source=None):
 
 
 def read_statistics(path):
-    with open(path) as f:
-        stats = json.load(f)
-    missing = {"mean", "std"} - set(stats)
+    """The statistics saved by `write_statistics` (`<out>.stats.json`).
+
+    Raises a `FileNotFoundError` or `ValueError` naming `path` and what to
+    pass instead when it is missing or is not such a file (the catalogue's
+    Parquet itself, another JSON, a damaged file)."""
+    path = os.fspath(path)
+    fix = f"pass the <out>.stats.json that astromer-embed wrote beside the catalogue's embeddings{_beside(path)}."
+    if not os.path.isfile(path):
+        where = "is a folder" if os.path.isdir(path) else "does not exist"
+        raise FileNotFoundError(f"--statistics {path!r} {where}: {fix}")
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] == b"PAR1":
+        raise ValueError(f"--statistics {path!r} is a Parquet file (embeddings?), not their statistics: {fix}")
+    try:
+        stats = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        reason = "not text" if isinstance(error, UnicodeDecodeError) else f"not valid JSON: {error.msg}"
+        raise ValueError(f"--statistics {path!r} is not an embedding statistics file ({reason}; {len(data):,} "
+                         f"bytes): {fix}") from None
+    missing = {"mean", "std"} - set(stats) if isinstance(stats, dict) else {"mean", "std"}
     if missing:
-        raise ValueError(f"{path} is not an embedding statistics file (no {sorted(missing)}); astromer-embed writes "
-                         "them as <out>.stats.json.")
+        raise ValueError(f"--statistics {path!r} is not an embedding statistics file (no {sorted(missing)}): {fix}")
     return stats
+
+
+def _beside(path):
+    """' (here: X)' when the statistics of the Parquet file `path` exist."""
+    saved = statistics_path(path)
+    return f" (here: {saved!r})" if os.path.isfile(saved) else ""
 
 
 def standardizer(stats):

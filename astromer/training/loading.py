@@ -82,22 +82,23 @@ def load_weights(weights, preset=None, overrides=()):
 def _load_weights(weights, preset, overrides):
     from astromer.models.pretrainer import Pretrainer
     from astromer.saving import check_h5, load_keras
+    from astromer.weights_path import resolve_weights_path
 
-    if not os.path.exists(weights):
-        raise UnreadableWeights(f"Weights {weights!r} do not exist: check the path, or point --weights at other "
-                                "weights.")
+    weights = resolve_weights_path(weights, preset)
     if os.path.isdir(weights) and os.path.exists(os.path.join(weights, "model.keras")):
         model = _readable(load_keras, os.path.join(weights, "model.keras"))
         config = read_config(os.path.join(weights, "config.yaml"))
         return model, presets.apply_overrides(config, overrides)
     if weights.endswith(".keras"):
         model = _readable(load_keras, weights)
+        if not hasattr(model, "backbone"):
+            raise ConfigError(f"{weights!r} holds a {type(model).__name__}, which has no encoder: pass a model with "
+                              "one (a run folder, a Pretrainer or Classifier .keras, an original checkpoint); "
+                              "astromer.load_model loads any saved model as it is.")
         config = resolve_config(preset or _preset_of(model), overrides)
         config["model"] = _backbone_settings(type(model.backbone).__name__, model)
         return model, config
     if weights.endswith(".weights.h5"):
-        if preset is None:
-            raise ConfigError(f"{weights!r} holds weights only: give the --preset they belong to.")
         check_h5(weights, ".weights.h5 file")
         config = resolve_config(preset, overrides)
         model = build_pretrainer(config)
@@ -149,4 +150,15 @@ def load_model(path, preset=None):
     damaged file, what is wrong with it and what to do, and `ConfigError`
     (a ValueError) for other weights that cannot be used.
     """
+    from astromer.saving import load_keras
+    from astromer.weights_path import resolve_weights_path
+
+    try:
+        resolved = resolve_weights_path(os.fspath(path), preset)
+        if resolved.endswith(".keras") and os.path.isfile(resolved):
+            # As saved, whatever the class (a FeatureClassifier has no
+            # backbone for `load_weights` to describe).
+            return load_keras(resolved)
+    except WeightsError as error:
+        raise UnreadableWeights(str(error)) from None
     return load_weights(path, preset)[0]

@@ -30,6 +30,7 @@ import time
 import numpy as np
 
 from astromer.data.datasets import TooFewLightCurves
+from astromer.progress import keras_verbose
 from astromer.saving import load_keras
 from astromer.training import distributed
 from astromer.training.callbacks import (DataEpoch, HistoryLogger, ResumableEarlyStopping, Throughput, resumed_history,
@@ -73,8 +74,8 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
         distribution = make_distribution(strategy_kind)
     scratch = None if distribution.chief else distributed.scratch_folder(distribution.cluster)
     try:
-        return _pretrain(config, data, out_dir, scratch or out_dir, resume, verbose, initial_model, deterministic,
-                         distribution, global_batch)
+        return _pretrain(config, data, out_dir, scratch or out_dir, resume, keras_verbose(verbose), initial_model,
+                         deterministic, distribution, global_batch)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
