@@ -11,8 +11,15 @@ fixed split files fold{f}_spc{s}.csv (id,split); without it, splits are
 drawn with the same protocol and written to <out>/splits. --finetune first
 trains the encoder on each fold's training light curves (masked
 reconstruction). Outputs in --out: results.csv, summary.csv, summary.md,
-confusion matrices, macro-F1 vs samples per class, gamma weights, t-SNE
-per block, and --attention-maps (first block, folded by --periods).
+confusion matrices, macro-F1 vs samples per class (bars with one --spc),
+gamma weights, t-SNE per block, and --attention-maps (first block, folded
+by --periods).
+
+Only the objects of the folds and samples per class run (--only-fold,
+--spc) are featurised and embedded, each once; both are kept per object in
+<out>/cache for later runs (--no-cache: neither read nor written). The
+encoder reads the light curves through the Embedder with --compat, as
+astromer-embed does for the same weights.
 """
 
 import argparse
@@ -68,14 +75,28 @@ def main(argv=None):
     parser.add_argument("--periods", help="CSV id,period to fold the attention maps")
     parser.add_argument("--no-tsne", dest="tsne", action="store_false",
                         help="skip the t-SNE figure of the encoder's layers (drawn on at most 500 test objects)")
+    parser.add_argument("--compat", default="auto", choices=("auto", "default", "original"),
+                        help="how the encoder reads the light curves, as astromer-embed --compat: original (the "
+                             "original library's windows, float32 centring, errors outside (0, 1) kept), default "
+                             "(the papers': non-overlapping windows, float64 centring, errors in (0, 1)), auto "
+                             "(default): original for weights converted from an original checkpoint. The "
+                             "hand-crafted features and trained methods read the light curves with errors in (0, 1)")
+    parser.add_argument("--no-cache", dest="cache", action="store_false",
+                        help="do not read or write <out>/cache (features and frozen-encoder embeddings per "
+                             "object, reused by later runs with the same --out)")
     parser.add_argument("--out", default="runs/fewshot")
     add_verbose_option(parser)
     args = parser.parse_args(argv)
     check_inputs(args)  # a wrong path is answered before the frameworks start
     start_frameworks(args.verbose)
 
+    import logging
+
     from astromer import fewshot
 
+    # The run prints what the encoder's cleaning did itself, on stdout (the
+    # Embedder would log it again for every pass).
+    logging.getLogger("astromer.embedding").setLevel(logging.ERROR)
     supervised = dict(_setting(item) for item in args.supervised_setting)
     frame = fewshot.run_from_files(
         args.data, args.labels, out=args.out, weights=args.weights, preset=args.preset, band=args.band,
@@ -85,7 +106,7 @@ def main(argv=None):
         finetune_dropout=None if args.finetune_dropout < 0 else args.finetune_dropout,
         finetune_batch_size=args.finetune_batch, epochs=args.epochs,
         head_seeds=args.head_seeds, attention_maps=args.attention_maps, periods=args.periods,
-        supervised=supervised, tsne=args.tsne,
+        supervised=supervised, tsne=args.tsne, compat=args.compat, cache=args.cache,
     )
     return 0 if len(frame) else 1
 

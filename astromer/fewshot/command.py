@@ -23,7 +23,7 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
                    variant=("single",), spcs=(20, 100, 500), folds=3, only_folds=None, splits_dir=None,
                    methods=("a2", "max_pool", "linear", "logreg"), finetune=False, finetune_epochs=10,
                    finetune_learning_rate=1e-4, finetune_dropout=0.0, finetune_batch_size=None, epochs=300, head_seeds=1,
-                   attention_maps=0, periods=None, supervised=None, tsne=True):
+                   attention_maps=0, periods=None, supervised=None, tsne=True, compat="auto", cache=True):
     """Runs the benchmark on a light-curve table (`data`) and a label CSV
     (`labels`, id,label) with the encoder of `weights` (or a random one of
     `preset`, "a2" by default); writes everything to `out` and prints the
@@ -36,6 +36,13 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
     encoder); `supervised` overrides `SUPERVISED_SETTINGS`. Without
     `weights` and with only hand-crafted feature methods no encoder is built.
     `tsne=False` skips the t-SNE figure.
+    `compat` ("auto", "default", "original"): how the encoder reads the
+    light curves, as `astromer-embed --compat` (the `Embedder`'s windows,
+    centring and cleaning of errors, applied to the light curves as read);
+    the hand-crafted features and the trained methods read the benchmark's
+    cleaned light curves (errors outside (0, 1) dropped). `cache`: keep the
+    features and the frozen encoder's embeddings per object in
+    `<out>/cache` and reuse them in later runs.
     Returns the per-fold results (`run`'s DataFrame).
 
     Raises UsageError for bad options or input files (before any training).
@@ -71,10 +78,15 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
         cleaning = CleaningReport()
         raw = _only_bands(list(iter_light_curves(data)), [band] if band else bands)
         light_curves = list(clean_light_curves(raw, CleaningConfig(min_observations=1), cleaning))
+        if model is not None:
+            from astromer.embedding.compat import resolve_compat
+
+            resolve_compat(compat, model.backbone)
     except (ValueError, FileNotFoundError) as error:
         raise UsageError(str(error)) from error
     if not light_curves:
         raise UsageError(f"no usable light curve in {data!r}:\n{cleaning.summary()}")
+    print("benchmark cleaning (features and trained methods; the encoder's is its compat's):")
     print(cleaning.summary())
     frame = run(
         light_curves, label_of, model, config, out, methods=methods, spcs=spcs, folds=folds,
@@ -83,6 +95,7 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
         label_suffix=" (finetuned)" if "self" in finetune_modes else "",
         variant=variant, bands=bands, finetune_learning_rate=finetune_learning_rate,
         finetune_dropout=finetune_dropout, finetune_batch_size=finetune_batch_size, only_folds=only_folds, tsne=tsne,
+        compat=compat, encoder_light_curves=raw, cache_dir=os.path.join(out, "cache") if cache else None,
     )
     with open(os.path.join(out, "summary.md")) as f:
         print(f.read())

@@ -28,8 +28,9 @@ Two families (`astromer.fewshot.methods`):
   0.25. (On EROS-1, blending or stacking the forest with a regression on
   the features themselves gains as much: docs/features.md.)
 
-Features are computed once per run for the run's bands (`--band` / `--bands`,
-every band of the table otherwise), side by side. NaN features (too few
+Features are computed for the objects of the cells a run scores, once each
+(`astromer.fewshot.feature_store`), for the run's bands (`--band` /
+`--bands`, every band of the table otherwise), side by side. NaN features (too few
 observations for a feature, a missing band) are replaced by the training
 objects' median for the classifiers that cannot take NaN (the random
 forest's reference setting, logistic regression, the MLP); gradient boosting
@@ -83,17 +84,18 @@ def impute_median(train, *others):
 
 
 def run_features(cell):
-    """The run's feature table (computed on first use, then shared by every
-    cell): `(values (N, F), {id: row}, column names)`."""
+    """The features of the cell's objects (`FeatureStore`, kept in
+    `cell.shared` for every cell of the run: an object is computed once):
+    `(values (N, F), {id: row}, column names)` of every object computed so
+    far, the cell's included."""
     if "light_curve_features" not in cell.shared:
-        from astromer.fewshot.features import light_curve_features
+        from astromer.fewshot.feature_store import FeatureStore
 
-        table, report = light_curve_features(cell.light_curves, bands=cell.bands)
-        print(report.summary())
-        cell.shared["light_curve_features"] = (table.to_numpy(np.float64),
-                                               {oid: i for i, oid in enumerate(table.index)}, list(table.columns))
-        cell.shared["feature_report"] = report.to_dict()
-    return cell.shared["light_curve_features"]
+        cell.shared["light_curve_features"] = FeatureStore(cell.light_curves, bands=cell.bands,
+                                                           verbose=cell.verbose, cache_dir=cell.cache_dir)
+    store = cell.shared["light_curve_features"]
+    store.ensure([i for ids in cell.ids.values() for i in ids])
+    return store.table()
 
 
 def _rows(index, ids):

@@ -102,6 +102,14 @@ class FeatureReport:
     def to_dict(self):
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
+    def add(self, other):
+        """Counts of `other` (more light curves of the same bands and grid)
+        added to these; the NaN counts are the caller's to recount."""
+        self.light_curves += other.light_curves
+        for band, n in other.missing_band.items():
+            self.missing_band[band] = self.missing_band.get(band, 0) + n
+        self.rows_dropped.update(other.rows_dropped)
+
 
 def _band_arrays(lc, band, report):
     """(time, mag, err) of one band, float64, finite, sorted, repeated times
@@ -124,7 +132,7 @@ def _band_arrays(lc, band, report):
             np.ascontiguousarray(err[keep], np.float64))
 
 
-def _bands_of(light_curves, bands):
+def _bands_of(light_curves, bands, strict=True):
     from astromer.data.lightcurves import bands_of
 
     found = set(bands_of(light_curves))
@@ -132,13 +140,29 @@ def _bands_of(light_curves, bands):
         return sorted(found) if found else [None]
     bands = [str(b) for b in bands]
     absent = [b for b in bands if b not in found]
-    if absent:
+    if absent and strict:
         raise ValueError(f"Band(s) {absent} are not in the light curves, which have bands "
                          f"{sorted(found) or 'none (no band column)'}.")
     return bands
 
 
-def light_curve_features(source, bands=None, max_baseline=None, n_jobs=-1, chunk=512, progress=True):
+def run_bands_and_baseline(light_curves, bands=None):
+    """`(bands, max_baseline)` of a whole data set: the feature columns and
+    the periodogram grid every subset of it must share (features of a few
+    objects computed with the data set's values equal those of the same
+    objects computed with all the others)."""
+    bands = _bands_of(light_curves, bands)
+    ignored = FeatureReport()
+    spans = [t[-1] - t[0] for band in bands for t, _, _ in (_band_arrays(lc, band, ignored) for lc in light_curves)
+             if len(t) > 1]
+    if not spans:
+        raise ValueError("No light curve has two observations at different times: "
+                         "the periodogram needs a time span (pass max_baseline).")
+    return bands, float(max(spans))
+
+
+def light_curve_features(source, bands=None, max_baseline=None, n_jobs=-1, chunk=512, progress=True,
+                         strict_bands=True):
     """44 hand-crafted features per band for every light curve of `source`.
 
     Args:
@@ -155,6 +179,8 @@ def light_curve_features(source, bands=None, max_baseline=None, n_jobs=-1, chunk
         n_jobs: threads for the package's parallel call (-1: every core).
         chunk: light curves per parallel call (the progress bar's step).
         progress: show a progress bar on stderr.
+        strict_bands: False lets `bands` name a band none of these light
+            curves has (its block is NaN): a subset of a larger data set.
 
     Returns:
         (DataFrame indexed by id, one column per band and feature; `FeatureReport`).
@@ -165,7 +191,7 @@ def light_curve_features(source, bands=None, max_baseline=None, n_jobs=-1, chunk
     light_curves = list(iter_light_curves(source))
     if not light_curves:
         raise ValueError(f"{source!r} holds no light curve: nothing to compute features for.")
-    bands = _bands_of(light_curves, bands)
+    bands = _bands_of(light_curves, bands, strict_bands)
     report = FeatureReport(light_curves=len(light_curves), bands=[b for b in bands if b is not None])
     arrays = {band: [_band_arrays(lc, band, report) for lc in light_curves] for band in bands}
     if max_baseline is None:

@@ -73,6 +73,9 @@ class Cell:
     # Where long fits keep what they finish (supervised seeds'
     # probabilities, read back by a rerun); None keeps nothing.
     out_dir: str | None = None
+    # Where per-object features (and the frozen encoder's embeddings) are
+    # kept for later runs (`astromer.fewshot.object_cache`); None: memory only.
+    cache_dir: str | None = None
 
     def light_curve(self, oid):
         """The run's light curve of object `oid`."""

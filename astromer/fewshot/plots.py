@@ -28,9 +28,10 @@ def _finish_lines(ax, xlabel, ylabel):
     ax.legend(fontsize=8)
 
 
-def f1_vs_spc(summary, path, reference=None):
+def f1_vs_spc(summary, path, reference=None, folds=None):
     """Macro-F1 (mean +- std over folds) against samples per class, one line
-    per method; `reference` adds dashed lines `{name: [f1 per spc]}`."""
+    per method; `reference` adds dashed lines `{name: [f1 per spc]}`;
+    `folds` (the folds run) goes in the title."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for method, part in summary.groupby("method", sort=False):
@@ -42,7 +43,51 @@ def f1_vs_spc(summary, path, reference=None):
     ax.set_xscale("log")
     ax.set_xticks(spcs, [str(s) for s in spcs])
     ax.set_xticks([], minor=True)  # no log-scale minor labels between the spc values
+    ax.set_ylim(*f1_limits(summary["mean"] - summary["std"].fillna(0), summary["mean"] + summary["std"].fillna(0)))
     _finish_lines(ax, "samples per class", "macro-F1 (test)")
+    if folds is not None:
+        ax.set_title(folds_note(folds), fontsize=9)
+    return _save(fig, path)
+
+
+def f1_limits(low, high, margin=0.05, step=0.1):
+    """y-limits of a macro-F1 axis: the values with a margin, widened to
+    whole tenths inside [0, 1], so that a difference of 0.01 looks like
+    one (matplotlib alone stretches two close points over the whole axis)."""
+    import numpy as np
+
+    low, high = float(np.nanmin(low)), float(np.nanmax(high))
+    return (max(0.0, np.floor((low - margin) / step) * step), min(1.0, np.ceil((high + margin) / step) * step))
+
+
+def folds_note(folds):
+    """Which folds a figure shows: "fold 2" (no spread), or the mean and
+    std over the folds named."""
+    folds = sorted(folds)
+    if len(folds) == 1:
+        return f"fold {folds[0]} (one fold: no spread)"
+    return "mean ± std over folds " + ", ".join(str(f) for f in folds)
+
+
+def f1_bars(summary, path, folds=None):
+    """Macro-F1 of each method at one samples-per-class value, one bar per
+    method (with the std over folds when there are several): a line against
+    samples per class would be single points."""
+    import numpy as np
+
+    plt = _pyplot()
+    methods = list(dict.fromkeys(summary["method"]))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(methods) + 2), 4.2))
+    yerr = summary["std"].fillna(0).to_numpy() if (summary["folds"] > 1).any() else None
+    ax.bar(np.arange(len(methods)), summary["mean"], yerr=yerr, capsize=3, color="tab:blue", alpha=0.8)
+    for k, value in enumerate(summary["mean"]):
+        ax.text(k, value, f"{value:.3f}", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(np.arange(len(methods)), methods, rotation=30, ha="right")
+    ax.set_ylim(0.0, 1.0)
+    ax.set_ylabel("macro-F1 (test)")
+    ax.set_title(f"{int(summary['spc'].iloc[0])} per class" + (f", {folds_note(folds)}" if folds is not None else ""),
+                 fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
     return _save(fig, path)
 
 
@@ -85,11 +130,14 @@ def gamma_weights(gammas, path):
     return _save(fig, path)
 
 
-def tsne_per_layer(features, labels, path, seed=0):
+def tsne_per_layer(features, labels, path, seed=0, title=None, verbose=True):
     """t-SNE of per-object embeddings `(N, layers, dim)`, one panel per layer
-    (Astromer 2 paper, Figs. 14-15)."""
+    (Astromer 2 paper, Figs. 14-15); `title` says which objects."""
     import numpy as np
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
+    from astromer.progress import progress
 
     plt = _pyplot()
     features = np.asarray(features)
@@ -97,9 +145,13 @@ def tsne_per_layer(features, labels, path, seed=0):
     classes = sorted(set(labels))
     colors = plt.get_cmap("tab10")
     fig, axes = plt.subplots(1, layers, figsize=(3.2 * layers, 3.3), squeeze=False)
-    for k, ax in enumerate(axes[0]):
-        points = TSNE(n_components=2, init="pca", random_state=seed,
-                      perplexity=min(30, max(5, len(labels) // 4))).fit_transform(features[:, k])
+    for k, ax in enumerate(progress(axes[0], total=layers, unit="layers", enabled=verbose, desc="t-SNE")):
+        # One OpenMP thread: on cores shared with other jobs, scikit-learn's
+        # threads wait on each other (500 objects: 66 s a layer against 10 s
+        # on one thread, docs/fewshot.md); alone, one thread costs little.
+        with threadpool_limits(1):
+            points = TSNE(n_components=2, init="pca", random_state=seed,
+                          perplexity=min(30, max(5, len(labels) // 4))).fit_transform(features[:, k])
         for c, name in enumerate(classes):
             mask = np.array([label == name for label in labels])
             ax.scatter(points[mask, 0], points[mask, 1], s=4, color=colors(c), label=name)
@@ -107,6 +159,8 @@ def tsne_per_layer(features, labels, path, seed=0):
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0][-1].legend(fontsize=7, markerscale=3)
+    if title:
+        fig.suptitle(f"{title} ({len(labels)})", fontsize=10)
     return _save(fig, path, dpi=110)
 
 

@@ -80,11 +80,19 @@ def slug(name):
 
 
 def group_confusions(confusions):
-    """`{(method, spc, fold): matrix}` -> `{(method, spc): [matrix per fold]}`."""
+    """`{(method, spc, fold): matrix}` -> `{(method, spc): {fold: matrix}}`."""
     grouped = {}
-    for (name, spc, _), matrix in confusions.items():
-        grouped.setdefault((name, spc), []).append(matrix)
+    for (name, spc, fold), matrix in confusions.items():
+        grouped.setdefault((name, spc), {})[fold] = matrix
     return grouped
+
+
+def confusion_title(name, spc, folds):
+    """What a confusion matrix holds: one fold named, or the sum over the folds."""
+    folds = sorted(folds)
+    if len(folds) == 1:
+        return f"{name}, {spc} per class, fold {folds[0]}"
+    return f"{name}, {spc} per class (sum over folds {', '.join(str(f) for f in folds)})"
 
 
 def write_tables(out_dir, frame, confusions, classes):
@@ -102,15 +110,23 @@ def write_tables(out_dir, frame, confusions, classes):
     return summary
 
 
-def draw_figures(out_dir, summary, confusions, classes, gammas, tsne=None):
-    """Macro-F1 vs samples per class, one confusion matrix per (method, spc)
-    summed over folds, gamma weights when a head has them, and with `tsne`
-    (`(features (N, layers, dim), class names)`) a t-SNE per block."""
-    plots.f1_vs_spc(summary, os.path.join(out_dir, "macro_f1_vs_spc.png"))
-    for (name, spc), matrices in group_confusions(confusions).items():
-        plots.confusion_matrix(sum(matrices), classes, os.path.join(out_dir, f"confusion_{slug(name)}_spc{spc}.png"),
-                               title=f"{name}, {spc} per class (sum over folds)")
+def draw_figures(out_dir, summary, confusions, classes, gammas, tsne=None, tsne_title=None, verbose=True):
+    """Macro-F1 against samples per class (with one samples-per-class value,
+    a bar per method instead: `macro_f1.png`), one confusion matrix per
+    (method, spc) summed over the folds run (the title names them), gamma
+    weights when a head has them, and with `tsne` (`(features (N, layers,
+    dim), class names)`) a t-SNE per block."""
+    folds = sorted({fold for _, _, fold in confusions})
+    if summary["spc"].nunique() > 1:
+        plots.f1_vs_spc(summary, os.path.join(out_dir, "macro_f1_vs_spc.png"), folds=folds)
+    else:
+        plots.f1_bars(summary, os.path.join(out_dir, "macro_f1.png"), folds=folds)
+    for (name, spc), by_fold in group_confusions(confusions).items():
+        plots.confusion_matrix(sum(by_fold.values()), classes,
+                               os.path.join(out_dir, f"confusion_{slug(name)}_spc{spc}.png"),
+                               title=confusion_title(name, spc, by_fold))
     if gammas:
         plots.gamma_weights(gammas, os.path.join(out_dir, "gamma_weights.png"))
     if tsne is not None:
-        plots.tsne_per_layer(*tsne, os.path.join(out_dir, "tsne_per_block.png"))
+        plots.tsne_per_layer(*tsne, os.path.join(out_dir, "tsne_per_block.png"), title=tsne_title,
+                             verbose=verbose)

@@ -58,10 +58,13 @@ def test_command_end_to_end_on_a_small_survey(tmp_path):
         assert matrix.sum() == 3 * 6  # floor(0.3 * 20) test objects per class
 
 
-def test_command_rejects_bad_fold_and_seed_options_before_reading_data(capsys):
+def test_command_rejects_bad_fold_and_seed_options_before_reading_data(tmp_path, capsys):
     from astromer.cli.fewshot import main
 
-    common = ["--data", "missing.parquet", "--labels", "missing.csv"]
+    # Files that exist (the paths are checked first) but are never read.
+    for name in ("unread.parquet", "unread.csv"):
+        (tmp_path / name).write_text("not a table")
+    common = ["--data", str(tmp_path / "unread.parquet"), "--labels", str(tmp_path / "unread.csv")]
     assert main(common + ["--head-seeds", "0"]) == 2
     assert "Head seeds must be at least 1, got 0 (--head-seeds)" in capsys.readouterr().err
     assert main(common + ["--only-fold", "5"]) == 2
@@ -115,7 +118,9 @@ def test_one_fold_without_tsne_reports_the_band_it_reads(tmp_path, capsys):
                                    methods=("logreg",), spcs=(4,), folds=2, only_folds=[1], tsne=False)
     assert list(frame["fold"]) == [1]
     out = tmp_path / "out"
-    assert not (out / "tsne_per_block.png").exists() and (out / "macro_f1_vs_spc.png").exists()
+    # one samples-per-class value: a bar per method, not a line through one point
+    assert not (out / "tsne_per_block.png").exists() and (out / "macro_f1.png").exists()
+    assert not (out / "macro_f1_vs_spc.png").exists()
     assert "(1 fold)" in (out / "summary.md").read_text() and "±" not in (out / "summary.md").read_text()
     # the cleaning report counts the rows of band r only
     r_rows = sum(len(lc.time) for lc in lcs)

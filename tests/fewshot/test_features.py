@@ -170,7 +170,7 @@ def test_feature_table_command_writes_the_table_and_names_absent_bands(tmp_path,
 def test_features_with_embeddings_head_accepts_nan_features(capsys):
     # The MLP on features + embeddings: NaN features (a missing band, too
     # few observations) are imputed with the training median and counted.
-    from astromer.fewshot.feature_methods import score_with_embeddings
+    from astromer.fewshot.feature_methods import run_features, score_with_embeddings
     from astromer.fewshot.heads import HEAD_SETTINGS
     from astromer.fewshot.methods import Cell
 
@@ -196,7 +196,7 @@ def test_features_with_embeddings_head_accepts_nan_features(capsys):
     assert len(predicted) == 10 and set(predicted) <= {0, 1}
     np.testing.assert_array_equal(truth, [y[i] for i in ids[50:]])
     imputed = cell.shared["imputed"][("features_emb_mlp", 20, 0)]
-    assert imputed == int(np.isnan(cell.shared["light_curve_features"][0][0]).sum()) > 0
+    assert imputed == int(np.isnan(run_features(cell)[0]).sum()) > 0
     assert "were NaN and were replaced by the training median" in capsys.readouterr().out
 
 
