@@ -102,3 +102,18 @@ def test_the_embedder_refuses_a_band_of_a_dataframe_without_band_column():
                         band="ZZZ")
     with pytest.raises(DataError, match="has no band column"):
         embedder(frame)
+
+
+def test_fewshot_refuses_times_on_no_known_scale_and_takes_the_offset_it_names(
+        table_without_band, tmp_path, capsys, tiny_model):  # noqa: F811
+    from astromer.cli.fewshot import main as fewshot
+
+    data, labels = table_without_band
+    table = pd.read_csv(data)
+    table.assign(time=table["time"] + 5e6).to_csv(tmp_path / "far.csv", index=False)
+    args = ["--data", str(tmp_path / "far.csv"), "--labels", labels, "--weights", tiny_model, "--compat", "original",
+            "--methods", "logreg", "--epochs", "2", "--spc", "2", "--folds", "1", "--no-tsne", "--no-cache"]
+    assert fewshot(args + ["--out", str(tmp_path / "a")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "neither MJD-like" in lines[0] and "--time-offset" in lines[0], lines
+    assert fewshot(args + ["--time-offset", "5e6", "--out", str(tmp_path / "b")]) == 0

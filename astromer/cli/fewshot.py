@@ -81,6 +81,9 @@ def main(argv=None):
                              "(the papers': non-overlapping windows, float64 centring, errors in (0, 1)), auto "
                              "(default): original for weights converted from an original checkpoint. The "
                              "hand-crafted features and trained methods read the light curves with errors in (0, 1)")
+    parser.add_argument("--time-offset", type=float, default=0.0, metavar="DAYS",
+                        help="days subtracted from every time as it is read (e.g. to bring times to MJD; Julian "
+                             "Dates are moved to MJD by themselves under compat original)")
     parser.add_argument("--no-cache", dest="cache", action="store_false",
                         help="do not read or write <out>/cache (features and frozen-encoder embeddings per "
                              "object, reused by later runs with the same --out)")
@@ -107,6 +110,7 @@ def main(argv=None):
         finetune_batch_size=args.finetune_batch, epochs=args.epochs,
         head_seeds=args.head_seeds, attention_maps=args.attention_maps, periods=args.periods,
         supervised=supervised, tsne=args.tsne, compat=args.compat, cache=args.cache,
+        time_offset=args.time_offset,
     )
     return 0 if len(frame) else 1
 

@@ -7,6 +7,7 @@
 
 import os
 
+from astromer.data.time_scale import shifted
 from astromer.errors import AstromerError
 from astromer.fewshot.methods import METHODS, family_of
 from astromer.fewshot.protocol import check_options, run
@@ -23,7 +24,8 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
                    variant=("single",), spcs=(20, 100, 500), folds=3, only_folds=None, splits_dir=None,
                    methods=("a2", "max_pool", "linear", "logreg"), finetune=False, finetune_epochs=10,
                    finetune_learning_rate=1e-4, finetune_dropout=0.0, finetune_batch_size=None, epochs=300, head_seeds=1,
-                   attention_maps=0, periods=None, supervised=None, tsne=True, compat="auto", cache=True):
+                   attention_maps=0, periods=None, supervised=None, tsne=True, compat="auto", cache=True,
+                   time_offset=0.0):
     """Runs the benchmark on a light-curve table (`data`) and a label CSV
     (`labels`, id,label) with the encoder of `weights` (or a random one of
     `preset`, "a2" by default); writes everything to `out` and prints the
@@ -42,7 +44,8 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
     the hand-crafted features and the trained methods read the benchmark's
     cleaned light curves (errors outside (0, 1) dropped). `cache`: keep the
     features and the frozen encoder's embeddings per object in
-    `<out>/cache` and reuse them in later runs.
+    `<out>/cache` and reuse them in later runs. `time_offset`: days
+    subtracted from every time as it is read.
     Returns the per-fold results (`run`'s DataFrame).
 
     Raises UsageError for bad options or input files (before any training).
@@ -77,6 +80,10 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
             model, config = None, None
         cleaning = CleaningReport()
         raw = _only_bands(list(iter_light_curves(data)), [band] if band else bands)
+        if time_offset:
+            # Before anything reads them: the encoder's float32 centring
+            # (compat original) needs MJD-like times (astromer.data.time_scale).
+            raw = [shifted(lc, time_offset) for lc in raw]
         light_curves = list(clean_light_curves(raw, CleaningConfig(min_observations=1), cleaning))
         if model is not None:
             from astromer.embedding.compat import resolve_compat
