@@ -299,10 +299,15 @@ def test_too_few_light_curves_for_one_batch_is_a_usage_error(tmp_path):
     lcs = simulate_survey(10, seed=4, min_obs=30, max_obs=60)
     rows = [(lc.id, t, m, e) for lc in lcs for t, m, e in zip(lc.time, lc.mag, lc.err)]
     pd.DataFrame(rows, columns=["id", "time", "mag", "err"]).to_parquet(tmp_path / "table.parquet")
-    out = run_cli(["--preset", str(tiny_preset(tmp_path, epochs=1)), "--data", "table.parquet", "--out", "run"],
-                  cwd=tmp_path)
+    # Without --set the batch follows the data (8 training light curves: a
+    # batch of 1); a batch given that the data cannot fill is refused, and
+    # leaves no run folder.
+    out = run_cli(["--preset", str(tiny_preset(tmp_path, epochs=1)), "--data", "table.parquet", "--out", "run",
+                   "--set", "pretraining.batch_size=16"], cwd=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert "do not fill one batch of 16" in out.stderr and "pretraining.batch_size" in out.stderr
+    assert ("The training split holds 8 light curves, which do not fill one batch of 16: pass --set "
+            "pretraining.batch_size=N with N at most 8") in out.stderr
+    assert not (tmp_path / "run").exists()
 
 
 def test_numpy_path_trains_each_epoch_on_that_epochs_windows(tmp_path):

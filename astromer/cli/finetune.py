@@ -2,7 +2,8 @@
 
     astromer-finetune --weights runs/a2 --data records/eros_r
     astromer-finetune --weights path/to/astromer1-macho --data table.parquet \\
-        --set pretraining.learning_rate=1e-4 --set pretraining.epochs=20
+        --set pretraining.learning_rate=1e-4 --epochs 20
+    astromer-finetune --weights runs/a2 --data table.parquet --out runs/ft --resume --epochs 40
 
 --weights: a run folder of astromer-train, a .keras model, an original
 checkpoint (folder with conf.json/config.json, or a legacy .h5), or a
@@ -12,6 +13,11 @@ RMSE and R2 on the target test split are computed on the hidden steps
 (Astromer 2 paper, Sect. 5.2); both, and the time taken, go to finetune.json
 in the run folder. Training never shows the model a hidden magnitude,
 whatever the preset (see hidden_steps in AstromerBackbone).
+
+The batch, learning rate and warm-up not given with --set follow the
+target's training split, scaled from the weights' own settings
+(docs/pretraining.md, "Settings that fit the data"); they are printed, and
+a batch the data does not fill is refused, before the "before" scores.
 """
 
 import argparse
@@ -19,7 +25,7 @@ import sys
 
 from astromer.cli.errors import console_script
 from astromer.cli.startup import check_inputs, start_frameworks
-from astromer.cli.train import add_run_options
+from astromer.cli.train import add_run_options, command_overrides
 
 
 def build_parser():
@@ -36,10 +42,14 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     check_inputs(args)  # a wrong path is answered before the frameworks start
+    if args.resume and not args.out:
+        from astromer.training.settings import ConfigError
+
+        raise ConfigError("--resume needs --out, the run folder to continue.")
     start_frameworks(args.verbose)
     from astromer.training import run_finetuning
 
-    run_finetuning(args.weights, args.data, args.preset, args.overrides, out=args.out, resume=args.resume,
+    run_finetuning(args.weights, args.data, args.preset, command_overrides(args), out=args.out, resume=args.resume,
                    strategy=args.strategy, deterministic=args.deterministic, quiet=args.quiet)
     return 0
 

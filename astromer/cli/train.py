@@ -4,6 +4,7 @@
     astromer-train --preset a2 --data records/crts  # TFRecords (train/ val/ test/)
     astromer-train --preset a2 --data table.parquet --set pretraining.batch_size=512
     astromer-train --out runs/a2 --resume           # continue a killed run
+    astromer-train --out runs/a2 --resume --epochs 20   # continue a finished run up to epoch 20
     TF_CONFIG='{"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", "index": 0}}' \
         astromer-train --preset a2 --data table.parquet --out /shared/runs/a2   # one per machine
     KERAS_BACKEND=jax astromer-train --coordinator host1:1234 --num-processes 2 --process-id 0 \
@@ -13,9 +14,14 @@ Several machines: docs/distributed.md (TensorFlow workers by TF_CONFIG, JAX
 processes by --coordinator or Slurm; --resume after a lost worker).
 
 Settings come from the preset file, then (without --data) its `demo`
-section, then every `--set section.key=value`. The run folder gets the
-resolved config, checkpoints, history.csv, TensorBoard logs, the learning
-curves (PNG), model.keras and backbone.weights.h5.
+section, then every `--set section.key=value` (and --epochs). With --data,
+the batch, learning rate and warm-up not given follow the training split
+(docs/pretraining.md, "Settings that fit the data": a batch of at most
+1/8 of the training light curves, the rate scaled by the square root of
+the batch); the values and their sources are printed before training. The
+run folder gets the resolved config, checkpoints, history.csv, TensorBoard
+logs, the learning curves (PNG), model.keras and backbone.weights.h5; a
+run refused for its settings or data leaves no folder.
 """
 
 import argparse
@@ -33,6 +39,9 @@ def add_run_options(parser, out_help):
                         help="override a preset setting, e.g. pretraining.batch_size=256 (repeatable)")
     parser.add_argument("--out", help=out_help)
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--epochs", type=epoch_count, metavar="N",
+                        help="train up to epoch N, counted from 1 over the whole run (pretraining.epochs); with "
+                             "--resume, a finished run continues up to N")
     parser.add_argument("--strategy", default="auto",
                         choices=("auto", "none", "mirrored", "multiworker", "data-parallel"),
                         help="distribution (auto: MirroredStrategy with several GPUs, MultiWorker with "
@@ -41,6 +50,21 @@ def add_run_options(parser, out_help):
                         help="TensorFlow op determinism: bitwise-identical reruns, but no XLA (slower)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_verbose_option(parser)
+
+
+def epoch_count(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of epochs: pass a whole number, at least 1")
+    return value
+
+
+def command_overrides(args):
+    """The `--set` assignments of a command line, `--epochs N` among them."""
+    return list(args.overrides) + ([f"pretraining.epochs={args.epochs}"] if args.epochs is not None else [])
 
 
 def build_parser(prog="astromer-train", doc=__doc__):
@@ -73,14 +97,16 @@ def add_cluster_options(parser):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     from astromer.training.cluster import check_command
+    from astromer.training.scaling import check_values
     from astromer.training.settings import resolve_config, resumed_config
 
+    overrides = command_overrides(args)
     # Preset and settings are checked before Keras starts: a typo is
     # answered at once (a ConfigError, which console_script prints).
     if args.resume:
-        resumed_config(args.out, args.overrides)
+        check_values(resumed_config(args.out, overrides))
     else:
-        resolve_config(args.preset, args.overrides, demo=args.data is None)
+        check_values(resolve_config(args.preset, overrides, demo=args.data is None))
     # TF_CONFIG, the JAX processes, the global batch over the workers.
     check_command(args.strategy, args.global_batch, args.coordinator, args.num_processes, args.process_id)
     start_frameworks(args.verbose)
@@ -88,7 +114,7 @@ def main(argv=None):
     from astromer.training.distributed import WORKER_LOST_EXIT, WorkerLost
 
     try:
-        run_pretraining(args.preset, args.data, args.overrides, out=args.out, resume=args.resume,
+        run_pretraining(args.preset, args.data, overrides, out=args.out, resume=args.resume,
                         strategy=args.strategy, input_path=args.input_path, deterministic=args.deterministic,
                         quiet=args.quiet, global_batch=args.global_batch, coordinator=args.coordinator,
                         num_processes=args.num_processes, process_id=args.process_id,

@@ -6,6 +6,7 @@ resume, finetuning.
 One concept per module:
 
     settings     ConfigError, resolve_config, the saved config.yaml
+    scaling      the batch, learning rate and warm-up that fit the data
     data         TrainingData, prepare_data, the batches `fit` reads
     strategy     backend, TensorFlow or not, distribution strategies
     model        the Pretrainer and optimizer a configuration describes
@@ -33,6 +34,7 @@ _EXPORTS = {
     "loop": ("finish_run", "pretrain"),
     "model": ("build_pretrainer", "make_optimizer"),
     "pretraining": ("run_pretraining",),
+    "scaling": ("fit_to_data",),
     "settings": ("DEMO_DEFAULTS", "ConfigError", "read_config", "resolve_config", "write_config"),
     "strategy": ("make_strategy", "tensorflow_available"),
 }

@@ -1,9 +1,11 @@
 """Keras callbacks of a training run besides its checkpoints: the training
 throughput in the epoch logs, the NumPy dataset's epoch kept on fit's,
 history.csv with epochs numbered from 1 (and the same rows as the
-checkpoint a run resumed from), and early stopping that survives a resume."""
+checkpoint a run resumed from), early stopping that survives a resume, and
+the progress bar with a time left that leaves out compilation."""
 
 import csv
+import math
 import os
 import time
 
@@ -132,3 +134,33 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         self.wait, self.best = self.resumed_wait, self.resumed_best
+
+
+class StepProgbar(keras.utils.Progbar):
+    """Keras' progress bar, first shown after an epoch's second step.
+
+    Keras' bar estimates the time left after the first step from that step
+    alone, and the first step of a run includes compiling it (XLA, or the
+    PyTorch graph): a run of 25-minute epochs read "1:16:14" left. From the
+    second step on, Keras already times only the steps after the first
+    (`_estimate_step_duration`); the first update here records the step's
+    time and values but prints nothing.
+    """
+
+    def update(self, current, values=None, finalize=None):
+        first = current == 1 and not finalize and bool(self.target) and self.target > 1
+        if first:
+            self._last_update = math.inf  # Keras skips printing while "too soon after the last line"
+        super().update(current, values, finalize)
+        if first:
+            self._last_update = 0.0
+
+
+class TrainingProgress(keras.callbacks.ProgbarLogger):
+    """`fit`'s progress line (`verbose=1`) with `StepProgbar`; passed in
+    `callbacks`, it replaces the one Keras would add."""
+
+    def _maybe_init_progbar(self):
+        if self.progbar is None:
+            self.progbar = StepProgbar(target=self.target, verbose=self.verbose, unit_name="step",
+                                       stateless_metrics=set())

@@ -131,10 +131,11 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             callback sees (those of the checkpoint resumed from).
         resumed_from: name of the checkpoint folder resumed from: kept on
             disk as the previous checkpoint until the next one is written.
+        resumed_after: the epochs after which the run was resumed (for the plot).
     """
 
     def __init__(self, run_dir, monitor="val_loss", early_stopping=None, best=np.inf, best_epoch=-1,
-                 history=(), resumed_from=None):
+                 history=(), resumed_from=None, resumed_after=()):
         super().__init__()
         self.run_dir = run_dir
         self.directory = os.path.join(run_dir, "checkpoints")
@@ -144,6 +145,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.best_epoch = int(best_epoch)
         self.history = [dict(row) for row in history]
         self.previous = resumed_from
+        self.resumed_after = [int(e) for e in resumed_after]
         os.makedirs(self.directory, exist_ok=True)
 
     def on_train_begin(self, logs=None):
@@ -177,6 +179,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             "stopped_early": bool(getattr(self.model, "stop_training", False)),
             "seed_states": [np.asarray(keras.ops.convert_to_numpy(v)).tolist() for v in seed_states(self.model)],
             "history": self.history,
+            "resumed_after": self.resumed_after,
         }
         name = checkpoint_name(number)
         self._write(name, state)

@@ -6,18 +6,25 @@ test split are computed on the hidden steps (probes the model cannot see:
 the number that cannot be won by copying) and on all observations without
 masking (Astromer 2 paper, Sect. 5.2); both, named, and the time taken go to
 `finetune.json` in the run folder.
+
+The batch, learning rate and warm-up not given with `--set` follow the
+target's training split, from the weights' own batch and rate (the rule of
+`astromer.training.scaling`), and are checked before the "before" scores.
 """
 
+import json
 import os
 import time
 
 from astromer.saving import load_keras
 from astromer.training.checkpoints import write_json_atomically
-from astromer.training.data import prepare_data
+from astromer.training.data import prepare_data, split_size
 from astromer.training.evaluation import evaluate_hidden, evaluate_reconstruction
 from astromer.training.loading import load_for_finetuning
-from astromer.training.loop import pretrain
-from astromer.training.settings import check_new_run_dir, config_errors, default_run_dir
+from astromer.training.loop import finished_run, pretrain
+from astromer.training.scaling import fit_to_data, without_rule_keys
+from astromer.training.settings import check_new_run_dir, config_errors, default_run_dir, resumed_config
+from astromer.training.strategy import make_distribution
 
 
 def scores(model, split, config, batch):
@@ -39,8 +46,13 @@ def run_finetuning(weights, data, preset=None, overrides=(), out=None, resume=Fa
     """Finetunes `weights` on `data` and prints the scores before and after.
     Returns the report written to `finetune.json`.
 
-    Unreadable weights, settings or data raise `ConfigError` before any
-    evaluation or training.
+    Unreadable weights, settings or data, and a batch the data does not
+    fill, raise `ConfigError` before any evaluation or training, and before
+    the run folder is created.
+
+    `resume=True` continues the run in `out` with its saved settings (and
+    `pretraining.epochs` from `overrides`); a finished one not given more
+    epochs says so in one line and returns its finetune.json.
 
     Args:
         weights: run folder, `.keras` model, original checkpoint, or
@@ -51,11 +63,31 @@ def run_finetuning(weights, data, preset=None, overrides=(), out=None, resume=Fa
         out: run folder; default `runs/finetune-<time>`.
     """
     out = out or default_run_dir("finetune")
+    saved = os.path.join(out, "config.yaml")
     with config_errors():
         if not resume:
             check_new_run_dir(out)
-        model, config = load_for_finetuning(weights, preset, overrides)
+        elif os.path.exists(saved):
+            finished = finished_run(out, resumed_config(out, overrides))
+            report = os.path.join(out, "finetune.json")
+            if finished and os.path.exists(report):  # else killed before its scores: resuming finishes it
+                print(finished[0])
+                with open(report) as f:
+                    return json.load(f)
+        model, config = load_for_finetuning(weights, preset, without_rule_keys(overrides))
         training_data = prepare_data(data, config, out)
+        distribution = make_distribution(strategy)
+        if resume and os.path.exists(saved):
+            config = resumed_config(out, overrides)  # the settings it was fitted with
+        else:
+            # The weights' batch and rate are the reference the rule scales
+            # from; a warm-up the rule gave their run (its first epoch) is
+            # not theirs to keep: the rule sizes it again for this data.
+            if (config.get("run") or {}).get("settings_from", {}).get("warmup_steps") == "rule":
+                config["pretraining"]["warmup_steps"] = 0
+            config["run"] = {"data": os.path.abspath(data), "weights": os.fspath(weights)}
+            print(fit_to_data(config, overrides, split_size(training_data.train), distribution.replicas,
+                              reference="the weights' settings"))
     if training_data.test is None:
         print("astromer-finetune: note: the data has no test split; reporting on the validation split")
     target = training_data.test if training_data.test is not None else training_data.val
@@ -64,7 +96,8 @@ def run_finetuning(weights, data, preset=None, overrides=(), out=None, resume=Fa
     print(f"before finetuning: {describe(before)}")
     start = time.time()
     summary = pretrain(config, training_data, out, resume=resume, strategy_kind=strategy,
-                       verbose=0 if quiet else 1, initial_model=model, deterministic=deterministic)
+                       verbose=0 if quiet else 1, initial_model=model, deterministic=deterministic,
+                       distribution=distribution)
     seconds = time.time() - start
     # The run's final model (best weights) from its folder: after a resume
     # the model trained is the checkpoint's, not `model`.

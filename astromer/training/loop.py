@@ -33,8 +33,8 @@ from astromer.data.datasets import TooFewLightCurves
 from astromer.progress import keras_verbose
 from astromer.saving import load_keras
 from astromer.training import distributed
-from astromer.training.callbacks import (DataEpoch, HistoryLogger, ResumableEarlyStopping, Throughput, resumed_history,
-                                         write_history)
+from astromer.training.callbacks import (DataEpoch, HistoryLogger, ResumableEarlyStopping, Throughput,
+                                         TrainingProgress, resumed_history, write_history)
 from astromer.training.checkpoints import (TrainingCheckpoint, check_best_weights, checkpoint_number,
                                            clear_checkpoints, latest_checkpoint, resume_checkpoint,
                                            write_json_atomically)
@@ -89,7 +89,6 @@ def _pretrain(config, data, out_dir, run_dir, resume, verbose, initial_model, de
 
     settings = config["pretraining"]
     seed = int(settings.get("seed", 0))
-    os.makedirs(run_dir, exist_ok=True)
     keras.utils.set_random_seed(seed)
     if deterministic and keras_backend() == "tensorflow":
         import tensorflow as tf
@@ -99,8 +98,6 @@ def _pretrain(config, data, out_dir, run_dir, resume, verbose, initial_model, de
     global_batch = global_batch or (config.get("run") or {}).get("global_batch")
     per_replica = distribution.split_batch(global_batch) if global_batch else int(settings["batch_size"])
     batch_size = per_replica * replicas
-    if not resume and distribution.chief:
-        clear_checkpoints(out_dir)
     epochs = int(settings["epochs"])
     history_path = os.path.join(run_dir, "history.csv")
     if distribution.multi_worker:
@@ -141,26 +138,34 @@ def _pretrain(config, data, out_dir, run_dir, resume, verbose, initial_model, de
             model = initial_model if initial_model is not None else build_pretrainer(config)
             model.compile(make_optimizer(settings), jit_compile=jit)
             initial_epoch = 0
-    write_config(config, os.path.join(run_dir, "config.yaml"))
-    stopped = bool(state.get("stopped_early"))
-    if stopped:
-        print(f"{out_dir} stopped early after epoch {initial_epoch} (no val_loss improvement in "
-              f"{state['early_stopping_wait']} epochs)")
-    elif initial_epoch >= epochs:
-        print(f"{out_dir} already finished its {epochs} epochs")
+    message = nothing_to_train(out_dir, state, initial_epoch, config) if checkpoint is not None else None
+    if message:
+        print(message)
     try:
         train, val, steps, val_steps = make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy,
                                                    distribution=distribution)
     except TooFewLightCurves as error:
-        raise ConfigError(f"The training split: {error} Set pretraining.batch_size (--set "
-                          f"pretraining.batch_size=N) or --global-batch to at most the number of training light "
+        flags = "--global-batch" if global_batch else "pretraining.batch_size (--set pretraining.batch_size=N)"
+        raise ConfigError(f"The training split: {error} Set {flags} to at most the number of training light "
                           "curves, or give more light curves.") from None
+    # The run folder appears only now: a run refused for its settings or
+    # data leaves nothing behind.
+    if not resume and distribution.chief:
+        clear_checkpoints(out_dir)
+    os.makedirs(run_dir, exist_ok=True)
+    write_config(config, os.path.join(run_dir, "config.yaml"))
+    # Where the run was resumed (each after a completed epoch), kept in the
+    # checkpoints for the learning-curves plot.
+    resumed_after = [int(e) for e in state.get("resumed_after", [])]
+    if checkpoint is not None and not message:
+        resumed_after = sorted(set(e for e in resumed_after if e < initial_epoch) | {initial_epoch})
 
     early_best = state.get("early_stopping_best")
     early = ResumableEarlyStopping(settings.get("patience", 20), state["early_stopping_wait"],
                                    state["best"] if early_best is None else early_best)
     checkpoints = TrainingCheckpoint(run_dir, early_stopping=early, best=state["best"], best_epoch=state["best_epoch"],
-                                     history=rows, resumed_from=folder and os.path.basename(folder))
+                                     history=rows, resumed_from=folder and os.path.basename(folder),
+                                     resumed_after=resumed_after)
     # Order matters: the throughput goes into the logs, early stopping
     # counts the epoch, then the checkpoint saves all of it.
     callbacks = [Throughput(batch_size), early, checkpoints, HistoryLogger(history_path, rows)]
@@ -169,14 +174,16 @@ def _pretrain(config, data, out_dir, run_dir, resume, verbose, initial_model, de
         callbacks.insert(0, DataEpoch(train))
     if tensorflow_available():
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")))
-    if verbose:
+    if verbose == 1:
+        callbacks.append(TrainingProgress())  # the time left leaves out compilation
+    if verbose and not message:
         where = run_dir if run_dir == out_dir else f"{out_dir} (written by worker 0; this one writes a temporary copy)"
         print(f"training {model.backbone.__class__.__name__} ({parameter_count(model)}) on "
               f"{data.description}; batch {batch_size} ({distribution.describe()}), up to {epochs} epochs; "
               f"run folder {where}")
     start = time.time()
     try:
-        if initial_epoch < epochs and not stopped:
+        if not message:
             if strategy is not None:
                 distributed.fit_distributed(model, strategy, train, val, epochs, initial_epoch, steps, callbacks,
                                             verbose=verbose)
@@ -187,12 +194,49 @@ def _pretrain(config, data, out_dir, run_dir, resume, verbose, initial_model, de
                           steps_per_epoch=steps, validation_steps=val_steps, callbacks=callbacks, verbose=verbose)
         elapsed = time.time() - start
         return finish_run(model, run_dir, elapsed, data, config, batch_size, best_epoch=checkpoints.best_epoch,
-                          distribution=distribution)
+                          distribution=distribution, resumed_after=resumed_after)
     except Exception as error:
         if distribution.multi_worker and distributed.is_peer_failure(error):
             done = checkpoint_number(checkpoints.previous or "") or 0
             raise distributed.worker_lost(error, distribution.cluster, out_dir, done) from error
         raise
+
+
+def nothing_to_train(out_dir, state, done, config):
+    """The line that says why a resumed run trains no more (its epochs are
+    done, or it stopped early and the patience is unchanged), or None."""
+    settings = config["pretraining"]
+    epochs, patience = int(settings["epochs"]), int(settings.get("patience", 20))
+    wait = int(state.get("early_stopping_wait", 0))
+    if state.get("stopped_early") and wait >= patience:
+        return (f"{out_dir} stopped early after epoch {done} (no val_loss improvement in {wait} epochs): nothing to "
+                f"train; to go on, resume with --set pretraining.patience=N (N more than {wait})"
+                + (f" and --epochs N (more than {done})" if done >= epochs else ""))
+    if done >= epochs:
+        best = f"best val_loss {float(state['best']):.5f} at epoch {state['best_epoch']}; " if "best" in state else ""
+        return (f"{out_dir} already finished its {done} epochs ({best}nothing to train): to go on, resume with "
+                f"--epochs N (N more than {done})")
+    return None
+
+
+def finished_run(out_dir, config):
+    """`(line, summary)` of a finished run in `out_dir` that `config` would
+    not train further, its final outputs all written; else None (including
+    a run killed before its final model was saved: resuming finishes it)."""
+    found = latest_checkpoint(out_dir)
+    summary_path = os.path.join(out_dir, "summary.json")
+    if found is None or not os.path.exists(os.path.join(out_dir, "model.keras")) or not os.path.exists(summary_path):
+        return None
+    message = nothing_to_train(out_dir, found[1], int(found[1]["epoch"]), config)
+    if message is None:
+        return None
+    try:
+        with open(summary_path) as f:
+            summary = json.load(f)
+    except (OSError, ValueError):
+        return None
+    # A summary of an earlier finish (the run was continued since) is not this one's.
+    return (message, summary) if summary.get("epochs_run") == int(found[1]["epoch"]) else None
 
 
 def settings_fingerprint(config, per_replica):
@@ -213,7 +257,8 @@ def parameter_count(model):
     return text + (f" + {token} mask token" if token else "")
 
 
-def finish_run(model, out_dir, elapsed, data, config, batch_size=256, best_epoch=None, distribution=None):
+def finish_run(model, out_dir, elapsed, data, config, batch_size=256, best_epoch=None, distribution=None,
+               resumed_after=()):
     """Restores the best weights, saves the final model, plots, writes the
     summary (with the held-out test metrics when there is a test split).
 
@@ -233,7 +278,7 @@ def finish_run(model, out_dir, elapsed, data, config, batch_size=256, best_epoch
         tracked = history[history["epoch"] == best_epoch] if best_epoch is not None else history.iloc[:0]
         best_row = tracked.iloc[0] if len(tracked) else history.loc[history["val_loss"].idxmin()]
     learning_curves(history.to_dict("list"), os.path.join(out_dir, "learning_curves.png"),
-                    title=f"{config.get('name', 'astromer')} pretraining")
+                    title=f"{config.get('name', 'astromer')} pretraining", resumed_after=resumed_after)
     summary = {
         "epochs_run": int(len(history)),
         "best_epoch": int(best_row["epoch"]) if "val_loss" in history else None,

@@ -3,8 +3,10 @@ resume), the data, the training loop, and the one-line report."""
 
 import os
 
-from astromer.training.data import prepare_data
-from astromer.training.loop import pretrain
+from astromer import presets
+from astromer.training.data import prepare_data, split_size
+from astromer.training.loop import finished_run, pretrain
+from astromer.training.scaling import fit_to_data, without_rule_keys
 from astromer.training.settings import (ConfigError, check_new_run_dir, config_errors, default_run_dir,
                                        resolve_config, resumed_config)
 
@@ -16,8 +18,17 @@ def run_pretraining(preset="a2", data=None, overrides=(), out=None, resume=False
     outputs are. Returns `(run folder, summary dict)`.
 
     A bad preset, setting, data path or table raises `ConfigError` before
-    any training starts; so does a setting that fails when training starts
-    (optimizer, strategy).
+    any training starts and before the run folder is created; so does a
+    setting that fails when training starts (optimizer, strategy, a batch
+    the data does not fill).
+
+    With `data`, the batch, learning rate and warm-up not given in
+    `overrides` follow the training split's size (`astromer.training.scaling`);
+    the values and where each came from are printed first.
+
+    A finished run resumed without more epochs (`pretraining.epochs`, the
+    `--epochs` of the command) says so in one line and returns its summary:
+    nothing is loaded or trained.
 
     Args:
         preset: preset name or YAML file; its `demo` section applies when
@@ -40,16 +51,24 @@ def run_pretraining(preset="a2", data=None, overrides=(), out=None, resume=False
     from astromer.training.strategy import keras_backend, make_distribution
 
     with config_errors():
+        cluster = cluster_settings(keras_backend(), strategy, coordinator, num_processes, process_id)
         if resume:
             config = resumed_config(out, overrides)
+            # One process: a finished run says so and stops here. Several
+            # go on to agree on the checkpoint first (docs/distributed.md).
+            finished = finished_run(out, config) if not cluster.multi else None
+            if finished:
+                print(finished[0])
+                return out, finished[1]
             data = resumed_data(config, data, out)
         else:
-            config = resolve_config(preset, overrides, demo=data is None)
+            # The preset's batch and rate (the reference the rule scales
+            # from); the command's own come in with `fit_to_data`.
+            config = resolve_config(preset, without_rule_keys(overrides), demo=data is None)
             # The run folder records its data, so that --resume continues on it.
             config["run"] = {"data": os.path.abspath(data) if data else None}
         if global_batch is not None:
             config.setdefault("run", {})["global_batch"] = int(global_batch)
-        cluster = cluster_settings(keras_backend(), strategy, coordinator, num_processes, process_id)
         if cluster.multi and not out:
             raise ConfigError("Several workers need --out: the same run folder on every one (each would "
                               "otherwise name its own from the time it started).")
@@ -63,6 +82,12 @@ def run_pretraining(preset="a2", data=None, overrides=(), out=None, resume=False
     distribution = make_distribution(strategy, cluster, cluster_timeout)
     with config_errors():
         training_data = prepare_data(data, config, out, input_path=input_path, write_records=not cluster.multi)
+        if not resume:
+            name = config.get("name") or preset
+            demo = {k: f"preset {name} (demo section)" for k in presets.load_preset(preset).get("demo") or {}
+                    if data is None}
+            print(fit_to_data(config, overrides, split_size(training_data.train) if data is not None else None,
+                              distribution.replicas, global_batch, reference=f"preset {name}", sources=demo))
     summary = pretrain(config, training_data, out, resume=resume, strategy_kind=strategy,
                        verbose=0 if quiet else 1, input_path=input_path, deterministic=deterministic,
                        distribution=distribution)
