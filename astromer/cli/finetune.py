@@ -34,6 +34,10 @@ def build_parser():
     parser.add_argument("--weights", required=True, help="pretrained model (see above)")
     parser.add_argument("--data", required=True, help="TFRecord folder (train/ val/ test/) or Parquet/CSV table")
     parser.add_argument("--preset", help="preset of --weights when it cannot be read from them")
+    parser.add_argument("--compat", default="auto", choices=("auto", "default", "original"),
+                        help="how the light curves are read, as astromer-embed --compat: original (errors outside "
+                             "(0, 1) kept, float32-first centring) for weights converted from an original "
+                             "checkpoint under auto (default), else default (the papers')")
     add_run_options(parser, out_help="run folder (default runs/finetune-<time>)")
     return parser
 
@@ -50,7 +54,8 @@ def main(argv=None):
     from astromer.training import run_finetuning
 
     run_finetuning(args.weights, args.data, args.preset, command_overrides(args), out=args.out, resume=args.resume,
-                   strategy=args.strategy, deterministic=args.deterministic, quiet=args.quiet)
+                   strategy=args.strategy, deterministic=args.deterministic, quiet=args.quiet,
+                   compat=args.compat)
     return 0
 
 

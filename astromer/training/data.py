@@ -114,17 +114,27 @@ def _record_data(data, config, use_tf):
 
 def _table_data(data, config, verbose):
     """A Parquet/CSV file or folder: cleaned, then split 80/10/10 with the run's seed."""
+    from astromer.data.time_scale import to_mjd
     from astromer.data.cleaning import CleaningReport, clean_light_curves
     from astromer.data.datasets import PackedLightCurves
     from astromer.data.lightcurves import iter_light_curves
 
     seed = int(config["pretraining"].get("seed", 0))
     cleaning = {"min_observations": config.get("data", {}).get("min_observations", 5)}
+    original = data_compat(config) == "original"
+    if original:
+        # The original code's cleaning, as astromer-embed reads the same
+        # weights' light curves: no row dropped for its error.
+        cleaning.update(min_error=float("-inf"), max_error=float("inf"))
     try:
         report = CleaningReport()
         raw = list(iter_light_curves(data))
         check_band_present(raw, config)
         light_curves = list(clean_light_curves((select_band(lc, config) for lc in raw), cleaning, report))
+        if original:
+            # float32-first centring needs MJD-like times (JD -> MJD).
+            light_curves = [to_mjd(lc, report, "convert the table's times to MJD, or pass --compat default")
+                            for lc in light_curves]
         if not light_curves:
             raise ValueError(f"none of its {len(raw):,} light curves is usable after cleaning:\n{report.summary()}")
         band_names = resolve_band_names(config, light_curves)
@@ -136,6 +146,14 @@ def _table_data(data, config, verbose):
     train, val, test = packed.split(seed=seed)
     return TrainingData("packed", train, val, test, f"table {data} ({len(packed)} light curves, 80/10/10 split)",
                         report=report)
+
+
+def data_compat(config):
+    """How a run reads its light curves: "original" (the original code's
+    cleaning and float32-first centring, set by astromer-finetune for
+    weights converted from an original checkpoint, as astromer-embed reads
+    them) or "default" (the papers')."""
+    return (config.get("data") or {}).get("compat") or "default"
 
 
 def check_band_present(light_curves, config):
@@ -179,8 +197,9 @@ def pipeline_config(model, config):
     """The windowing/masking settings of `model` and the run's `config`."""
     from astromer.data.datasets import PipelineConfig
 
-    masking = {k: v for k, v in config.get("data", {}).items() if k not in ("min_observations", "band")}
+    masking = {k: v for k, v in config.get("data", {}).items() if k not in ("min_observations", "band", "compat")}
     return PipelineConfig(
+        float32_first=data_compat(config) == "original",
         window_size=model.backbone.window_size,
         masking=masking,
         seed=int(config["pretraining"].get("seed", 0)),

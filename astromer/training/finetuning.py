@@ -18,13 +18,26 @@ import time
 
 from astromer.saving import load_keras
 from astromer.training.checkpoints import write_json_atomically
-from astromer.training.data import prepare_data, split_size
+from astromer.training.data import data_compat, prepare_data, split_size
 from astromer.training.evaluation import evaluate_hidden, evaluate_reconstruction
 from astromer.training.loading import load_for_finetuning
 from astromer.training.loop import finished_run, pretrain
 from astromer.training.scaling import fit_to_data, without_rule_keys
-from astromer.training.settings import check_new_run_dir, config_errors, default_run_dir, resumed_config
+from astromer.training.settings import (ConfigError, check_new_run_dir, config_errors, default_run_dir,
+                                       resumed_config)
 from astromer.training.strategy import make_distribution
+
+
+def resolve_compat(compat, backbone):
+    """"auto" -> "original" for weights converted from an original
+    checkpoint (they carry its attention quirk), else "default"."""
+    if compat not in ("auto", "default", "original"):
+        raise ConfigError(f"Unknown compat {compat!r}; use auto, default or original.")
+    if compat != "auto":
+        return compat
+    from astromer.convert import original_code
+
+    return "original" if original_code(backbone) is not None else "default"
 
 
 def scores(model, split, config, batch):
@@ -42,7 +55,7 @@ def describe(result):
 
 
 def run_finetuning(weights, data, preset=None, overrides=(), out=None, resume=False, strategy="auto",
-                   deterministic=False, quiet=False):
+                   deterministic=False, quiet=False, compat="auto"):
     """Finetunes `weights` on `data` and prints the scores before and after.
     Returns the report written to `finetune.json`.
 
@@ -61,6 +74,10 @@ def run_finetuning(weights, data, preset=None, overrides=(), out=None, resume=Fa
         overrides: `section.key=value` settings; `model.*` ones where the
             weights still fit.
         out: run folder; default `runs/finetune-<time>`.
+        compat: how the light curves are read, as `astromer-embed --compat`:
+            "original" (errors outside (0, 1) kept, float32-first centring,
+            Julian Dates moved to MJD) for weights converted from an
+            original checkpoint under "auto", else "default" (the papers').
     """
     out = out or default_run_dir("finetune")
     saved = os.path.join(out, "config.yaml")
@@ -75,6 +92,13 @@ def run_finetuning(weights, data, preset=None, overrides=(), out=None, resume=Fa
                 with open(report) as f:
                     return json.load(f)
         model, config = load_for_finetuning(weights, preset, without_rule_keys(overrides))
+        if not (resume and os.path.exists(saved)):
+            config.setdefault("data", {})["compat"] = resolve_compat(compat, model.backbone)
+        else:
+            config.setdefault("data", {})["compat"] = data_compat(resumed_config(out, overrides))
+        print(f"compat {config['data']['compat']}: " + ("errors outside (0, 1) kept, float32-first centring (the "
+              "original code's, as astromer-embed reads these weights)" if config["data"]["compat"] == "original"
+              else "errors in (0, 1), float64 centring (the papers')"))
         training_data = prepare_data(data, config, out)
         distribution = make_distribution(strategy)
         if resume and os.path.exists(saved):
