@@ -164,7 +164,7 @@ def test_onnx_mean_equals_astromer_embed_on_eros(a1_onnx, tmp_path):
     folder, result = a1_onnx
     assert result.returncode == 0, result.stderr[-3000:]
     from astromer.cli.embed import main
-    from astromer.embedding.compat import original_settings
+    from astromer.compat import original_settings
 
     weights = str(shared_path("weights", "astromer1-macho"))
     table = eros_table(100)

@@ -14,7 +14,7 @@ from astromer.data.time_scale import shifted, to_mjd
 from astromer.data.windows import sequential_windows
 from astromer.embedding.arrays import as_array, as_light_curves, is_series
 from astromer.embedding.batching import padded_batch, remainder_piece
-from astromer.embedding.compat import original_settings, resolve_compat
+from astromer.compat import original_settings, resolve_compat
 from astromer.embedding.selection import readable_light_curves
 from astromer.embedding.writer import write_parquet
 
@@ -69,7 +69,7 @@ class Embedder:
         read_rows: table rows read at a time when streaming from files (the
             memory it needs does not grow with the catalogue).
         compat: "default", "original" (windows, centring and cleaning of
-            the original library: `astromer.embedding.compat`; an explicit
+            the original library: `astromer.compat`; an explicit
             `cleaning` still applies) or "auto" ("original" for weights
             converted from an original checkpoint).
         per_band: joint multi-band backbones only: pool each band's steps

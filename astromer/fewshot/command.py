@@ -86,7 +86,7 @@ def run_from_files(data, labels, out="runs/fewshot", weights=None, preset=None, 
             raw = [shifted(lc, time_offset) for lc in raw]
         light_curves = list(clean_light_curves(raw, CleaningConfig(min_observations=1), cleaning))
         if model is not None:
-            from astromer.embedding.compat import resolve_compat
+            from astromer.compat import resolve_compat
 
             resolve_compat(compat, model.backbone)
     except (ValueError, FileNotFoundError) as error:

@@ -124,8 +124,11 @@ def _table_data(data, config, verbose):
     original = data_compat(config) == "original"
     if original:
         # The original code's cleaning, as astromer-embed reads the same
-        # weights' light curves: no row dropped for its error.
-        cleaning.update(min_error=float("-inf"), max_error=float("inf"))
+        # weights' light curves (no row dropped for its error); the run's
+        # minimum length stays.
+        from astromer.compat import original_settings
+
+        cleaning = {**original_settings()["cleaning"], **cleaning}
     try:
         report = CleaningReport()
         raw = list(iter_light_curves(data))

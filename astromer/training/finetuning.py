@@ -16,6 +16,7 @@ import json
 import os
 import time
 
+from astromer.compat import resolve_compat
 from astromer.saving import load_keras
 from astromer.training.checkpoints import write_json_atomically
 from astromer.training.data import data_compat, prepare_data, split_size
@@ -23,21 +24,8 @@ from astromer.training.evaluation import evaluate_hidden, evaluate_reconstructio
 from astromer.training.loading import load_for_finetuning
 from astromer.training.loop import finished_run, pretrain
 from astromer.training.scaling import fit_to_data, without_rule_keys
-from astromer.training.settings import (ConfigError, check_new_run_dir, config_errors, default_run_dir,
-                                       resumed_config)
+from astromer.training.settings import check_new_run_dir, config_errors, default_run_dir, resumed_config
 from astromer.training.strategy import make_distribution
-
-
-def resolve_compat(compat, backbone):
-    """"auto" -> "original" for weights converted from an original
-    checkpoint (they carry its attention quirk), else "default"."""
-    if compat not in ("auto", "default", "original"):
-        raise ConfigError(f"Unknown compat {compat!r}; use auto, default or original.")
-    if compat != "auto":
-        return compat
-    from astromer.convert import original_code
-
-    return "original" if original_code(backbone) is not None else "default"
 
 
 def scores(model, split, config, batch):

@@ -1,4 +1,6 @@
-"""One switch for embeddings as the original library makes them.
+"""One switch for reading light curves as the original code did, shared by
+`astromer-embed`, `astromer-fewshot` and `astromer-finetune` (one
+preprocessing per model).
 
 The published Astromer 1 weights reproduce the original python-library's
 (ASTROMER 0.1.8) embeddings only with its preprocessing: windows of
