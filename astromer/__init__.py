@@ -17,7 +17,7 @@ _EXPORTS = {
     "Classifier": "astromer.models.classifier",
     "FeatureClassifier": "astromer.models.feature_classifier",
     "Pretrainer": "astromer.models.pretrainer",
-    "load_model": "astromer.training.loading",
+    "load_model": "astromer.core.loading",
 }
 _SUBMODULES = ("losses", "metrics", "schedules")
 __all__ = sorted(_EXPORTS) + list(_SUBMODULES)

@@ -1,26 +1,11 @@
-"""Loading the authors' original Astromer weights.
-
-Supported formats (the same variables in both original code bases):
-
-- TF checkpoints (`weights.index` + `weights.data-*`) written by the
-  python-library (Astromer 1, e.g. the published MACHO weights) or by
-  main-code (Astromer 2). Reading them needs TensorFlow.
-- Legacy Keras-2 HDF5 weight files (`model.save_weights(..., save_format="h5")`
-  on the original models). Read with h5py; no TensorFlow needed. Layer names
-  there are Keras-2 auto names (`dense_10`, ...), so they are mapped by
-  structure and order, and checked by shape and name keywords.
-
-The architecture comes from the configuration file next to the weights:
-`conf.json` (python-library: preset `a1-original`) or `config.json`
-(main-code: preset `a2-original`), and the weight shapes (layers, mixer size,
-`use_leak`). The original quirks these models need are in those presets.
-
-This module reads and checks arrays and assigns them to a model it is
-given; it imports no model class. `Pretrainer.from_original_checkpoint`
-builds the model and calls it.
-
-After loading, save in Keras format (`model.save("a1.keras")`) to use the
-weights on any backend, also where TensorFlow is not installed.
+"""The authors' original Astromer weights mapped onto our models: TF
+checkpoints of the python-library (Astromer 1, the published MACHO weights)
+and of main-code (Astromer 2), and legacy Keras-2 `.h5` files (read by
+`astromer.original_files`). The architecture comes from the configuration
+next to the weights (`conf.json`: preset `a1-original`; `config.json`:
+`a2-original`) and the weight shapes. This module imports no model class:
+`Pretrainer.from_original_checkpoint` builds the model and calls it. Save the
+result as `.keras` to use it on any backend, without TensorFlow.
 """
 
 import os
@@ -32,10 +17,9 @@ from astromer.original_files import ENCODER_SCOPE, HEAD_SCOPE, read_config_file,
 
 
 def _target_variables(model):
-    """Maps canonical original keys (TF checkpoint keys without the suffix)
-    to the variables of a `Pretrainer` on an `AstromerBackbone`, or of a
-    bare `AstromerBackbone` (no reconstruction head)."""
-    backbone = _backbone_of(model)
+    """Canonical original keys (TF checkpoint keys without the suffix) ->
+    the variables of a `Pretrainer` or of a bare `AstromerBackbone`."""
+    backbone = getattr(model, "backbone", model)
     targets = {}
 
     def dense(prefix, layer):
@@ -69,11 +53,6 @@ def _target_variables(model):
     return targets
 
 
-def _backbone_of(model):
-    """The encoder of a task model (its `backbone`), or `model` itself."""
-    return getattr(model, "backbone", model)
-
-
 def _infer_shapes(arrays):
     layers = {int(m.group(1)) for k in arrays if (m := re.search(r"enc_layers/(\d+)/", k))}
     if not layers:
@@ -98,32 +77,23 @@ def original_code(backbone):
 
 
 class OriginalCheckpoint(NamedTuple):
-    """What an original checkpoint holds, read without building a model."""
+    """What an original checkpoint holds, read without building a model:
+    `AstromerBackbone` arguments (the preset's, then the weight shapes', the
+    configuration file's and the caller's), `{canonical key: array}`, the
+    original `correct_loss` (trained with the uncertainty-weighted loss) and
+    the path, for messages."""
 
     model_config: dict
-    """`AstromerBackbone` arguments: the preset's, the weight shapes', the
-    configuration file's, then the caller's overrides."""
     arrays: dict
-    """`{canonical key: array}` (see `assign_original_weights`)."""
     correct_loss: bool
-    """The original `correct_loss`: whether it trained with the
-    uncertainty-weighted loss (False for Astromer 1)."""
     source: str
-    """The path, for error messages."""
 
 
 def read_original(path, preset=None, **overrides):
-    """Reads the original weights at `path` and the architecture they need.
-
-    Args:
-        path: TF checkpoint folder or prefix, or a legacy `.h5` file.
-        preset: "a1-original" or "a2-original"; read from the `conf.json` /
-            `config.json` next to the weights when not given.
-        **overrides: model settings to change, e.g. `mask_token=True` for
-            the "as intended" Astromer 2 behaviour or `mask_alpha=-1e9`.
-
-    Returns an `OriginalCheckpoint`; `Pretrainer.from_original_checkpoint`
-    builds the model and copies the arrays in (`assign_original_weights`).
+    """The `OriginalCheckpoint` at `path` (TF checkpoint folder or prefix,
+    or legacy `.h5`). `preset` ("a1-original" / "a2-original") is read from
+    the configuration file next to the weights when not given; `overrides`
+    change model settings (e.g. `mask_token=True`, Astromer 2 "as intended").
     """
     legacy = str(path).endswith((".h5", ".hdf5"))
     folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
@@ -160,13 +130,11 @@ def read_original(path, preset=None, **overrides):
 
 
 def assign_original_weights(model, arrays, source="the weights"):
-    """Copies `{canonical key: array}` into `model`, checking names and shapes.
-
-    `model` is a `Pretrainer` on an `AstromerBackbone`, or a bare
-    `AstromerBackbone` (the reconstruction head's arrays are then left out).
-    """
+    """Copies `{canonical key: array}` into `model` (a `Pretrainer`, or a bare
+    `AstromerBackbone`: the head's arrays are then left out), checking names
+    and shapes."""
     targets = _target_variables(model)
-    backbone = _backbone_of(model)
+    backbone = getattr(model, "backbone", model)
     if backbone is model:
         arrays = {key: value for key, value in arrays.items() if not key.startswith(f"{HEAD_SCOPE}/")}
     missing = sorted(set(targets) - set(arrays))

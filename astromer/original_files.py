@@ -1,11 +1,7 @@
-"""Reading the files of the authors' original checkpoints, and saying what
-is wrong with one that cannot be read.
-
-TF checkpoints (`checkpoint`, `weights.index`, `weights.data-*`; reading
-them needs TensorFlow), legacy Keras-2 HDF5 weight files (h5py), and the
-configuration next to them (`conf.json` of the python-library,
-`config.json` of main-code). Every tensor is read, so TensorFlow's length
-and checksum checks run; a missing, empty, truncated or damaged file is a
+"""Reading the files of the authors' original checkpoints: TF checkpoints
+(needs TensorFlow), legacy Keras-2 `.h5` files (h5py) and the `conf.json` /
+`config.json` beside them. Every tensor is read, so TensorFlow's length and
+checksum checks run; a missing, empty, truncated or damaged file is a
 `WeightsError` naming it, what is wrong and what to do. `astromer.convert`
 maps what is read onto a model.
 """
@@ -16,7 +12,7 @@ import re
 
 import numpy as np
 
-from astromer.errors import WeightsError
+from astromer.errors import MissingWeightsFile, WeightsError
 
 # How the original code bases name their variables in a checkpoint.
 VARIABLE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
@@ -28,26 +24,15 @@ CHECKPOINT_FIX = ("download or copy the checkpoint folder again (its 'checkpoint
                   "and conf.json or config.json files), or point --weights at another checkpoint.")
 
 
-class MissingWeightsFile(WeightsError, FileNotFoundError):
-    """A file of the weights that is not there: a `WeightsError` that is
-    also the `FileNotFoundError` these were before."""
-
-
 def read_tf_checkpoint(path):
-    """Returns `{canonical key: array}` from an original TF checkpoint.
-
-    `path` is the checkpoint folder or its prefix (`.../weights`). A missing,
-    truncated or damaged index or data file raises `WeightsError` naming it
-    (`MissingWeightsFile` for a missing one).
-    """
+    """`{canonical key: array}` of the TF checkpoint at `path` (its folder or
+    prefix `.../weights`); a missing file raises `MissingWeightsFile`."""
     try:
         import tensorflow as tf
     except ImportError as error:  # pragma: no cover - depends on the machine
-        raise ImportError(
-            f"Reading the TF checkpoint {path!r} needs TensorFlow. Convert it once on a "
-            "machine with TensorFlow (Pretrainer.from_original_checkpoint(path).save("
-            "'model.keras')) and load the .keras file here."
-        ) from error
+        raise ImportError(f"Reading the TF checkpoint {path!r} needs TensorFlow. Convert it once on a machine with "
+                          "TensorFlow (Pretrainer.from_original_checkpoint(path).save('model.keras')) and load the "
+                          ".keras file here.") from error
     path = os.fspath(path)
     prefix = _checkpoint_prefix(path)
     index = prefix + ".index"
@@ -102,10 +87,9 @@ def _checkpoint_prefix(path):
     stems = sorted({n.split(".data-")[0] for n in names if re.search(r"\.data-\d+-of-\d+$", n)})
     if len(stems) == 1:
         return os.path.join(path, stems[0])
-    raise MissingWeightsFile(
-        f"No TF checkpoint found in {path!r} (expected a 'checkpoint' file or one '*.index' file, found "
-        f"{names or 'nothing'}): check the path, or point --weights at another checkpoint."
-    )
+    raise MissingWeightsFile(f"No TF checkpoint found in {path!r} (expected a 'checkpoint' file or one '*.index' "
+                             f"file, found {names or 'nothing'}): check the path, or point --weights at another "
+                             "checkpoint.")
 
 
 def _named_prefix(folder):
@@ -218,10 +202,8 @@ def read_legacy_h5(path):
                                "'layer_names'): give the original .h5 weights, or a .weights.h5 file with --preset.")
         layer_names = [n.decode() if isinstance(n, bytes) else str(n) for n in f.attrs["layer_names"]]
         if "encoder" not in f or "regression" not in f:
-            raise ValueError(
-                f"{path!r} is not an original Astromer weight file: expected layers "
-                f"'encoder' and 'regression', found {layer_names}."
-            )
+            raise ValueError(f"{path!r} is not an original Astromer weight file: expected layers 'encoder' and "
+                             f"'regression', found {layer_names}.")
         enc_names = _h5_names(f["encoder"])
         enc = [np.asarray(f["encoder"][n]) for n in enc_names]
         head_names = _h5_names(f["regression"])
@@ -230,16 +212,11 @@ def read_legacy_h5(path):
     arrays = {}
     num_layers = sum(1 for n in enc_names if "/WQ/kernel" in n)
     if num_layers == 0 or (len(enc) - 2) % num_layers:
-        raise ValueError(
-            f"{path!r}: cannot split {len(enc)} encoder arrays into attention blocks "
-            f"(found {num_layers} query kernels)."
-        )
+        raise ValueError(f"{path!r}: cannot split {len(enc)} encoder arrays into attention blocks (found "
+                         f"{num_layers} query kernels).")
     per_block = (len(enc) - 2) // num_layers
     if per_block not in (16, 20):
-        raise ValueError(
-            f"{path!r}: {per_block} arrays per attention block; expected 16 "
-            "(no leak) or 20 (use_leak)."
-        )
+        raise ValueError(f"{path!r}: {per_block} arrays per attention block; expected 16 (no leak) or 20 (use_leak).")
     arrays[f"{ENCODER_SCOPE}/inp_transform/kernel"], arrays[f"{ENCODER_SCOPE}/inp_transform/bias"] = enc[:2]
     # Order inside a block is the original model.weights order: WQ, WK, WV,
     # merge, the two tanh-mixer denses, the two LayerNorms, then the leak denses.
@@ -262,10 +239,8 @@ def read_legacy_h5(path):
                 name, value = chunk[2 * j + k]
                 keywords = keyword if isinstance(keyword, tuple) else (keyword,)
                 if not name.endswith(f"{leaf}:0") or not any(w in name for w in keywords):
-                    raise ValueError(
-                        f"{path!r}: unexpected weight order in block {i}: {name!r} where "
-                        f"the {slot}/{leaf} weight should be."
-                    )
+                    raise ValueError(f"{path!r}: unexpected weight order in block {i}: {name!r} where the "
+                                     f"{slot}/{leaf} weight should be.")
                 arrays[f"{ENCODER_SCOPE}/enc_layers/{i}/{slot}/{leaf}"] = value
     for name, value in zip(head_names, head):
         leaf = name.rsplit("/", 1)[-1].split(":")[0]

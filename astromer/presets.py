@@ -2,8 +2,10 @@
 
 A preset file has a `model` section (the backbone's constructor arguments
 plus its `class`) and sections for the jobs that use it (`data`,
-`pretraining`, ...). One override order: the preset file, then
-`--set key=value` assignments (dotted keys, YAML values).
+`pretraining`, ...); `workflows/<name>.yaml` holds the settings of a workflow
+that do not depend on the model (e.g. how each few-shot method trains). One
+override order: the preset file, then `--set key=value` assignments (dotted
+keys, YAML values).
 """
 
 import copy
@@ -63,6 +65,12 @@ def load_preset(preset):
             f"Unknown preset {preset!r}. Available presets: {sorted(files)}.{hint}"
         )
     return yaml.safe_load(files[preset].read_text())
+
+
+def workflow_settings(workflow):
+    """The default settings of a workflow (`presets/workflows/<workflow>.yaml`)
+    as a dict of sections; `apply_overrides` changes them."""
+    return yaml.safe_load(_preset_folder().joinpath("workflows", f"{workflow}.yaml").read_text())
 
 
 def flatten(config, prefix=""):

@@ -1,19 +1,11 @@
-"""The one progress display for long loops (embedding, record writing, few-shot).
-
-Pretraining keeps Keras' own `Progbar` through `model.fit` (steps of an
-epoch and their losses); everything else goes through `progress()`: loops
-over a catalogue, few-shot fits, and supervised finetuning's epochs (fits
-inside a few-shot run, whose bar would be broken by Keras' own). So every
-command shows the same kind of line on stderr: count, total when known,
-rate and time left. tqdm rather than Keras' `Progbar` because importing
-Keras loads the backend (seconds with TensorFlow), which a record-writing
-script does not need.
-
-When stderr is not a terminal (a log file, a batch job's output), the line
-is not redrawn: it is written as plain lines, at most one every
-`LOG_INTERVAL_S` seconds and the final one, without ANSI codes or carriage
-returns. Keras' bar likewise gives one line per epoch there
-(`keras_verbose`).
+"""The one progress display for long loops (embedding, record writing,
+few-shot fits); pretraining keeps Keras' `Progbar` through `fit`. Every
+command shows the same line on stderr: count, total when known, rate, time
+left. tqdm, since importing Keras loads the backend, which a record-writing
+script does not need. When stderr is not a terminal (a log file), the line
+is written as plain lines, at most one every `LOG_INTERVAL_S` seconds and
+the final one, without ANSI codes; Keras' bar gives one line per epoch
+there (`keras_verbose`).
 """
 
 import re
@@ -28,21 +20,9 @@ _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\r\b]")
 
 
 def progress(items=None, total=None, unit="light curves", enabled=True, desc=None):
-    """Wraps an iterable (or makes a bar to `update()` by hand) with a progress line.
-
-    Args:
-        items: the iterable to walk, or None for a bar advanced with `update(n)`.
-        total: the number of items (or units) expected; None when unknown (the
-            line then shows the count and rate only).
-        unit: what is counted, shown after the numbers.
-        enabled: False gives a silent bar with the same interface, so callers
-            need no second code path for `verbose=False`.
-        desc: a short label in front of the numbers.
-
-    Returns:
-        a `tqdm` object: iterate it, or call `update(n)`, `set_postfix_str(s)`
-        and `close()` (or use it as a context manager).
-    """
+    """A `tqdm` progress line over `items` (None: a bar to `update(n)` by
+    hand), counting `unit`s out of `total` (None: unknown), labelled `desc`;
+    `enabled=False` gives a silent bar with the same interface."""
     from tqdm.auto import tqdm
 
     stream = sys.stderr

@@ -1,10 +1,6 @@
-"""Loading saved models: every class the package defines registered with
-Keras first, so a `.keras` file loads in a fresh process on any backend.
-
-`import astromer` stays light (no Keras, no TensorFlow: commands answer
-`--help` at once); the classes register when a model class is first used,
-or here before a load.
-"""
+"""Reading saved files: `.keras` models (every class the package defines
+registered with Keras first, so a file loads in a fresh process on any
+backend) and HDF5 weight files, a damaged one named with what is wrong."""
 
 import functools
 import importlib
@@ -17,10 +13,9 @@ _REGISTERS = re.compile(r"^\s*@(keras\.saving\.)?register_keras_serializable\b",
 
 @functools.cache
 def registering_modules():
-    """The modules of the package that define classes registered with
-    `keras.saving.register_keras_serializable` (layers, models, losses,
-    metrics, schedules), found from the source files, so that a class added
-    to any module is registered without a list kept by hand."""
+    """The modules that register classes with Keras (layers, models, losses,
+    metrics, schedules), found from the source files: a class added anywhere
+    is registered without a list kept by hand."""
     root = os.path.dirname(os.path.abspath(__file__))
     found = []
     for folder, subfolders, files in os.walk(root):
@@ -37,8 +32,7 @@ def registering_modules():
 
 
 def register_classes():
-    """Imports the modules that register astromer's classes with Keras
-    (idempotent)."""
+    """Imports the modules that register astromer's classes (idempotent)."""
     for name in registering_modules():
         importlib.import_module(name)
 
@@ -81,11 +75,10 @@ def load_keras(path, **kwargs):
 
 
 def check_h5(path, kind="weight file"):
-    """Opens the HDF5 file at `path` and reads every array in it, so that an
-    empty, truncated or damaged file raises `astromer.errors.WeightsError`
-    naming it and what is wrong (h5py's own errors are `OSError`s that say
-    "Unable to synchronously open file"). `kind` names the file in messages
-    (".weights.h5 file", "legacy .h5 weight file")."""
+    """Reads every array of the HDF5 file at `path`, so that an empty,
+    truncated or damaged file raises `WeightsError` naming it and what is
+    wrong (h5py only says "Unable to synchronously open file"); `kind` names
+    the file in messages (".weights.h5 file")."""
     import h5py
 
     from astromer.errors import WeightsError

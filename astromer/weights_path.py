@@ -1,14 +1,11 @@
 """What a weights path given by a user names, found from the files alone
-(no Keras, no TensorFlow): so that a command answers a mistyped or wrong
-`--weights` at once, before its frameworks take seconds to start, and says
-what to pass instead.
+(no Keras, no TensorFlow), so that a wrong `--weights` is answered before
+the frameworks start, with what to pass instead. Loading itself is
+`astromer.core.loading`.
 
     resolve_weights_path("runs/a2")                        -> "runs/a2"         (run folder)
     resolve_weights_path("astromer1-macho/weights.index")  -> ".../weights"     (checkpoint prefix)
     resolve_weights_path("runs/a2/checkpoints")            -> WeightsError: pass the run folder 'runs/a2' ...
-
-Loading itself (and the messages about damaged files) is
-`astromer.training.loading` / `astromer.original_files`.
 """
 
 import difflib
@@ -33,12 +30,9 @@ def resolve_weights_path(path, preset=None):
     """The path to load for the weights a user named `path`: itself, the
     `model.keras` of a folder that holds one without being a run folder (a
     run's `checkpoints/epoch-NNNNN`), or the prefix of a TF checkpoint named
-    by its `.index` or `.data-*` file.
-
-    Raises `WeightsError` naming `path` and what to pass instead when it does
-    not exist or names no weights (a run's `checkpoints` folder, a table, a
-    configuration file, a folder without weights), or when a `.weights.h5`
-    file comes without `preset`."""
+    by its `.index` or `.data-*` file. Raises `WeightsError` naming `path`
+    and what to pass instead when it names no weights, or when a
+    `.weights.h5` file comes without `preset`."""
     path = os.fspath(path)
     if os.path.isdir(path):
         return _folder(path)

@@ -1,6 +1,15 @@
-"""Shared test harness: paths to ../shared, oracle loaders, small helpers."""
+"""Fixtures and paths every test file may use: ../shared and its oracles,
+the published models, a tiny saved model. Builders and runners are in
+tests/harness.py.
+
+`ASTROMER_TEST_TIMES=FILE` appends one line per test to FILE: its id, wall
+seconds and CPU seconds (this process and its children): on a busy
+machine the CPU time still tells which tests are slow (README, "Tests").
+"""
 
 import os
+import resource
+import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -93,6 +102,34 @@ def a2_model():
     return Pretrainer.from_original_checkpoint(str(shared_path("oracles", "a2_ckpt")))
 
 
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A tiny Pretrainer (tests.harness.tiny_pretrainer, seed 0) saved as
+    a .keras file: its path."""
+    from tests.harness import tiny_pretrainer
+
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    tiny_pretrainer(16, seed=0).save(path)
+    return str(path)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     keras.utils.set_random_seed(0)
+
+
+def _cpu_seconds():
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    log = os.environ.get("ASTROMER_TEST_TIMES")
+    if not log:
+        yield
+        return
+    wall, cpu = time.perf_counter(), _cpu_seconds()
+    yield
+    with open(log, "a") as f:
+        f.write(f"{item.nodeid}\t{time.perf_counter() - wall:.2f}\t{_cpu_seconds() - cpu:.2f}\n")

@@ -1,13 +1,11 @@
 """How console scripts end: one line and exit 2 for a user's error, a
 traceback with a request to report it (exit 1) for a bug."""
 
-import subprocess
-import sys
-
 import pytest
 
 from astromer.cli.errors import console_script
 from astromer.errors import AstromerError, DataError
+from tests.harness import ROOT, run_cli, run_process, script_main
 
 
 @console_script("astromer-x")
@@ -46,31 +44,31 @@ def test_debug_shows_the_traceback_of_a_user_error(capsys):
 def test_user_errors_are_value_errors():
     # Code that caught ValueError before keeps working.
     assert issubclass(DataError, ValueError) and issubclass(DataError, AstromerError)
-    from astromer.training.settings import ConfigError
+    from astromer.errors import ConfigError
 
     assert issubclass(ConfigError, AstromerError)
 
 
+def test_every_error_class_is_a_user_error_exiting_2(capsys):
+    # One hierarchy: a benchmark that cannot run exits 2 like every other
+    # user error (it exited 1 before).
+    import astromer.errors as errors
+    from astromer.cli.errors import report
+
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, Exception)]
+    assert {c.__name__ for c in classes} >= {"BenchError", "ConfigError", "WeightsError", "ExportCheckError"}
+    for cls in classes:
+        assert issubclass(cls, AstromerError) and report("astromer-x", cls("bad value: do this")) == 2, cls
+        assert capsys.readouterr().err == "astromer-x: error: bad value: do this\n"
+
+
+
 @pytest.mark.parametrize("script", ["pipelines/make_records.py"])
 def test_make_records_missing_table_is_one_line(script, tmp_path):
-    result = subprocess.run([sys.executable, script, str(tmp_path / "nope.parquet"), str(tmp_path / "out")],
-                            capture_output=True, text=True)
+    result = run_process(script, [tmp_path / "nope.parquet", tmp_path / "out"], cwd=ROOT)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"make_records.py: error: Light-curve table '{tmp_path / 'nope.parquet'}' does not exist."]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    import keras
-
-    from astromer.models.astromer_backbone import AstromerBackbone
-    from astromer.models.pretrainer import Pretrainer
-
-    keras.utils.set_random_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    Pretrainer(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=16)).save(path)
-    return str(path)
 
 
 @pytest.mark.parametrize("content,message", [
@@ -94,8 +92,8 @@ def test_bad_tables_at_every_command_are_one_line_and_exit_2(tiny_model, tmp_pat
         assert run() == 2, prog
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: ") and expected in lines[0], (prog, lines)
-    result = subprocess.run([sys.executable, "pipelines/make_records.py", str(path), str(tmp_path / "rec")],
-                            capture_output=True, text=True)
+    # (test_make_records_missing_table_is_one_line runs the script itself)
+    result = run_cli(script_main("pipelines/make_records.py"), [path, tmp_path / "rec"])
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("make_records.py: error: ") and expected in lines[0], lines

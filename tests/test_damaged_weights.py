@@ -5,16 +5,14 @@ Astromer 1 weights, copied and then damaged)."""
 
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from tests.conftest import shared_path
 
 import astromer
-from astromer.errors import WeightsError
-from astromer.training.settings import ConfigError
+from astromer.errors import ConfigError, WeightsError
+from tests.harness import ROOT, run_process, tiny_pretrainer
 
 DATA = "weights.data-00000-of-00001"
 
@@ -52,14 +50,8 @@ def _fails(path, *words, preset=None, named=None):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A tiny Pretrainer saved as `.keras` and as `.weights.h5`: bytes."""
-    import keras
-
-    from astromer.models.astromer_backbone import AstromerBackbone
-    from astromer.models.pretrainer import Pretrainer
-
     folder = tmp_path_factory.mktemp("tiny")
-    keras.utils.set_random_seed(0)
-    model = Pretrainer(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=16))
+    model = tiny_pretrainer(16, seed=0)
     model.save(folder / "m.keras")
     model.save_weights(folder / "m.weights.h5")
     return {"keras": (folder / "m.keras").read_bytes(), "weights.h5": (folder / "m.weights.h5").read_bytes()}
@@ -243,9 +235,7 @@ def test_embed_damaged_conf_json(a1, table, capfd, tmp_path):
 def test_embed_truncated_checkpoint_data_in_a_fresh_process(a1, table, tmp_path):
     _truncate(a1 / DATA, 1_000_000)
     out = tmp_path / "e.parquet"
-    result = subprocess.run([sys.executable, "-m", "astromer.cli.embed", "--weights", str(a1), "--data", str(table),
-                             "--out", str(out)], capture_output=True, text=True, timeout=300,
-                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = run_process("astromer.cli.embed", ["--weights", a1, "--data", table, "--out", out], cwd=ROOT, timeout=300)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("astromer-embed: error: "), lines

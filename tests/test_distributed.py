@@ -1,4 +1,4 @@
-"""Training over several workers (astromer.training.distributed): TensorFlow
+"""Training over several workers (astromer.distribute): TensorFlow
 workers joined by TF_CONFIG and JAX processes joined by a coordinator, all
 on 127.0.0.1, compared with one process on the same global batch; four
 logical CPUs under MirroredStrategy; a killed worker; bad cluster settings.
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from astromer.training import cluster, distributed
-from astromer.training.settings import ConfigError
+from astromer.distribute import cluster, distribution
+from astromer.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEADLINE = 300  # s, for every group of processes
@@ -52,8 +52,7 @@ def one_process_step(table, out, per_worker, workers, overrides):
     import keras
 
     from astromer.training.data import pipeline_config, prepare_data
-    from astromer.training.model import build_pretrainer, make_optimizer
-    from astromer.training.settings import resolve_config
+    from astromer.core.factory import build_pretrainer, make_optimizer, resolve_config
 
     config = resolve_config("a1", overrides)
     data = prepare_data(table, config, "unused", verbose=False, write_records=False)
@@ -221,6 +220,7 @@ def check_equals_one_process(run, ref):
     assert type(final).__name__ == "Pretrainer" and final.backbone.window_size == 32
 
 
+@pytest.mark.slow  # 89 CPU-s: three TensorFlow processes
 def test_two_tensorflow_workers_equal_one_process(tmp_path, table):
     pytest.importorskip("tensorflow")
     ports = free_ports(2)
@@ -242,6 +242,7 @@ def test_two_tensorflow_workers_equal_one_process(tmp_path, table):
          "learning_curves.png", "model.keras", "summary.json", "tensorboard"])
 
 
+@pytest.mark.slow  # 92 CPU-s: three JAX processes
 def test_two_jax_processes_equal_one_process(tmp_path, table):
     pytest.importorskip("jax")
     port = free_ports(1)[0]
@@ -262,16 +263,18 @@ import numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices('CPU')[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 4)
 import astromer
-from astromer.training import loop, settings
+from astromer.core.factory import resolve_config
+from astromer.distribute import make_distribution
+from astromer.training import loop
 from astromer.training.data import prepare_data
-from astromer.training.strategy import make_distribution
-config = settings.resolve_config('a1', json.loads(sys.argv[1]), demo=True)
+config = resolve_config('a1', json.loads(sys.argv[1]), demo=True)
+config['run'] = {'global_batch': 16}
 config['demo'] = {'light_curves': 64, 'seed': 1}  # 51 training light curves: 3 steps of 16
 results = {}
 for kind in ('mirrored', 'none'):
     data = prepare_data(None, config, kind, verbose=False, write_records=False)
     distribution = make_distribution(kind)
-    loop.pretrain(config, data, kind, strategy_kind=kind, verbose=0, distribution=distribution, global_batch=16)
+    loop.pretrain(config, data, kind, verbose=0, distribution=distribution)
     weights = astromer.load_model(f'{kind}/checkpoints/epoch-00001/model.keras').get_weights()
     history = json.load(open(f'{kind}/summary.json'))
     results[kind] = (distribution.replicas, history['final']['loss'], weights)
@@ -284,6 +287,7 @@ assert error < 5e-6, error
 """
 
 
+@pytest.mark.slow  # 55 CPU-s
 def test_mirrored_strategy_four_cpus_equal_one_device(tmp_path):
     # Three steps (one epoch) through `pretrain`: 4 replicas of 4 windows
     # against one device with the same 16 (the input pipeline batches the
@@ -329,7 +333,7 @@ def test_cluster_settings_are_checked_before_anything_starts():
         with pytest.raises(ConfigError) as error:
             cluster.jax_cluster(environ={}, **kwargs)
         assert message in str(error.value), (kwargs, str(error.value))
-    from astromer.training.strategy import Distribution
+    from astromer.distribute import Distribution
 
     two = Distribution("multiworker", None, 2, cluster.Cluster("tf_config", 2, 0))
     with pytest.raises(ConfigError, match=r"--global-batch 63 does not divide among the 2 replicas .* e.g. 62 or 64"):
@@ -344,6 +348,7 @@ def run_command(tmp_path, args, env, tensorflow=True, timeout=120):
                           env=env, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow  # 23 CPU-s: a process per case
 def test_bad_cluster_settings_are_one_line_errors(tmp_path, table):
     args = [*TINY, "--data", table, "--out", "run", "--quiet"]
     start = time.monotonic()
@@ -404,7 +409,7 @@ def test_a_killed_worker_stops_the_others_and_all_resume(tmp_path, table, backen
     killed = time.monotonic()
     codes = group.wait(timeout=150)
     stopped_after = time.monotonic() - killed
-    assert codes[0] == distributed.WORKER_LOST_EXIT, group.log(0)[-3000:]
+    assert codes[0] == distribution.WORKER_LOST_EXIT, group.log(0)[-3000:]
     last = group.log(0).strip().splitlines()[-1]
     assert last.startswith("astromer-train: error: worker 0 of 2: another worker stopped answering"), last
     done = int(latest.read_text().strip().split("-")[1])

@@ -17,6 +17,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("tf2onnx")
 
 from astromer.export import LIMITS  # noqa: E402
+from tests.harness import tiny_backbone
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,6 +46,7 @@ def test_docs_state_the_limits_the_command_uses():
     assert (float(found[1]), float(found[2])) == (LIMITS.mean, LIMITS.steps)
 
 
+@pytest.mark.slow  # 21 CPU-s with the a1_onnx export
 def test_the_documented_command_exports_the_published_a1(a1_onnx):
     folder, result = a1_onnx
     assert result.returncode == 0, result.stderr[-3000:]
@@ -109,6 +111,7 @@ def onnx_outputs(path, windows):
     return dict(zip([o.name for o in session.get_outputs()], session.run(None, feed)))
 
 
+@pytest.mark.slow  # 23 CPU-s
 def test_published_a1_onnx_matches_keras_on_eros(a1_onnx):
     folder, result = a1_onnx
     assert result.returncode == 0, result.stderr[-3000:]
@@ -155,6 +158,7 @@ def float64_sequence(backbone, windows):
     return keras.ops.convert_to_numpy(copy(x, training=False)["sequence_output"])
 
 
+@pytest.mark.slow  # 18 CPU-s
 def test_onnx_mean_equals_astromer_embed_on_eros(a1_onnx, tmp_path):
     """The ONNX `mean` is `astromer-embed --no-standardize`'s embedding when
     both see the same windows. For the published weights astromer-embed
@@ -196,9 +200,9 @@ def test_onnx_mean_equals_astromer_embed_on_eros(a1_onnx, tmp_path):
 
 
 def small_run(tmp_path, preset, *settings):
-    from astromer import training
+    from astromer.core.factory import build_pretrainer, resolve_config
 
-    model = training.build_pretrainer(training.resolve_config(preset, list(settings)))
+    model = build_pretrainer(resolve_config(preset, list(settings)))
     model.save(tmp_path / f"{preset}.keras")
     return tmp_path / f"{preset}.keras", model
 
@@ -288,7 +292,8 @@ def test_a_failed_onnx_check_leaves_nothing(tmp_path, capsys):
 def test_a_failed_savedmodel_export_leaves_nothing(tmp_path, capsys, monkeypatch):
     requires_tensorflow_backend()
     from astromer.cli.export import main
-    from astromer.export import ExportCheckError, files
+    from astromer.errors import ExportCheckError
+    from astromer.export import files
 
     weights, _ = small_run(tmp_path, "a1", "model.num_layers=1")
 
@@ -321,7 +326,6 @@ def test_a_graph_onnxruntime_refuses_names_the_layer(tmp_path, monkeypatch):
     import onnxruntime
 
     from astromer.export import export_model
-    from astromer.models.astroco_backbone import AstroCoBackbone
 
     def refuse(path, **kwargs):
         raise RuntimeError("[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : Could not find an implementation for "
@@ -329,7 +333,7 @@ def test_a_graph_onnxruntime_refuses_names_the_layer(tmp_path, monkeypatch):
                            "fusion_1/Gelu/Erfc'")
 
     monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
-    backbone = AstroCoBackbone(num_layers=1, num_heads=2, head_dim=4, window_size=32)
+    backbone = tiny_backbone(32, kind="astroco")
     with pytest.raises(ValueError, match="layer 'fusion' has an operation with no ONNX equivalent"):
         export_model(backbone, tmp_path / "astroco.onnx")
     assert not (tmp_path / "astroco.onnx").exists()

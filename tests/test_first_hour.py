@@ -2,25 +2,20 @@
 weights, commands that answer at once, loading a saved model anywhere."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests.conftest import shared_path
+from tests.harness import ROOT, run_cli, run_fresh, run_process, tiny_pretrainer
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def run_module(module, args, cwd, env=None, timeout=600):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the commands must silence TensorFlow themselves
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+def run_module(module, args, cwd):
+    """A command as a user runs it, in a new process: what it prints of
+    TensorFlow's start-up is part of what these tests check."""
+    # the commands must silence TensorFlow themselves
+    return run_process(module, args, cwd=cwd, env={"TF_CPP_MIN_LOG_LEVEL": None})
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +29,7 @@ def eros_subset(tmp_path_factory):
 
 
 @pytest.mark.parametrize("source", ["original", "keras"])
+@pytest.mark.slow  # 57 and 55 CPU-s: A1 finetuned in a process
 def test_finetune_from_published_weights_and_a_bare_keras_file(tmp_path, eros_subset, source):
     weights = shared_path("weights", "astromer1-macho")
     if source == "keras":
@@ -68,13 +64,14 @@ def test_finetune_before_scores_agree_for_checkpoint_and_keras_file(tmp_path, er
     # The same weights, loaded as an original checkpoint or from the .keras
     # file saved from it, must score the same before finetuning.
     from astromer import training
+    from astromer.core.loading import load_for_finetuning
     from astromer.models.pretrainer import Pretrainer
 
     weights = shared_path("weights", "astromer1-macho")
     Pretrainer.from_original_checkpoint(weights).save(tmp_path / "a1.keras")
     scores = []
     for source in (weights, tmp_path / "a1.keras"):
-        model, config = training.load_for_finetuning(str(source), None, ["model.dropout=0"])
+        model, config = load_for_finetuning(str(source), None, ["model.dropout=0"])
         data = training.prepare_data(str(eros_subset), config, str(tmp_path / "run"))
         scores.append((training.evaluate_reconstruction(model, data.test, config, 64),
                        training.evaluate_hidden(model, data.test, config, 64)))
@@ -83,55 +80,68 @@ def test_finetune_before_scores_agree_for_checkpoint_and_keras_file(tmp_path, er
     assert scores[0][1]["hidden_steps"] == scores[1][1]["hidden_steps"] > 0
 
 
+def _frameworks_after(module, argv):
+    """(run by run_fresh: what a process imports) `module.main(argv)`; its
+    exit code and the frameworks it imported."""
+    import importlib
+    import sys
+
+    try:
+        code = importlib.import_module(module).main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    return code, sorted(m for m in ("tensorflow", "keras", "jax", "torch") if m in sys.modules)
+
+
 @pytest.mark.parametrize("module", ["astromer.cli.train", "astromer.cli.finetune", "astromer.cli.embed",
                                     "astromer.cli.fewshot", "astromer.cli.bench", "astromer.cli.features",
                                     "astromer.cli.export"])
 def test_help_imports_no_framework(module):
-    code = (f"import sys\nfrom {module} import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "print('LOADED', sorted(m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    out = run_fresh(_frameworks_after, module, ["--help"], cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "LOADED []" in out.stdout, out.stdout[-500:]
+    assert out.value == [0, []], out.value
 
 
 def test_unknown_preset_is_answered_without_keras(tmp_path):
-    code = ("import sys\nfrom astromer.cli.train import main\nrc = main(['--preset', 'nope'])\n"
-            "print('RC', rc, 'tensorflow' in sys.modules or 'keras' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert "RC 2 False" in out.stdout, out.stdout + out.stderr
+    out = run_fresh(_frameworks_after, "astromer.cli.train", ["--preset", "nope"], cwd=tmp_path, timeout=120)
+    assert out.value == [2, []], out.stdout + out.stderr
     assert "Unknown preset 'nope'" in out.stderr and "a2" in out.stderr
 
 
+def _load_and_call(path, inputs, outputs):
+    """(run by run_fresh: a process of its own backend) `astromer.load_model`
+    of `path` called on the arrays in `inputs`, saved to `outputs`; the
+    backend and the model's class."""
+    import keras
+    import numpy as np
+
+    import astromer
+
+    model = astromer.load_model(path)
+    np.save(outputs, keras.ops.convert_to_numpy(model(dict(np.load(inputs)), training=False)))
+    return [keras.backend.backend(), type(model).__name__]
+
+
+@pytest.mark.slow  # 16 CPU-s: a JAX process
 def test_load_model_in_a_fresh_process_on_jax(tmp_path):
     pytest.importorskip("jax")
     import keras
 
-    from astromer.models.astromer_backbone import AstromerBackbone
-    from astromer.models.pretrainer import Pretrainer
-
-    keras.utils.set_random_seed(3)
-    model = Pretrainer(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=16))
+    model = tiny_pretrainer(16, seed=3)
     x = {"magnitudes": np.linspace(-1, 1, 32, dtype="float32").reshape(2, 16),
          "times": np.tile(np.arange(16, dtype="float32") * 3.0, (2, 1)),
          "padding_mask": np.ones((2, 16), "float32"), "hidden_mask": np.zeros((2, 16), "float32")}
     expected = keras.ops.convert_to_numpy(model(x, training=False))
     model.save(tmp_path / "m.keras")
     np.savez(tmp_path / "x.npz", **x)
-    code = ("import numpy as np, keras, astromer\n"
-            "x = dict(np.load('x.npz'))\n"
-            "m = astromer.load_model('m.keras')\n"
-            "np.save('y.npy', keras.ops.convert_to_numpy(m(x, training=False)))\n"
-            "print(keras.backend.backend(), type(m).__name__)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT), KERAS_BACKEND="jax"))
+    out = run_fresh(_load_and_call, "m.keras", "x.npz", "y.npy", cwd=tmp_path, env={"KERAS_BACKEND": "jax"},
+                    timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "jax Pretrainer" in out.stdout
+    assert out.value == ["jax", "Pretrainer"]
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-5)
 
 
+@pytest.mark.slow  # 26 CPU-s
 def test_embed_standardises_by_default_and_reuses_statistics(tmp_path, eros_subset):
     weights = str(shared_path("weights", "astromer1-macho"))
     common = ["--weights", weights, "--data", str(eros_subset)]
@@ -140,28 +150,31 @@ def test_embed_standardises_by_default_and_reuses_statistics(tmp_path, eros_subs
     assert "standardised, statistics in cat.parquet.stats.json" in out.stdout and "I0000" not in out.stderr
     catalogue = np.stack(pd.read_parquet(tmp_path / "cat.parquet")["embedding"])
     np.testing.assert_allclose(catalogue.mean(0), 0, atol=1e-4)
-    out = run_module("astromer.cli.embed", common + ["--out", "raw.parquet", "--no-standardize"], tmp_path)
+    # (the process above showed what a user sees; the same command runs in
+    # this process for the other options)
+    from astromer.cli.embed import main as embed
+
+    out = run_cli(embed, common + ["--out", "raw.parquet", "--no-standardize"], cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     raw = np.stack(pd.read_parquet(tmp_path / "raw.parquet")["embedding"])
     stats = json.loads((tmp_path / "cat.parquet.stats.json").read_text())
     std = np.asarray(stats["std"])
     np.testing.assert_allclose(catalogue, (raw - stats["mean"]) / np.where(std > 0, std, 1), atol=1e-4)
     # the same objects standardised with the catalogue's statistics
-    out = run_module("astromer.cli.embed", common + ["--out", "new.parquet", "--statistics",
-                                                     "cat.parquet.stats.json"], tmp_path)
+    out = run_cli(embed, common + ["--out", "new.parquet", "--statistics", "cat.parquet.stats.json"], cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     np.testing.assert_allclose(np.stack(pd.read_parquet(tmp_path / "new.parquet")["embedding"]), catalogue, atol=1e-6)
     assert not (tmp_path / "new.parquet.stats.json").exists()
 
 
 def test_parameter_count_names_the_mask_token():
-    from astromer import training
+    from astromer.core.factory import build_pretrainer, resolve_config
     from astromer.training.loop import parameter_count
 
     # Astromer 2 paper, Sect. 3.2: 3,953,409 parameters; the token is one more
-    assert parameter_count(training.build_pretrainer(training.resolve_config("a2"))) == \
+    assert parameter_count(build_pretrainer(resolve_config("a2"))) == \
         "3,953,409 parameters + 1 mask token"
-    assert parameter_count(training.build_pretrainer(training.resolve_config("a1"))) == "661,505 parameters"
+    assert parameter_count(build_pretrainer(resolve_config("a1"))) == "661,505 parameters"
 
 
 def test_embed_command_absent_band_exits_2_listing_the_bands(tmp_path, eros_subset, capsys):
@@ -175,29 +188,24 @@ def test_embed_command_absent_band_exits_2_listing_the_bands(tmp_path, eros_subs
 
 
 def test_a_damaged_keras_file_is_named_not_called_missing(tmp_path):
-    import keras
+    from astromer.core.loading import load_backbone
+    from astromer.errors import ConfigError
 
-    from astromer import training
-    from astromer.models.astromer_backbone import AstromerBackbone
-    from astromer.models.pretrainer import Pretrainer
-
-    keras.utils.set_random_seed(0)
-    Pretrainer(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=16)).save(
-        tmp_path / "m.keras")
+    tiny_pretrainer(16, seed=0).save(tmp_path / "m.keras")
     data = (tmp_path / "m.keras").read_bytes()
     (tmp_path / "cut.keras").write_bytes(data[: len(data) // 2])
-    with pytest.raises(training.ConfigError, match=r"cut.keras is not a readable .keras file .* damaged or "
-                                                   r"truncated\): save or copy it again"):
-        training.load_weights(str(tmp_path / "cut.keras"))
+    with pytest.raises(ConfigError, match=r"cut.keras is not a readable .keras file .* damaged or "
+                                          r"truncated\): save or copy it again"):
+        load_backbone(str(tmp_path / "cut.keras"))
 
 
 def test_cleaning_thresholds_apply_on_top_of_the_compat_cleaning(tmp_path, eros_subset):
     # --max-error with the published weights (compat chosen automatically:
     # original, which keeps every error) drops exactly the rows at or above
     # the threshold, and still keeps errors <= 0 as the original library does.
-    from astromer.embedding import embed_table
+    from astromer.embedding import EmbedSettings, run
 
     table = pd.read_parquet(eros_subset)
-    result = embed_table(str(shared_path("weights", "astromer1-macho")), str(eros_subset), tmp_path / "e.parquet",
-                         progress=False, cleaning_overrides={"max_error": 0.5})
+    result = run(EmbedSettings(str(shared_path("weights", "astromer1-macho")), str(eros_subset), tmp_path / "e.parquet",
+                               progress=False, cleaning_overrides={"max_error": 0.5}))
     assert result.report.rows_bad_error == int((table["err"] >= 0.5).sum()) > 0

@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from astromer.errors import AstromerError
+from tests.harness import tiny_backbone
 
 FUZZ_TABLES = int(os.environ.get("ASTROMER_FUZZ_TABLES", "40"))
 OUTLIERS = (np.nan, np.inf, -np.inf, 1e6 + 1, 1e7 + 1, 1e19, 1e20, 1e39, 1.8e308, -1.8e308, -5.0, 0.0)
@@ -113,9 +114,8 @@ def accounted(report, kept_ids, expected_ids):
 @pytest.fixture(scope="module")
 def embedder():
     from astromer.embedding import Embedder
-    from astromer.models.astromer_backbone import AstromerBackbone
 
-    backbone = AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=WINDOW, dropout=0.0)
+    backbone = tiny_backbone(WINDOW, dropout=0.0)
     return Embedder(backbone, batch_size=16)
 
 
@@ -160,16 +160,17 @@ def julian_twin(float32_embedder, table, fmt, ids, bands, folder):
 
 
 def through_training_data(source, ids, bands, folder):
-    from astromer.data.datasets import NumpyWindowDataset, PipelineConfig
+    from astromer.data.datasets import NumpyWindowDataset
+    from astromer.preprocessing import PretrainingPreprocessor
     from astromer.training.data import _table_data
-    from astromer.training.settings import resolve_config
+    from astromer.core.factory import resolve_config
 
     path = source if isinstance(source, str) else write(source, "parquet", folder)
     overrides = [f"model.window_size={WINDOW}"] + ([f"data.band={bands[0]}"] if bands else [])
     config = resolve_config("a2", overrides)
     data = _table_data(path, config, verbose=False)
     masking = {k: v for k, v in config["data"].items() if k not in ("min_observations", "band")}
-    pipeline = PipelineConfig(window_size=WINDOW, masking=masking, seed=0)
+    pipeline = PretrainingPreprocessor(window_size=WINDOW, masking=masking, seed=0)
     packed_ids = []
     for split in (data.train, data.val, data.test):
         packed_ids += list(split.ids)
@@ -238,6 +239,7 @@ def run_paths(embedders, case, fmt, tmp_path_factory):
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(case=tables(), fmt=st.sampled_from(["frame", "parquet", "csv"]))
+@pytest.mark.slow  # 29 CPU-s
 def test_generated_tables_give_named_errors_or_clean_counted_outputs(embedder, float32_embedder, case, fmt,
                                                                     tmp_path_factory):
     run_paths((embedder, float32_embedder), case, fmt, tmp_path_factory)

@@ -1,12 +1,14 @@
 """The package's architecture as a test: imports point down, no cycles, short modules.
 
-Layers: `cli` → workflows (`training`, `embedding`, `fewshot`, `bench`, `export`) →
-`models` / `data` → `layers`. The graph is read with `ast` from the source
+Tiers (docs/architecture.md): `cli` → workflows (`training`, `embedding`,
+`fewshot`, `bench`, `export`) → shared tier (`core`, `distribute`, the
+top-level modules) → `preprocessing` → `models` / `data` → `layers`. The graph is read with `ast` from the source
 (imports inside functions count: a lazy import is still a dependency), so
 these tests need no backend and fail on the line that breaks the rule.
 """
 
 import ast
+import re
 from pathlib import Path
 
 
@@ -14,15 +16,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "astromer"
 WORKFLOWS = ("astromer.training", "astromer.embedding", "astromer.fewshot", "astromer.bench", "astromer.export",
              "astromer.cli")
 
-# `from astromer.models.embedder import Embedder` is what users wrote before the
-# embedder moved to `astromer.embedding`; the old module is a one-line alias
-# kept for them, and it is the only module under models/ allowed to point up.
-COMPATIBILITY_ALIASES = {"astromer.models.embedder"}
+SHARED = ("astromer.core", "astromer.distribute")
+LOWER = ("astromer.preprocessing", "astromer.models", "astromer.data", "astromer.layers")
 
 MAX_LINES = 400
-# A module may pass MAX_LINES only if its docstring says which single concept
-# needs the length, with this phrase.
-LONG_MODULE_MARK = "one concept needs"
+MAX_PARAMETERS = 8
 
 
 def module_name(path):
@@ -80,7 +78,7 @@ def violations(rule_from, forbidden):
     edges, known = graph()
     bad = []
     for source, targets in edges.items():
-        if not within(source, *rule_from) or source in COMPATIBILITY_ALIASES:
+        if not within(source, *rule_from):
             continue
         for line, target in targets:
             if within(target, *forbidden):
@@ -112,21 +110,41 @@ def test_layers_import_no_model_data_or_workflow():
 
 
 def test_models_import_no_data_or_workflow():
-    assert violations(["astromer.models"], ["astromer.data", *WORKFLOWS]) == []
+    assert violations(["astromer.models"], ["astromer.data", "astromer.preprocessing", *SHARED, *WORKFLOWS]) == []
 
 
-def test_compatibility_aliases_are_only_aliases():
-    # An exempt module may re-export names and nothing else: no function, no
-    # class, no logic that would grow back below the workflows.
-    known = modules()
-    for name in COMPATIBILITY_ALIASES:
-        tree = ast.parse(known[name].read_text())
-        kinds = {type(node).__name__ for node in tree.body} - {"Expr", "ImportFrom", "Import", "Assign"}
-        assert kinds == set(), f"{name} holds {kinds}"
+def test_preprocessing_imports_no_model_shared_tier_or_workflow():
+    # A preprocessor never sees a weight: it reads light curves with data/.
+    assert violations(["astromer.preprocessing"], ["astromer.models", "astromer.layers", *SHARED, *WORKFLOWS]) == []
+
+
+def top_level_modules():
+    return [name for name in modules() if name.count(".") == 1 and name not in
+            {*WORKFLOWS, *SHARED, *LOWER}]
+
+
+def test_shared_tier_imports_no_workflow():
+    assert violations([*SHARED, *top_level_modules()], list(WORKFLOWS)) == []
+
+
+def test_no_workflow_imports_another():
+    bad = []
+    for workflow in WORKFLOWS:
+        if workflow != "astromer.cli":
+            bad += violations([workflow], [w for w in WORKFLOWS if w not in (workflow, "astromer.cli")])
+    assert bad == []
+
+
+def test_only_training_and_its_command_use_the_distribution_package():
+    # cli.train starts or joins the cluster before anything else (its exit code for a lost worker).
+    assert violations([p for p in (*WORKFLOWS, "astromer.core") if p not in ("astromer.training", "astromer.cli")]
+                      + ["astromer.cli." + m for m in ("embed", "export", "fewshot", "features", "bench", "finetune")],
+                      ["astromer.distribute"]) == []
 
 
 def test_data_imports_no_model_or_workflow():
-    assert violations(["astromer.data"], ["astromer.models", "astromer.layers", *WORKFLOWS]) == []
+    assert violations(["astromer.data"], ["astromer.models", "astromer.layers", "astromer.preprocessing", *SHARED,
+                                          *WORKFLOWS]) == []
 
 
 def test_workflows_do_not_import_the_cli():
@@ -179,18 +197,74 @@ def test_no_import_cycles():
     assert find_cycles(edges) == []
 
 
-def test_modules_are_short_or_say_why():
-    long = []
-    for name, path in modules().items():
-        lines = path.read_text().count("\n")
-        if lines > MAX_LINES:
-            doc = ast.get_docstring(ast.parse(path.read_text())) or ""
-            if LONG_MODULE_MARK not in doc:
-                long.append(f"{path.relative_to(PACKAGE.parent)}: {lines} lines")
+def test_modules_are_short():
+    long = [f"{path.relative_to(PACKAGE.parent)}: {path.read_text().count(chr(10))} lines"
+            for path in modules().values() if path.read_text().count("\n") > MAX_LINES]
     assert long == []
+
+
+def parameter_count(function):
+    """Parameters a caller can pass: positional, keyword-only, *args and
+    **kwargs (one each); `self` / `cls` not counted."""
+    a = function.args
+    names = [p.arg for p in (*a.posonlyargs, *a.args)]
+    count = len(names) + len(a.kwonlyargs) + (a.vararg is not None) + (a.kwarg is not None)
+    return count - (1 if names and names[0] in ("self", "cls") else 0)
+
+
+def long_signatures(source, where):
+    nodes = sorted((node for node in ast.walk(ast.parse(source))
+                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))), key=lambda node: node.lineno)
+    return [f"{where}:{node.lineno} {node.name}() takes {parameter_count(node)}"
+            for node in nodes if parameter_count(node) > MAX_PARAMETERS]
+
+
+def test_parameter_counter_counts_every_kind():
+    # Eight is allowed, nine is not, whatever kind the ninth is.
+    probe = ("def f(a, b, /, c, *d, e, f=1, **g): pass\n"
+             "class K:\n    def m(self, a, b, c, d, e, f, g, h): pass\n"
+             "    def n(self, a, b, c, d, e, f, g, h, i): pass\n"
+             "def v(a, b, c, d, e, f, g, *x, **y): pass\n"
+             "def w(a, *, b, c, d, e, f, g, h, i): pass\n")
+    assert long_signatures(probe, "probe") == ["probe:4 n() takes 9", "probe:5 v() takes 9", "probe:6 w() takes 9"]
+
+
+def test_workflow_and_cli_functions_take_at_most_eight_parameters():
+    found = []
+    for name, path in modules().items():
+        if within(name, *WORKFLOWS):
+            found += long_signatures(path.read_text(), path.relative_to(PACKAGE.parent))
+    assert found == []
 
 
 def test_cli_modules_only_parse_and_call():
     # A command module holds its parser and main(); the work lives in a
     # workflow, so the CLI reaches models and data only through one.
     assert violations(["astromer.cli"], ["astromer.models", "astromer.data", "astromer.layers"]) == []
+
+
+# TensorFlow's distribution API is named in one package only: the model and
+# the training loop reach it through `astromer.distribute`.
+DISTRIBUTION_PACKAGE = "astromer.distribute"
+TF_DISTRIBUTE = re.compile(r"\btf\.distribute\b|\btensorflow(\.python)?\.distribute\b"
+                           r"|\bfrom\s+tensorflow(\.python)?\s+import\s+(\([^)]*|[^\n]*)\bdistribute\b")
+
+
+def tf_distribute_lines(text):
+    """The lines of `text` naming `tf.distribute`, in code, comment or docstring."""
+    return [text.count("\n", 0, match.start()) + 1 for match in TF_DISTRIBUTE.finditer(text)]
+
+
+def test_only_the_distribution_package_names_tf_distribute():
+    # The reader must see every spelling (and not Keras' own distribution API).
+    probe = ("strategy = tf.distribute.MirroredStrategy()\n"
+             "from tensorflow import distribute\n"
+             "from tensorflow.python.distribute import values\n"
+             "import tensorflow.distribute\n"
+             "from tensorflow import (\n    data,\n    distribute,\n)\n"
+             "keras.distribution.set_distribution(keras.distribution.DataParallel())\n"
+             "options.experimental_distribute.auto_shard_policy = OFF\n")
+    assert tf_distribute_lines(probe) == [1, 2, 3, 4, 5]
+    found = [f"{path.relative_to(PACKAGE.parent)}:{line}" for name, path in modules().items()
+             if not within(name, DISTRIBUTION_PACKAGE) for line in tf_distribute_lines(path.read_text())]
+    assert found == []

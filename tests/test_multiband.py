@@ -1,10 +1,6 @@
 """Joint multi-band models: band embedding, per-band centring, band mapping."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,16 +9,14 @@ from astromer.data.demo import simulate_survey
 from astromer.data.lightcurves import LightCurve
 from astromer.models.astromer_backbone import AstromerBackbone
 from astromer.embedding import Embedder
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.harness import run_cli, tiny_backbone, tiny_pretrainer
 
 
 def joint(band_names=("B", "R"), **kwargs):
     import keras
 
     keras.utils.set_random_seed(4)
-    backbone = AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=64, dropout=0.0,
-                                band_names=list(band_names), **kwargs)
+    backbone = tiny_backbone(64, dropout=0.0, band_names=list(band_names), **kwargs)
     table = backbone.get_layer("band_embedding").embeddings
     table.assign(np.random.default_rng(0).normal(size=table.shape).astype("float32"))
     return backbone
@@ -72,12 +66,13 @@ def test_per_band_centring():
 
 
 def test_training_pipeline_centres_per_band_in_both_paths():
-    from astromer.data.datasets import NumpyWindowDataset, PackedLightCurves, PipelineConfig
+    from astromer.data.datasets import NumpyWindowDataset, PackedLightCurves
+    from astromer.preprocessing import PretrainingPreprocessor
 
     lcs = two_band_curves(8)
     packed = PackedLightCurves.from_light_curves(lcs, band_names=["B", "R"])
-    config = PipelineConfig(window_size=64, num_bands=2,
-                            input_names=("magnitudes", "times", "padding_mask", "hidden_mask", "bands"))
+    config = PretrainingPreprocessor(window_size=64, band_names=["B", "R"],
+                                     input_names=("magnitudes", "times", "padding_mask", "hidden_mask", "bands"))
     x, y = NumpyWindowDataset(packed, config, 4, mode="eval")[0]
     for b in (0.0, 1.0):
         in_band = (x["bands"] == b) & (x["padding_mask"] == 0)
@@ -95,18 +90,18 @@ def test_training_pipeline_centres_per_band_in_both_paths():
     assert tf
 
 
+@pytest.mark.slow  # 25 CPU-s
 def test_multiband_preset_trains_on_the_demo(tmp_path):
     import yaml
 
     from astromer import presets
+    from astromer.cli.train import main as train
 
     config = presets.load_preset("a2-mb")
     config["model"].update(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=48, use_leak=False)
     config["demo"] = {"light_curves": 60, "seed": 0, "pretraining.batch_size": 8, "pretraining.epochs": 2}
     (tmp_path / "mb.yaml").write_text(yaml.safe_dump(config))
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run([sys.executable, "-m", "astromer.cli.train", "--preset", str(tmp_path / "mb.yaml"),
-                          "--out", "run", "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    out = run_cli(train, ["--preset", tmp_path / "mb.yaml", "--out", "run", "--quiet"], cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     import astromer
 
@@ -117,6 +112,7 @@ def test_multiband_preset_trains_on_the_demo(tmp_path):
         AstromerBackbone.from_preset("a2-mb")
 
 
+@pytest.mark.slow  # 42 CPU-s
 def test_per_band_variants_are_the_mean_and_concatenation_of_single_band_features(tmp_path):
     # band_mean / band_concat of a single-band encoder are, per object, the
     # mean / concatenation of its single-band features; one finetuned encoder
@@ -124,25 +120,29 @@ def test_per_band_variants_are_the_mean_and_concatenation_of_single_band_feature
     import pandas as pd
 
     from astromer import fewshot, presets
-    from astromer.training import build_pretrainer
+    from astromer.core.factory import build_pretrainer
 
     lcs = simulate_survey(24, seed=3, classes=("RRL", "LPV", "noise"), min_obs=40, max_obs=80, bands=["B", "R"])
     config = presets.load_preset("a1")
     config["model"].update(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=32, dropout=0.0)
     config["pretraining"].update(batch_size=8)
     model = build_pretrainer(config)
-    single = {b: fewshot.EncoderFeatures(model.backbone, lcs, "single", [b]) for b in ("B", "R")}
-    mean = fewshot.EncoderFeatures(model.backbone, lcs, "band_mean", ["B", "R"])
-    concat = fewshot.EncoderFeatures(model.backbone, lcs, "band_concat", ["B", "R"])
+    passes = fewshot.EncoderPasses(model.backbone, lcs)
+    single = {b: fewshot.EncoderFeatures(passes, "single", [b]) for b in ("B", "R")}
+    mean = fewshot.EncoderFeatures(passes, "band_mean", ["B", "R"])
+    concat = fewshot.EncoderFeatures(passes, "band_concat", ["B", "R"])
     assert mean.ids == concat.ids == single["B"].ids
     np.testing.assert_allclose(mean.mean_layers, (single["B"].mean_layers + single["R"].mean_layers) / 2, atol=1e-6)
     np.testing.assert_allclose(concat.max_last, np.concatenate([single["B"].max_last, single["R"].max_last], -1))
     with pytest.raises(ValueError, match="needs two or more bands"):
-        fewshot.EncoderFeatures(model.backbone, lcs, "band_mean", ["B"])
+        fewshot.EncoderFeatures(passes, "band_mean", ["B"])
 
-    frame = fewshot.run(lcs, {lc.id: lc.label for lc in lcs}, model, config, tmp_path / "out", methods=("logreg",),
-                        spcs=(4,), folds=1, finetune=True, finetune_epochs=1, variant=["band_mean", "band_concat"],
-                        bands=["B", "R"], verbose=False)
+    from astromer.training.continued import continue_training
+
+    settings = fewshot.fewshot_settings(["continued_pretraining.epochs=1"], out=str(tmp_path / "out"),
+                                        methods=("logreg",), spcs=(4,), folds=1, finetune=True,
+                                        variants=["band_mean", "band_concat"], bands=["B", "R"], verbose=False)
+    frame = fewshot.run(settings, lcs, {lc.id: lc.label for lc in lcs}, model, config, trainer=continue_training)
     assert sorted(frame["method"]) == ["logreg band_concat", "logreg band_mean"]
     assert (tmp_path / "out" / "confusion_logreg_band_mean_spc4.png").exists()
     assert [p.name for p in (tmp_path / "out" / "finetune").iterdir()] == ["fold0_spc4"]
@@ -153,8 +153,10 @@ def test_per_band_variants_are_the_mean_and_concatenation_of_single_band_feature
     # An encoder that finetuning only makes worse is returned unchanged.
     by_id = {lc.id: lc for lc in lcs}
     ids = [lc.id for lc in lcs]
-    same = fewshot.finetune_encoder(model, config, by_id, ids[:12], ids[12:], tmp_path / "diverged", 1, ["B", "R"],
-                                    learning_rate=1e3)
+    diverging = fewshot.fewshot_settings(["continued_pretraining.epochs=1", "continued_pretraining.learning_rate=1e3"])
+    same = fewshot.continue_pretraining(model, config, by_id, {"train": ids[:12], "val": ids[12:]},
+                                        tmp_path / "diverged", diverging.continued_pretraining, continue_training,
+                                        ["B", "R"])
     assert same is model
     assert not json.loads((tmp_path / "diverged" / "finetune.json").read_text())["kept"]
 
@@ -162,7 +164,7 @@ def test_per_band_variants_are_the_mean_and_concatenation_of_single_band_feature
 def test_run_config_of_a_multiband_model_is_written_and_read_back(tmp_path):
     # The band mapping of a built model (a tracked list) must survive the
     # run's config.yaml, which finetuning writes from `get_config()`.
-    from astromer.training import read_config, write_config
+    from astromer.core.factory import read_config, write_config
 
     config = {"model": {k: v for k, v in joint().get_config().items() if k not in ("name", "trainable")},
               "pretraining": {"seed": np.int64(3)}}
@@ -179,13 +181,11 @@ def test_with_bands_starts_as_the_single_band_model(kind):
     # changes, the bands are told apart.
     import keras
 
-    from astromer.models.astroco_backbone import AstroCoBackbone
-
     keras.utils.set_random_seed(1)
     if kind == "astromer":
-        single = AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=64, dropout=0.0)
+        single = tiny_backbone(64, dropout=0.0)
     else:
-        single = AstroCoBackbone(num_layers=1, num_heads=2, head_dim=4, window_size=64, dropout=0.0)
+        single = tiny_backbone(64, kind="astroco", dropout=0.0)
     multi = single.with_bands(["B", "R"])
     assert multi.band_names == ["B", "R"] and single.band_names in (None, [])
     lcs = [LightCurve(lc.id, lc.time, lc.mag, lc.err, band=np.array(["R"] * len(lc.time)))
@@ -204,11 +204,8 @@ def test_with_bands_starts_as_the_single_band_model(kind):
 def test_pretrainer_with_bands_reconstructs_as_before():
     import keras
 
-    from astromer.models.pretrainer import Pretrainer
-
     keras.utils.set_random_seed(2)
-    single = Pretrainer(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=16,
-                                         dropout=0.0))
+    single = tiny_pretrainer(16, dropout=0.0)
     multi = single.with_bands(["B", "R"])
     rng = np.random.default_rng(0)
     x = {"magnitudes": rng.normal(size=(2, 16)).astype("float32"),
@@ -241,7 +238,7 @@ def test_per_band_pooling_of_a_joint_model():
     np.testing.assert_array_equal(alone[0, :, :dim], 0.0)
     assert np.abs(alone[0, :, dim:]).max() > 0
     with pytest.raises(ValueError, match="needs a joint multi-band backbone"):
-        Embedder(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=64), per_band=True)
+        Embedder(tiny_backbone(64), per_band=True)
 
 
 def test_sorted_key_lengths_reorder_the_bands_with_the_steps():

@@ -9,10 +9,7 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -20,9 +17,11 @@ import pandas as pd
 import pytest
 
 from astromer import training
+from astromer.cli.train import main as train
+from astromer.core import factory
 from astromer.saving import load_keras
+from tests.harness import run_cli, run_process
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ["model.num_layers=1", "model.num_heads=1", "model.head_dim=8", "model.ff_dim=8", "model.window_size=32",
         "pretraining.batch_size=16", "demo.light_curves=64", "pretraining.patience=50"]
 EPOCHS = 4
@@ -33,7 +32,7 @@ def sets(*assignments):
 
 
 def tiny_config(epochs=EPOCHS):
-    return training.resolve_config("a1", TINY + [f"pretraining.epochs={epochs}"], demo=True)
+    return factory.resolve_config("a1", TINY + [f"pretraining.epochs={epochs}"], demo=True)
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +182,7 @@ def test_truncated_best_weights_are_taken_again_from_the_best_checkpoint(baselin
     assert summary["best_epoch"] == 4
 
 
+@pytest.mark.slow  # 16 CPU-s: trains two more epochs
 def test_lost_best_weights_restart_the_best_tracking(baseline, tmp_path, capsys):
     run = copy_run(baseline, tmp_path)
     # A checkpoint whose best epoch (3, val_loss 0.1) is not its own, and
@@ -218,17 +218,11 @@ def test_history_csv_is_rewritten_from_the_checkpoint(baseline, tmp_path, capsys
     np.testing.assert_array_equal(history_values(run).to_numpy(), baseline["history"].to_numpy())
 
 
-def run_cli(args, cwd, timeout=600):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, "-m", "astromer.cli.train", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-
-
 def test_no_usable_checkpoint_is_one_line_and_exit_2(baseline, tmp_path):
     run = copy_run(baseline, tmp_path)
     truncate(run / "checkpoints" / "epoch-00004" / "state.json")
     truncate(run / "checkpoints" / "epoch-00003" / "model.keras")
-    out = run_cli(["--out", "run", "--resume", "--quiet"], cwd=tmp_path)
+    out = run_cli(train, ["--out", "run", "--resume", "--quiet"], cwd=tmp_path)
     assert out.returncode == 2, out.stderr[-3000:]
     assert "Traceback" not in out.stderr
     errors = [line for line in out.stderr.splitlines() if line.startswith("astromer-train:")]
@@ -248,10 +242,9 @@ KILL_ARGS = ["--quiet", "--deterministic", *sets(*TINY, "pretraining.seed=7")]
 
 
 def _popen(args, cwd):
-    # Unbuffered: the lines a killed run printed are not lost with it.
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "astromer.cli.train", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Unbuffered (run_process's popen): the lines a killed run printed are
+    # not lost with it.
+    return run_process("astromer.cli.train", args, cwd=cwd, env={"TF_CPP_MIN_LOG_LEVEL": "3"}, popen=True)
 
 
 def _latest(run):
@@ -372,6 +365,7 @@ def check_killed_run(run, full, epochs):
         assert states[0][key] == states[1][key], key
 
 
+@pytest.mark.slow  # 87 s: three processes of 8 epochs
 def test_two_sigkills_then_resume_equal_an_uninterrupted_run(tmp_path, monkeypatch):
     epochs = 8
     run, full, notes = kill_and_resume(tmp_path, monkeypatch, epochs, ["writing", "latest"])

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import shared_path
-from tests.test_cli_errors import tiny_model  # noqa: F401 (fixture)
+from tests.harness import tiny_backbone
 
 
 def test_julian_dates_embed_as_their_mjds_with_the_published_weights(tmp_path, capsys):
@@ -38,7 +38,7 @@ def test_julian_dates_embed_as_their_mjds_with_the_published_weights(tmp_path, c
     assert np.median(np.linalg.norm(vectors["mjd"][1] - vectors["mjd"][1][::-1], axis=1)) > 1e-2
 
 
-def test_times_on_no_known_scale_are_refused_in_one_line(tmp_path, capsys, tiny_model):  # noqa: F811
+def test_times_on_no_known_scale_are_refused_in_one_line(tmp_path, capsys, tiny_model):
     from astromer.cli.embed import main as embed
 
     path = tmp_path / "t.csv"
@@ -75,7 +75,7 @@ def one_line_error(capsys, prog):
 
 
 def test_a_band_asked_of_a_table_without_band_column_is_exit_2_in_every_command(
-        table_without_band, tmp_path, capsys, tiny_model):  # noqa: F811
+        table_without_band, tmp_path, capsys, tiny_model):
     from astromer.cli.embed import main as embed
     from astromer.cli.fewshot import main as fewshot
     from astromer.cli.train import main as train
@@ -95,17 +95,15 @@ def test_a_band_asked_of_a_table_without_band_column_is_exit_2_in_every_command(
 def test_the_embedder_refuses_a_band_of_a_dataframe_without_band_column():
     from astromer.embedding import Embedder
     from astromer.errors import DataError
-    from astromer.models.astromer_backbone import AstromerBackbone
 
     frame = pd.DataFrame({"id": ["a"] * 8, "time": np.arange(8.0), "mag": 15.0, "err": 0.1})
-    embedder = Embedder(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=16),
-                        band="ZZZ")
+    embedder = Embedder(tiny_backbone(16), band="ZZZ")
     with pytest.raises(DataError, match="has no band column"):
         embedder(frame)
 
 
 def test_fewshot_refuses_times_on_no_known_scale_and_takes_the_offset_it_names(
-        table_without_band, tmp_path, capsys, tiny_model):  # noqa: F811
+        table_without_band, tmp_path, capsys, tiny_model):
     from astromer.cli.fewshot import main as fewshot
 
     data, labels = table_without_band

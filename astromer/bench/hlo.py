@@ -13,9 +13,9 @@ import numpy as np
 
 from astromer.bench import roofline
 from astromer.bench.environment import emit
-from astromer.bench.errors import BenchError
 from astromer.bench.steps import stateless_embedding, step_state
 from astromer.bench.workload import bench_config, model_and_windows
+from astromer.errors import BenchError, ConfigError
 
 
 def gpu_compile_only_device(target_config):
@@ -66,12 +66,16 @@ def trace_for_gpu(function, args, device):
         ) from error
 
 
-def run_hlo(*, preset="a2", batch=2048, precision="bf16", mode="train", attention="auto", top=12, dump=None,
-            overrides=()):
-    """Roofline estimate of one step compiled for an H100 (KERAS_BACKEND=jax):
-    prints and returns one row. `dump`: a file for the optimized HLO text.
-    Raises `ConfigError` for an unknown preset or setting, `BenchError`
-    without JAX's CUDA plugin or when XLA cannot compile the step."""
+def run_hlo(settings):
+    """Roofline estimate of one step compiled for an H100 (KERAS_BACKEND=jax)
+    as the `HloBench` `settings` describe: prints and returns one row.
+    Raises `ConfigError` for another backend or an unknown preset or
+    setting, `BenchError` without JAX's CUDA plugin or when XLA cannot
+    compile the step."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise ConfigError(f"hlo needs KERAS_BACKEND=jax (this is {keras.backend.backend()}).")
     import jax
 
     # The step is traced on the CPU and compiled for the GPU target: no
@@ -80,29 +84,30 @@ def run_hlo(*, preset="a2", batch=2048, precision="bf16", mode="train", attentio
     if not os.environ.get("JAX_PLATFORMS"):
         jax.config.update("jax_platforms", "cpu")
 
-    from astromer.embedding import Embedder
-    from astromer.training import make_optimizer
+    from astromer.core.embedder import Embedder
+    from astromer.core.factory import make_optimizer
 
+    s = settings
     device = gpu_compile_only_device(roofline.H100_TARGET)
-    config = bench_config(preset, precision, attention, overrides)
-    model, x, y = model_and_windows(config, batch, mode)
-    if mode == "train":
+    config = bench_config(s.preset, s.precision, s.attention, s.overrides)
+    model, x, y = model_and_windows(config, s.batch, s.mode)
+    if s.mode == "train":
         model.compile(make_optimizer(config["pretraining"]), jit_compile=True)
         # One step on two windows (on the CPU) builds the optimizer and metrics.
         model.train_on_batch({k: v[:2] for k, v in x.items()}, {k: v[:2] for k, v in y.items()})
         state = jax.tree.map(np.asarray, step_state(model))
         compiled = trace_for_gpu(model.train_step, (state, (x, y, None)), device)
     else:
-        pooled = Embedder(model.backbone, batch_size=batch).pooled_model()
+        pooled = Embedder(model.backbone, batch_size=s.batch).pooled_model()
         embed, weights = stateless_embedding(pooled)
         compiled = trace_for_gpu(embed, (*jax.tree.map(np.asarray, weights), x), device)
     text = compiled.as_text()
-    if dump:
-        with open(dump, "w") as f:
+    if s.dump:
+        with open(s.dump, "w") as f:
             f.write(text)
     return emit({
-        "bench": "hlo", "target": "H100 SXM (compiled without one)", "preset": preset, "mode": mode,
-        "precision": precision, "batch": batch, "attention": attention,
-        "overrides": overrides, "xla_flags": os.environ.get("XLA_FLAGS", ""),
-        **roofline.summarize(roofline.kernels(text), top=top),
+        "bench": "hlo", "target": "H100 SXM (compiled without one)", "preset": s.preset, "mode": s.mode,
+        "precision": s.precision, "batch": s.batch, "attention": s.attention,
+        "overrides": list(s.overrides), "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        **roofline.summarize(roofline.kernels(text), top=s.top),
     })

@@ -1,24 +1,14 @@
 """Embedding speed against the original python-library (ASTROMER 0.1.8), side
-by side in one run on one machine: `astromer-bench original`.
+by side on one machine: `astromer-bench original` (docs/performance.md).
 
-The original library needs TensorFlow 2.15 and NumPy < 2, so it runs in its
-own environment (`--original-python`; install it with
+The original needs TensorFlow 2.15 and NumPy < 2, so it runs as a child
+process in its own environment (`--original-python`; install it with
 `pip install tensorflow-cpu==2.15.1 "numpy<2" pandas scikit-learn scipy joblib
-tqdm matplotlib seaborn` then `pip install --no-deps ASTROMER==0.1.8`), as a
-child process. For each size the same freshly simulated light curves
-(`simulate_survey`, seed 0) are embedded with the same weights by
-
-- the original `SingleBandEncoder.encode` at each `--original-batches`;
-- this library's `astromer-embed` path (`Embedder.from_weights`, compat
-  chosen automatically, `write_parquet` to a temporary file) at each
-  `--batch`.
-
-Model loading is not timed; each measurement is repeated `--repeats` times
-(small jobs are noisy on shared machines) and the row gives the median and
-the best. Each of our rows carries its ratio to the original's default
-batch (1) and to its fastest batch. `--original-timeout` with
-`--original-chunk` measures the original on big jobs it would take hours
-to finish: its rate over the chunks done when the time ran out.
+tqdm matplotlib seaborn` then `pip install --no-deps ASTROMER==0.1.8`). Both
+embed the same simulated light curves with the same weights: the original's
+`SingleBandEncoder.encode` and this library's `astromer-embed` path, model
+loading not timed, each measurement repeated (median and best); our rows
+carry their ratio to the original's default batch (1) and fastest batch.
 """
 
 import json
@@ -32,7 +22,7 @@ import time
 import numpy as np
 
 from astromer.bench.environment import emit, environment
-from astromer.bench.errors import BenchError
+from astromer.errors import BenchError
 
 CHILD = r'''
 import json, os, sys, time
@@ -81,21 +71,23 @@ def _row(tool, batch, count, seconds, extra=None):
             **(extra or {})}
 
 
-def _original(python, npz, workdir, batches, repeats, chunk=0, timeout=None):
-    """One child process per batch size (model loading not timed). A child
-    still running after `timeout` seconds is stopped; its row then holds
-    the light curves it finished (in `chunk`-sized calls) and their time,
-    marked `"complete": false`."""
+def _original(settings, npz, workdir):
+    """One child process per batch size of the original (model loading not
+    timed). A child still running after `settings.original_timeout` seconds
+    is stopped; its row then holds the light curves it finished (in
+    `original_chunk`-sized calls) and their time."""
     import threading
+
+    python, chunk, timeout = settings.original_python, settings.original_chunk, settings.original_timeout
 
     child = os.path.join(workdir, "child.py")
     with open(child, "w") as f:
         f.write(CHILD)
     rows = []
-    for batch in batches:
+    for batch in settings.original_batches:
         try:
             # Its own process group: stopping it stops whatever it started.
-            proc = subprocess.Popen([python, child, npz, workdir, str(batch), str(repeats), str(chunk)],
+            proc = subprocess.Popen([python, child, npz, workdir, str(batch), str(settings.repeats), str(chunk)],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         except OSError as error:
             raise BenchError(f"Cannot run --original-python {python!r}: {error}") from None
@@ -135,30 +127,29 @@ def _original(python, npz, workdir, batches, repeats, chunk=0, timeout=None):
     return rows
 
 
-def run_original(*, original_python, weights, light_curves=(24,), original_batches=(1, 256), batches=(256, 8),
-                 repeats=3, original_chunk=0, original_timeout=None):
-    """Times both libraries on the same light curves; prints and returns rows.
+def run_original(settings):
+    """Times both libraries on the same light curves as the `OriginalBench`
+    `settings` say; prints and returns rows.
 
-    `original_timeout` (seconds, per batch size) stops an original run that
-    would take too long (at batch 1 on 10,000 light curves it takes over an
-    hour and its memory grows by about 0.15 GB a minute); with
-    `original_chunk` light curves per `encode` call, the row then gives the
-    rate over the chunks it finished (`"complete": false`, `light_curves`
-    those finished, `of` all)."""
-    from astromer.embedding import Embedder
+    `original_timeout` stops an original run that would take too long (at
+    batch 1 on 10,000 light curves it takes over an hour and its memory
+    grows by about 0.15 GB a minute); with `original_chunk` light curves per
+    `encode` call, the row then gives the rate over the chunks it finished
+    (`"complete": false`, `light_curves` those finished, `of` all)."""
+    from astromer.core.embedder import Embedder
 
-    weights = os.path.abspath(weights)
+    s = settings
+    weights = os.path.abspath(s.weights)
     if not os.path.exists(weights):
         raise BenchError(f"Weights {weights!r} do not exist.")
     results = []
     with tempfile.TemporaryDirectory() as workdir:
         os.makedirs(os.path.join(workdir, "weights"))
         os.symlink(weights, os.path.join(workdir, "weights", "macho"))
-        for count in light_curves:
+        for count in s.light_curves:
             npz, table = _simulate(count, workdir)
             theirs = {}
-            for row in _original(original_python, npz, workdir, original_batches, repeats, original_chunk,
-                                 original_timeout):
+            for row in _original(s, npz, workdir):
                 done = row.get("done", count)
                 theirs[row["batch"]] = done / statistics.median(row["seconds"])
                 partial = {"complete": False, "of": count, "stopped_after_s": row["stopped_after_s"]} \
@@ -166,10 +157,10 @@ def run_original(*, original_python, weights, light_curves=(24,), original_batch
                 results.append(emit({**_row("ASTROMER 0.1.8 encode", row["batch"], done, row["seconds"], partial),
                                      **environment()}))
             default_speed, best_speed = theirs.get(1), max(theirs.values())
-            for batch in batches:
+            for batch in s.batches:
                 embedder = Embedder.from_weights(weights, batch_size=batch)
                 seconds = []
-                for _ in range(repeats):
+                for _ in range(s.repeats):
                     start = time.perf_counter()
                     written = embedder.write_parquet(table, os.path.join(workdir, "emb.parquet"), progress=False)
                     seconds.append(time.perf_counter() - start)

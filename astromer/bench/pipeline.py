@@ -47,8 +47,9 @@ def _sources(data, light_curves, paths, workdir):
     return None, PackedLightCurves.from_light_curves(iter_light_curves(data))
 
 
-def bench_tf(records, config, batch, steps, warmup, threads):
-    """Windows/s of the tf.data pipeline on `threads` threads (0: all cores)."""
+def bench_tf(records, config, settings, threads):
+    """Windows/s of the tf.data pipeline on `threads` threads (0: all cores),
+    `settings.steps` batches after `settings.warmup`."""
     import tensorflow as tf
 
     from astromer.data.tf_dataset import tf_dataset
@@ -56,59 +57,60 @@ def bench_tf(records, config, batch, steps, warmup, threads):
     options = tf.data.Options()
     options.threading.private_threadpool_size = threads or os.cpu_count()
     options.threading.max_intra_op_parallelism = 1
-    ds, _ = tf_dataset(records, config, batch, mode="pretrain", epochs=10**6, options=options)
+    ds, _ = tf_dataset(records, config, settings.batch, mode="pretrain", epochs=10**6, options=options)
     iterator = iter(ds)
-    for _ in range(warmup):
+    for _ in range(settings.warmup):
         next(iterator)
     start = time.perf_counter()
     windows = 0
-    for _ in range(steps):
+    for _ in range(settings.steps):
         x, _ = next(iterator)
         windows += int(x["magnitudes"].shape[0])
     return windows / (time.perf_counter() - start)
 
 
-def bench_numpy(packed, config, batch, steps, warmup, threads):
-    """Windows/s of the NumPy pipeline read by `threads` threads (0: all cores)."""
+def bench_numpy(packed, config, settings, threads):
+    """Windows/s of the NumPy pipeline read by `threads` threads (0: all
+    cores), `settings.steps` batches after `settings.warmup`."""
     from astromer.data.datasets import NumpyWindowDataset
 
-    data = NumpyWindowDataset(packed, config, batch, mode="pretrain")
+    data = NumpyWindowDataset(packed, config, settings.batch, mode="pretrain")
     n = len(data)
-    for i in range(warmup):
+    for i in range(settings.warmup):
         data[i % n]
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads or os.cpu_count()) as pool:
-        batches = list(pool.map(lambda i: data[i % n], range(steps)))
+        batches = list(pool.map(lambda i: data[i % n], range(settings.steps)))
     elapsed = time.perf_counter() - start
     return sum(int(b[0]["magnitudes"].shape[0]) for b in batches) / elapsed
 
 
-def run_data(*, data=None, light_curves=3000, batch=256, window=200, steps=100, warmup=5, threads=(1, 0),
-             paths=("tf", "numpy")):
-    """One row per pipeline (`paths`: "tf", "numpy") and thread count, printed
-    as it is measured; returns the rows."""
-    from astromer.data.datasets import PipelineConfig
+def run_data(settings):
+    """One row per pipeline and thread count of the `DataBench` `settings`,
+    printed as it is measured; returns the rows."""
+    from astromer.preprocessing import PretrainingPreprocessor
 
-    config = PipelineConfig(window_size=window)
+    s = settings
+    config = PretrainingPreprocessor(window_size=s.window)
     results = []
     with tempfile.TemporaryDirectory() as workdir:
-        records, packed = _sources(data, light_curves, paths, workdir)
-        for path in paths:
-            for thread_count in threads:
+        records, packed = _sources(s.data, s.light_curves, s.paths, workdir)
+        for path in s.paths:
+            for thread_count in s.threads:
                 if path == "tf":
                     if records is None:
                         print("tf path skipped: --data is not a TFRecord folder", file=sys.stderr)
                         continue
-                    rate = bench_tf(records, config, batch, steps, warmup, thread_count)
+                    rate = bench_tf(records, config, s, thread_count)
                 else:
-                    rate = bench_numpy(packed, config, batch, steps, warmup, thread_count)
+                    rate = bench_numpy(packed, config, s, thread_count)
                 results.append(emit({
                     "bench": "data",
                     "path": "tf.data" if path == "tf" else "numpy",
                     "threads": thread_count or os.cpu_count(),
-                    "batch": batch,
+                    "batch": s.batch,
                     "windows_per_s": round(rate, 1),
-                    "source": data or f"simulated:{light_curves}",
+                    "source": s.data or f"simulated:{s.light_curves}",
                     **environment(),
                 }))
     return results

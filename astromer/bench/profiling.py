@@ -1,10 +1,7 @@
-"""Where the time of a training or embedding step goes: a kernel breakdown.
-
-`astromer-bench model --profile DIR` traces a few steps with the JAX
-profiler and reads the trace back here: device kernels (GPU) or XLA's CPU
-threads are grouped by kernel name and by kind (matmul, attention,
-elementwise and reduction fusions, copies, ...), per step. The trace in
-DIR also opens in TensorBoard / XProf for a timeline.
+"""Where the time of a training or embedding step goes: a kernel breakdown
+of a JAX profiler trace (`astromer-bench model --profile DIR`), by kernel
+name and by kind (matmul, attention, fusions, copies, ...), per step. The
+trace in DIR also opens in TensorBoard / XProf.
 """
 
 import collections

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from astromer.bench.errors import BenchError
+from astromer.errors import BenchError
 
 
 def run_reference(script, mode, steps, batches):

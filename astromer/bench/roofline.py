@@ -1,24 +1,12 @@
 """Where a GPU step's time would go, read off XLA's compiled program.
 
-GPU time is scarce; XLA's GPU compiler is not. `astromer-bench hlo`
-compiles a training or embedding step for a GPU that is not there (JAX's
-deviceless compilation with a target description) and this module reads
-the optimized HLO back: one row per kernel the step launches (fusion,
-cuBLAS/cuDNN call, copy, ...), with the bytes it reads and writes, the
-matmul FLOPs it does, and a roofline time
-
-    t = max(bytes / bandwidth, flops / matmul rate)
-
-summed over the kernels. Each row also carries the Keras layer that
-produced it (from XLA's op metadata), so the estimate says which layers
-cost what and how many passes over the activations each makes.
-
-What it is good for: counting kernels and memory passes, and comparing
-two configurations of the same model (a flag, a layer change) before a
-GPU is at hand. What it is not: a measurement. Launch gaps, cache reuse
-and small-kernel inefficiency are not in it, and cuDNN's fused attention
-at 200 steps runs far below its roofline (its rows are marked), so
-measured steps are longer; compare estimates with estimates.
+`astromer-bench hlo` compiles a step for a GPU that is not there; this
+module reads the optimized HLO back: one row per kernel the step launches,
+with the bytes it moves, its matmul FLOPs, the Keras layer that produced it
+(XLA's op metadata) and a roofline time `max(bytes / bandwidth, flops /
+matmul rate)`. An estimate to compare configurations with, not a
+measurement: launch gaps, cache reuse and cuDNN attention's distance from
+its roofline are not in it (docs/performance.md).
 """
 
 import collections

@@ -1,10 +1,7 @@
-"""How the timed steps of `astromer-bench model` run: synced or queued.
-
-`model_steps` returns `run(n)`, which runs n training or embedding steps
-of a compiled model on batches already on the device. Synced steps bring
-every result to the host, as a loop that logs each step would; queued
-steps (`sync="end"`, JAX and PyTorch) wait for the last one only, as the
-PyTorch reference times itself.
+"""How the timed steps of `astromer-bench model` run: `model_steps`
+returns `run(n)`, n training or embedding steps on batches already on the
+device, synced (every result brought to the host) or queued (the last
+only, as the PyTorch reference times itself).
 """
 
 import numpy as np
@@ -35,7 +32,7 @@ def on_device(tree):
 def step_state(model):
     """The values a stateless training step carries from step to step:
     trainable, non-trainable, optimizer and metric variables (JAX)."""
-    from astromer.models.graph_steps import step_state_variables
+    from astromer.models.step_state import step_state_variables
 
     return [[v.value for v in group] for group in step_state_variables(model)]
 
@@ -55,15 +52,11 @@ def stateless_embedding(pooled):
 def model_steps(model, mode, x, y, sync):
     """`run(n)`: n training (`train`) or embedding steps of a compiled model
     on device-resident batches; returns the last result on the host (the
-    loss as a float, or the pooled embeddings' shape).
-
-    `sync="step"` brings every step's result to the host before the next
-    starts, as a loop that logs each step would; `sync="end"` (JAX) queues
-    the steps back to back and waits for the last one only, as the PyTorch
-    reference times itself (one `torch.cuda.synchronize()` after all
-    steps): the device then never waits for Python between steps. Each
-    training step takes the previous step's weights, so the last loss
-    cannot arrive before every step has run.
+    loss as a float, or the pooled embeddings' shape). `sync="step"` brings
+    every step's result to the host before the next starts; `sync="end"`
+    (JAX, PyTorch) queues the steps back to back and waits for the last
+    only: each training step takes the previous step's weights, so the last
+    loss cannot arrive before every step has run.
     """
     import keras
 
@@ -120,7 +113,7 @@ def _queued_torch_steps(model, mode, x, y):
 def _queued_jax_steps(model, mode, x, y):
     import jax
 
-    from astromer.models.graph_steps import step_state_variables
+    from astromer.models.step_state import step_state_variables
 
     if mode == "train":
         # What `fit` jits on JAX: Keras' stateless train step; the state

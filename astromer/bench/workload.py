@@ -3,9 +3,10 @@ and the FLOPs one window costs.
 
 The windows have the shape of the PyTorch reference
 (`shared/bench/torch_a2_reference.py`): magnitudes N(0, 0.3), sorted times
-in [-1500, 1500] d, 50% of the steps probed of which 60% hidden in
-training, nothing masked in embedding mode. They are made here rather
-than read, so that the model alone is timed.
+in [-1500, 1500] d, full windows, probe-masked by the pretraining
+preprocessor in training (50% probed, 30% hidden), nothing masked in
+embedding mode. They are made here rather than read, so that the model
+alone is timed.
 """
 
 import numpy as np
@@ -13,21 +14,20 @@ import numpy as np
 
 def synthetic_windows(batch, window, seed=0, masked=True):
     """`(x, y)`: `batch` windows of `window` steps as the pretrainer takes them."""
+    from astromer.preprocessing import PretrainingPreprocessor
+
     rng = np.random.default_rng(seed)
-    magnitudes = rng.normal(0, 0.3, (batch, window)).astype("float32")
-    times = np.sort(rng.uniform(-1500, 1500, (batch, window)), 1).astype("float32")
-    probe = (rng.uniform(size=(batch, window)) < 0.5).astype("float32") if masked else np.zeros((batch, window), "float32")
-    hidden = probe * (rng.uniform(size=(batch, window)) < 0.6)
-    x = {"magnitudes": magnitudes * (1 - hidden), "times": times, "errors": np.full((batch, window), 0.05, "float32"),
-         "padding_mask": np.zeros((batch, window), "float32"), "hidden_mask": hidden.astype("float32")}
-    y = {"magnitudes": magnitudes, "probe_mask": probe, "loss_weight": np.ones((batch, window), "float32")}
-    return x, y
+    windows = {"time": np.sort(rng.uniform(-1500, 1500, (batch, window)), 1),
+               "mag": rng.normal(0, 0.3, (batch, window)), "err": rng.uniform(0.01, 0.1, (batch, window)),
+               "padding": np.zeros((batch, window), np.float32)}
+    preprocessor = PretrainingPreprocessor(window_size=window, seed=seed)
+    return preprocessor(windows, np.arange(batch), mode="pretrain" if masked else "inference")
 
 
 def bench_config(preset, precision, attention, overrides=()):
     """The preset with this run's precision ("bf16" or "fp32"), attention and
     `--set` overrides (raises `ConfigError` for unknown presets or keys)."""
-    from astromer.training import resolve_config
+    from astromer.core.factory import resolve_config
 
     policy = "mixed_bfloat16" if precision == "bf16" else "float32"
     return resolve_config(preset, [f"model.dtype={policy}", f"model.attention_implementation={attention}", *overrides])
@@ -37,7 +37,7 @@ def model_and_windows(config, batch, mode):
     """A freshly seeded pretrainer and `batch` synthetic windows for it (x, y)."""
     import keras
 
-    from astromer.training import build_pretrainer
+    from astromer.core.factory import build_pretrainer
 
     keras.utils.set_random_seed(0)
     model = build_pretrainer(config)

@@ -61,34 +61,26 @@ def main(argv=None):
     args = parser.parse_args(argv)
     check_inputs(args)  # a wrong path is answered before the frameworks start
     start_frameworks(args.verbose)
-    layer = int(args.layer) if args.layer.lstrip("-").isdigit() else args.layer
-
     import logging
 
-    from astromer.embedding import embed_table
+    from astromer.embedding import EmbedSettings, run
 
     # The command prints the cleaning report itself, on stdout.
     logging.getLogger("astromer.embedding").setLevel(logging.ERROR)
-
-    result = embed_table(
-        args.weights, args.data, args.out, preset=args.preset, layer=layer, pooling=args.pooling,
-        band=args.band, window_mode=args.windows, float32_first=args.float32_first, batch_size=args.batch,
-        standardize=args.standardize, statistics=args.statistics, compat=args.compat,
-        cleaning_overrides=_cleaning_overrides(args), on_error="raise" if args.strict else "skip",
-        time_offset=args.time_offset,
-    )
+    cleaning = {"min_error": args.min_error, "max_error": args.max_error, "min_observations": args.min_observations}
+    result = run(EmbedSettings(
+        args.weights, args.data, args.out, preset=args.preset, pooling=args.pooling, band=args.band,
+        layer=int(args.layer) if args.layer.lstrip("-").isdigit() else args.layer, window_mode=args.windows,
+        float32_first=args.float32_first, batch_size=args.batch, compat=args.compat,
+        cleaning_overrides={k: v for k, v in cleaning.items() if v is not None},
+        on_error="raise" if args.strict else "skip", time_offset=args.time_offset, standardize=args.standardize,
+        statistics=args.statistics))
     print(result.report.summary())
     how = ("raw" if not (args.standardize or args.statistics) else
            f"standardised with {args.statistics}" if args.statistics else
            f"standardised, statistics in {args.out}.stats.json")
     print(f"wrote {result.count} embeddings of size {result.dim} to {args.out} ({how})")
     return 0
-
-
-def _cleaning_overrides(args):
-    """The cleaning thresholds given on the command line."""
-    given = {"min_error": args.min_error, "max_error": args.max_error, "min_observations": args.min_observations}
-    return {k: v for k, v in given.items() if v is not None}
 
 
 if __name__ == "__main__":

@@ -48,10 +48,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     check_inputs(args)  # a wrong path is answered before the frameworks start
     start_frameworks(args.verbose)
-    from astromer.export import CheckLimits, export_workflow
+    from astromer.export import CheckLimits, ExportSettings, run
 
-    limits = CheckLimits(mean=args.atol_mean, steps=args.atol_steps)
-    print(export_workflow(args.weights, args.out, args.format, preset=args.preset, limits=limits))
+    print(run(ExportSettings(args.weights, args.out, args.format, args.preset,
+                             limits=CheckLimits(mean=args.atol_mean, steps=args.atol_steps))))
     return 0
 
 

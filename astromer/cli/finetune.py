@@ -46,16 +46,20 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     check_inputs(args)  # a wrong path is answered before the frameworks start
-    if args.resume and not args.out:
-        from astromer.training.settings import ConfigError
+    from astromer.training.settings import FinetuneSettings
+
+    settings = FinetuneSettings(
+        weights=args.weights, data=args.data, preset=args.preset, overrides=command_overrides(args), out=args.out,
+        resume=args.resume, strategy=args.strategy, deterministic=args.deterministic, quiet=args.quiet,
+        compat=args.compat)
+    if settings.resume and not settings.out:
+        from astromer.errors import ConfigError
 
         raise ConfigError("--resume needs --out, the run folder to continue.")
     start_frameworks(args.verbose)
-    from astromer.training import run_finetuning
+    from astromer.training import finetuning
 
-    run_finetuning(args.weights, args.data, args.preset, command_overrides(args), out=args.out, resume=args.resume,
-                   strategy=args.strategy, deterministic=args.deterministic, quiet=args.quiet,
-                   compat=args.compat)
+    finetuning.run(settings)
     return 0
 
 

@@ -96,29 +96,24 @@ def add_cluster_options(parser):
 @console_script("astromer-train")
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from astromer.training.cluster import check_command
-    from astromer.training.scaling import check_values
-    from astromer.training.settings import resolve_config, resumed_config
+    from astromer.distribute import WORKER_LOST_EXIT, check_command
+    from astromer.errors import WorkerLost
+    from astromer.training.settings import TrainSettings
 
-    overrides = command_overrides(args)
-    # Preset and settings are checked before Keras starts: a typo is
-    # answered at once (a ConfigError, which console_script prints).
-    if args.resume:
-        check_values(resumed_config(args.out, overrides))
-    else:
-        check_values(resolve_config(args.preset, overrides, demo=args.data is None))
-    # TF_CONFIG, the JAX processes, the global batch over the workers.
-    check_command(args.strategy, args.global_batch, args.coordinator, args.num_processes, args.process_id)
+    # The settings, then TF_CONFIG, the JAX processes and the global batch
+    # over the workers, are checked before Keras starts: a typo is answered
+    # at once (a ConfigError, which console_script prints).
+    settings = TrainSettings.resolve(
+        preset=args.preset, data=args.data, overrides=command_overrides(args), out=args.out, resume=args.resume,
+        strategy=args.strategy, input_path=args.input_path, deterministic=args.deterministic, quiet=args.quiet,
+        global_batch=args.global_batch, cluster_timeout=args.cluster_timeout)
+    settings.cluster = check_command(args.strategy, args.global_batch, args.coordinator, args.num_processes,
+                                     args.process_id)
     start_frameworks(args.verbose)
-    from astromer.training import run_pretraining
-    from astromer.training.distributed import WORKER_LOST_EXIT, WorkerLost
+    from astromer.training import pretraining
 
     try:
-        run_pretraining(args.preset, args.data, overrides, out=args.out, resume=args.resume,
-                        strategy=args.strategy, input_path=args.input_path, deterministic=args.deterministic,
-                        quiet=args.quiet, global_batch=args.global_batch, coordinator=args.coordinator,
-                        num_processes=args.num_processes, process_id=args.process_id,
-                        cluster_timeout=args.cluster_timeout)
+        pretraining.run(settings)
     except WorkerLost as error:
         # At once: a normal exit would wait for the lost worker at JAX's
         # shutdown barrier, which then aborts the process with a C++ trace.

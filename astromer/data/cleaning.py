@@ -5,12 +5,7 @@ Steps, in order (each configurable; see `CleaningConfig`):
 1. rows with NaN/inf time, magnitude or error are dropped, and rows with
    finite values the model cannot represent (|time| > `max_abs_time` =
    1e7 days, |magnitude| > `max_abs_mag` = 1e6, |error| > `max_abs_err` =
-   1e6), each counted by reason. Why these bounds: windows are centred and
-   cast to float32, whose precision at 1e7 is one day (every Julian Date,
-   2.46e6, is inside; Unix seconds are not, and must be converted to days);
-   a magnitude of 1e20 overflows float32 in the attention's dot products
-   (an all-NaN embedding), 1e6 keeps a factor 1e12 from that, and a
-   value beyond 3.4e38 becomes inf the moment it is written to a record;
+   1e6; why: docs/robustness.md, "Cleaning"), each counted by reason;
 2. unsorted light curves are sorted by time (counted);
 3. repeated times keep their first observation (counted);
 4. rows with an error outside (`min_error`, `max_error`) are dropped (the

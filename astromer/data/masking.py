@@ -84,22 +84,7 @@ class MaskingConfig:
 class NumpyOps:
     """The few array operations the masking algorithm needs, in NumPy."""
 
-    @staticmethod
-    def u64(x):
-        return np.asarray(x, dtype=np.uint64)
-
-    @staticmethod
-    def mix32(x):
-        # lowbias32 (C. Wellons): a fast, well-mixed 32-bit integer hash,
-        # computed in uint64 with explicit 32-bit wrap-around.
-        m = np.uint64(MASK32)
-        x = x & m
-        x = x ^ (x >> np.uint64(16))
-        x = (x * np.uint64(0x7FEB352D)) & m
-        x = x ^ (x >> np.uint64(15))
-        x = (x * np.uint64(0x846CA68B)) & m
-        return x ^ (x >> np.uint64(16))
-
+    u64 = staticmethod(lambda x: np.asarray(x, dtype=np.uint64))
     xor = staticmethod(np.bitwise_xor)
     band = staticmethod(np.bitwise_and)
     shr = staticmethod(lambda x, n: x >> np.uint64(n))
@@ -108,6 +93,9 @@ class NumpyOps:
     where = staticmethod(np.where)
     to_int64 = staticmethod(lambda x: np.asarray(x).astype(np.int64))
     to_float32 = staticmethod(lambda x: np.asarray(x).astype(np.float32))
+    to_float64 = staticmethod(lambda x: np.asarray(x).astype(np.float64))
+    # A NumPy function of arrays (TFOps wraps it in `tf.numpy_function`).
+    numpy_function = staticmethod(lambda fn, args, dtypes, shapes: fn(*args))
     gather = staticmethod(lambda table, idx: table[idx])
     minimum = staticmethod(np.minimum)
     maximum = staticmethod(np.maximum)
@@ -119,14 +107,26 @@ class NumpyOps:
     min_ = staticmethod(lambda x, axis: np.min(x, axis=axis, keepdims=True))
 
 
+def mix32(ops, x):
+    """lowbias32 (C. Wellons): a fast, well-mixed 32-bit integer hash,
+    computed in uint64 with explicit 32-bit wrap-around."""
+    m = ops.u64(MASK32)
+    x = ops.band(x, m)
+    x = ops.xor(x, ops.shr(x, 16))
+    x = ops.band(x * ops.u64(0x7FEB352D), m)
+    x = ops.xor(x, ops.shr(x, 15))
+    x = ops.band(x * ops.u64(0x846CA68B), m)
+    return ops.xor(x, ops.shr(x, 16))
+
+
 def hash_uniform(ops, seed, epoch, keys, stream, positions):
     """uint32 hash values `(keys.shape + positions.shape)` in a uint64 array."""
-    h = ops.mix32(ops.xor(ops.u64(seed), ops.mix32(ops.u64(epoch) * ops.u64(0x9E3779B1) + ops.u64(stream))))
+    h = mix32(ops, ops.xor(ops.u64(seed), mix32(ops, ops.u64(epoch) * ops.u64(0x9E3779B1) + ops.u64(stream))))
     keys = ops.u64(keys)
-    h = ops.mix32(ops.xor(h, ops.band(keys, ops.u64(MASK32))))
-    h = ops.mix32(ops.xor(h, ops.shr(keys, 32)))
+    h = mix32(ops, ops.xor(h, ops.band(keys, ops.u64(MASK32))))
+    h = mix32(ops, ops.xor(h, ops.shr(keys, 32)))
     if positions is not None:
-        h = ops.mix32(ops.xor(ops.expand(h, -1), ops.u64(positions)))
+        h = mix32(ops, ops.xor(ops.expand(h, -1), ops.u64(positions)))
     return h
 
 

@@ -1,7 +1,7 @@
 """The tf.data input path: TFRecords or in-memory light curves to model-ready batches.
 
 The same windows and masks as the NumPy path of `astromer.data.datasets`
-(shared batch code, `astromer.data.masking` computed with `TFOps`), with
+(the same preprocessor, with `astromer.data.masking` computed in `TFOps`), with
 TFRecord reading interleaved over shards, parsing vectorised per batch, and
 prefetching. Needs TensorFlow, imported inside the functions only, so the
 rest of `astromer.data` imports without it.
@@ -11,105 +11,48 @@ import math
 
 import numpy as np
 
-from astromer.data.datasets import (
-    MODES,
-    STREAM_SHUFFLE,
-    PackedLightCurves,
-    TooFewLightCurves,
-    center_float32_first,
-    finish_batch,
-    shard_of,
-)
-from astromer.data.masking import hash_uniform, window_pivots
+from astromer.data.datasets import MODES, STREAM_SHUFFLE, PackedLightCurves, shard_of
+from astromer.data.masking import hash_uniform
+from astromer.errors import TooFewLightCurves
 
 
 class TFOps:
-    """The masking operations of `astromer.data.masking` in TensorFlow."""
+    """The array operations of `astromer.data.masking.NumpyOps`, in TensorFlow."""
 
     def __init__(self, tf):
         self.tf = tf
+        self.xor, self.band, self.minimum, self.expand = (tf.bitwise.bitwise_xor, tf.bitwise.bitwise_and, tf.minimum,
+                                                          tf.expand_dims)
+        self.shr = lambda x, n: tf.bitwise.right_shift(x, tf.constant(n, tf.uint64))
+        self.argsort = lambda x: tf.argsort(x, axis=-1, stable=True)
+        self.take = lambda x, i: tf.gather(x, tf.cast(i, tf.int32), batch_dims=1)
+        self.to_int64, self.to_float32, self.to_float64 = (lambda x, d=d: tf.cast(x, d)
+                                                           for d in (tf.int64, tf.float32, tf.float64))
+        self.gather = lambda table, idx: tf.gather(tf.constant(table), idx)
+        self.mod = lambda a, b: tf.math.floormod(a, tf.cast(b, a.dtype))
+        self.arange = lambda n: tf.range(n, dtype=tf.int64)
+        self.sum = lambda x, axis: tf.reduce_sum(x, axis=axis)
+        self.max_ = lambda x, axis: tf.reduce_max(x, axis=axis, keepdims=True)
+        self.min_ = lambda x, axis: tf.reduce_min(x, axis=axis, keepdims=True)
 
     def u64(self, x):
-        tf = self.tf
-        return tf.cast(x, tf.uint64) if tf.is_tensor(x) else tf.constant(x, tf.uint64)
-
-    def mix32(self, x):
-        tf = self.tf
-        m = tf.constant(0xFFFFFFFF, tf.uint64)
-        x = self.band(x, m)
-        x = self.xor(x, self.shr(x, 16))
-        x = self.band(x * tf.constant(0x7FEB352D, tf.uint64), m)
-        x = self.xor(x, self.shr(x, 15))
-        x = self.band(x * tf.constant(0x846CA68B, tf.uint64), m)
-        return self.xor(x, self.shr(x, 16))
-
-    def xor(self, a, b):
-        return self.tf.bitwise.bitwise_xor(a, b)
-
-    def band(self, a, b):
-        return self.tf.bitwise.bitwise_and(a, b)
-
-    def shr(self, x, n):
-        return self.tf.bitwise.right_shift(x, self.tf.constant(n, self.tf.uint64))
-
-    def argsort(self, x):
-        return self.tf.argsort(x, axis=-1, stable=True)
-
-    def take(self, x, i):
-        return self.tf.gather(x, self.tf.cast(i, self.tf.int32), batch_dims=1)
+        return self.tf.cast(x, self.tf.uint64) if self.tf.is_tensor(x) else self.tf.constant(x, self.tf.uint64)
 
     def where(self, c, a, b):
-        tf = self.tf
-        a = tf.convert_to_tensor(a)
-        b = tf.convert_to_tensor(b, dtype=a.dtype)
-        return tf.where(c, a, b)
-
-    def to_int64(self, x):
-        return self.tf.cast(x, self.tf.int64)
-
-    def to_float32(self, x):
-        return self.tf.cast(x, self.tf.float32)
-
-    def to_float64(self, x):
-        return self.tf.cast(x, self.tf.float64)
-
-    def center_float32_first(self, time64, mag64, err, padding):
-        # Compatibility mode only: the exact original float32 order, shared
-        # with the NumPy path (speed does not matter here).
-        tf = self.tf
-        out = tf.numpy_function(center_float32_first, [time64, mag64, err, padding], [tf.float32] * 3)
-        for tensor in out:
-            tensor.set_shape(time64.shape)
-        return out
-
-    def gather(self, table, idx):
-        return self.tf.gather(self.tf.constant(table), idx)
-
-    def minimum(self, a, b):
-        return self.tf.minimum(a, b)
+        a = self.tf.convert_to_tensor(a)
+        return self.tf.where(c, a, self.tf.convert_to_tensor(b, dtype=a.dtype))
 
     def maximum(self, a, b):
-        tf = self.tf
-        a = tf.convert_to_tensor(a)
-        return tf.maximum(a, tf.cast(b, a.dtype))
+        a = self.tf.convert_to_tensor(a)
+        return self.tf.maximum(a, self.tf.cast(b, a.dtype))
 
-    def mod(self, a, b):
-        return self.tf.math.floormod(a, self.tf.cast(b, a.dtype))
-
-    def arange(self, n):
-        return self.tf.range(n, dtype=self.tf.int64)
-
-    def expand(self, x, axis):
-        return self.tf.expand_dims(x, axis)
-
-    def sum(self, x, axis):
-        return self.tf.reduce_sum(x, axis=axis)
-
-    def max_(self, x, axis):
-        return self.tf.reduce_max(x, axis=axis, keepdims=True)
-
-    def min_(self, x, axis):
-        return self.tf.reduce_min(x, axis=axis, keepdims=True)
+    def numpy_function(self, fn, args, dtypes, shapes):
+        # Compatibility mode only (the exact original float32 order): shared
+        # with the NumPy path, speed does not matter here.
+        out = self.tf.numpy_function(fn, args, [getattr(self.tf, d) for d in dtypes])
+        for tensor, shape in zip(out, shapes):
+            tensor.set_shape(shape)
+        return out
 
 
 def worker_files(files, index, count):
@@ -207,7 +150,7 @@ def _packed_source(tf, packed, ops, seed):
     return ds, to_ragged, len(packed), epoch_ordered
 
 
-def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_epoch=0,
+def tf_dataset(source, preprocessor, batch_size, mode="pretrain", epochs=1, initial_epoch=0,
                shuffle_buffer=10_000, cache=False, options=None, shard=None, steps_per_epoch=None):
     """The tf.data input path.
 
@@ -216,7 +159,7 @@ def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_ep
 
     Args:
         source: a TFRecord file/folder, or `PackedLightCurves`.
-        config: `PipelineConfig`.
+        preprocessor: `astromer.preprocessing.PretrainingPreprocessor`.
         batch_size: windows per batch (the global batch under a distribution strategy).
         mode: "pretrain", "eval" or "inference".
         epochs, initial_epoch: "pretrain" yields the epochs
@@ -240,14 +183,14 @@ def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_ep
     if mode not in MODES:
         raise ValueError(f"Unknown mode {mode!r}; use one of {MODES}.")
     ops = TFOps(tf)
-    w = config.window_size
+    w = preprocessor.window_size
     if isinstance(source, PackedLightCurves):
         packed = source if shard is None else source.shard(*shard)
         if not len(packed):
             raise TooFewLightCurves(f"worker {shard[0]} of {shard[1]} has no light curve to read.")
-        elements, to_ragged, count, epoch_ordered = _packed_source(tf, packed, ops, config.seed)
+        elements, to_ragged, count, epoch_ordered = _packed_source(tf, packed, ops, preprocessor.seed)
     else:
-        elements, to_ragged, count, epoch_ordered = _records_source(tf, source, ops, config.seed, shard)
+        elements, to_ragged, count, epoch_ordered = _records_source(tf, source, ops, preprocessor.seed, shard)
     if cache and mode != "pretrain":
         elements = elements.cache()
     autotune = tf.data.AUTOTUNE
@@ -270,14 +213,11 @@ def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_ep
         return out
 
     def finish(batch, epoch):
-        bands = batch["band"] if config.num_bands else None
-        return finish_batch(ops, batch["time"], batch["mag"], batch["err"], batch["padding"],
-                             batch["key"], epoch, config, mode, bands=bands)
+        return preprocessor(batch, batch["key"], epoch, mode, ops)
 
     def random_windows(batch, epoch):
         lengths = tf.cast(batch["time"].row_lengths(), tf.int64)
-        starts = window_pivots(ops, lengths, w, config.seed, epoch, batch["key"])
-        return finish(crop(batch, starts), epoch)
+        return finish(crop(batch, preprocessor.random_starts(lengths, batch["key"], epoch, ops)), epoch)
 
     if mode == "pretrain":
         if count < batch_size:
@@ -292,7 +232,7 @@ def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_ep
             # A different order every epoch, deterministic for resuming: the
             # source is reordered by a hash of (seed, epoch), then a buffer
             # with a fixed seed mixes it.
-            ds = epoch_ordered(epoch).shuffle(min(shuffle_buffer, count), seed=config.seed,
+            ds = epoch_ordered(epoch).shuffle(min(shuffle_buffer, count), seed=preprocessor.seed,
                                               reshuffle_each_iteration=False)
             ds = ds.batch(batch_size, drop_remainder=True).take(steps)
             ds = ds.map(to_ragged, num_parallel_calls=autotune, deterministic=True)
@@ -305,7 +245,7 @@ def tf_dataset(source, config, batch_size, mode="pretrain", epochs=1, initial_ep
         ds = ds.map(lambda b: random_windows(b, zero), num_parallel_calls=autotune)
         steps = int(math.ceil(count / batch_size))
     else:
-        window_mode = config.window_mode
+        window_mode = preprocessor.window_mode
 
         def windows_of(item):
             length = tf.shape(item["time"], out_type=tf.int64)[0]

@@ -1,28 +1,13 @@
 """Times on the scale the original float32 centring was trained on (MJD).
 
-With float64 centring (the default) a window's mean time is subtracted
-before the float32 cast, so any constant offset of the times cancels: MJD,
-JD or seconds-since-anything give the same windows. The original code
-bases cast the raw times to float32 *first* (`float32_first`, compatibility
-mode, which the published weights need): the float32 spacing is then that
-of the raw values, 0.004 day near MJD 50,000 but 0.25 day near JD
-2,450,000. A JD table fed to the published Astromer 1 weights therefore
-gives times rounded to a quarter day, and embeddings that move by about
-the distance between two different stars (0.69 on EROS, issue 42).
-
-What `to_mjd` does, per light curve, on its median time:
-
-- between 2,000,000 and 3,000,000 days (a Julian Date from the year 763 to
-  3501: JD, HJD, BJD): converted to MJD (`time - 2400000.5`, the
-  definition of MJD), counted in the cleaning report. The published
-  weights were trained on MACHO MJDs, so this is the scale they expect;
-  converting (rather than refusing) gives the embedding the original
-  library gives the same light curve in MJD.
-- other medians outside [-100,000, 2,000,000]: not days since a common
-  epoch the library can guess. A `DataError` names the median and the two
-  ways out: an explicit time offset, or float64 centring.
-- anything else is left as it is (already MJD-like: MJD, truncated or
-  reduced JD, days since a survey start).
+Float64 centring subtracts a window's mean time before the float32 cast, so
+any offset cancels. The original code bases cast raw times to float32
+first (`float32_first`, which the published weights need): their float32
+step is then 0.004 day near MJD 50,000 but 0.25 day near JD 2,450,000
+(embeddings move by up to 0.69 on EROS, issue 42). `to_mjd` moves Julian
+Dates (median 2e6 to 3e6 days) to MJD, leaves MJD-like medians (-1e5 to
+2e6) alone and refuses other scales, naming the ways out; the table of
+cases is in docs/robustness.md, "Times".
 """
 
 import numpy as np

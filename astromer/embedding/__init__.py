@@ -1,11 +1,12 @@
 """Per-object embeddings of light curves of any length.
 
-- `embedder`: the `Embedder` (windows -> backbone -> pooled -> per object).
-- `writer`: streaming Parquet output (`Embedder.write_parquet`).
-- `table`: `embed_table`, the `astromer-embed` workflow.
+- `Embedder` (`astromer.core.embedder`: windows -> backbone -> pooled -> per object).
+- `table`: `run(EmbedSettings)`, the `astromer-embed` workflow (the
+  Parquet writer is `astromer.core.writer`).
+- `standardize`: per-dimension statistics for search.
 """
 
-from astromer.embedding.embedder import LAYERS_HELP, Embedder
-from astromer.embedding.table import EmbeddedTable, embed_table
+from astromer.core.embedder import LAYERS_HELP, Embedder
+from astromer.embedding.table import EmbeddedTable, EmbedSettings, run
 
-__all__ = ["Embedder", "EmbeddedTable", "LAYERS_HELP", "embed_table"]
+__all__ = ["Embedder", "EmbeddedTable", "EmbedSettings", "LAYERS_HELP", "run"]

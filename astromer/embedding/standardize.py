@@ -1,14 +1,11 @@
 """Standardised embeddings for search: per-dimension mean and std of a
 catalogue's embeddings, saved beside it, applied to it and to new objects.
 
-Raw Astromer embeddings of different light curves point nearly the same way
-(cosine 0.997-0.9996 between EROS objects with the published Astromer 1: a
-large shared offset, and most of the 256 dimensions barely vary), so cosine
-similarity and k-nearest-neighbour search on them mostly see that offset.
-Subtracting the catalogue's mean and dividing by its std per dimension
-leaves what differs between objects. New objects searched against a
-catalogue must be standardised with the catalogue's statistics
-(`astromer-embed --statistics catalogue.parquet.stats.json`), not their own.
+Raw embeddings of different light curves point nearly the same way (a
+large shared offset; README, "Embeddings for search"), so cosine and
+nearest-neighbour search see mostly that offset; standardising leaves what
+differs between objects. New objects searched against a catalogue take the
+catalogue's statistics (`astromer-embed --statistics`), not their own.
 """
 
 import json

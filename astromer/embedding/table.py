@@ -1,92 +1,93 @@
 """The `astromer-embed` workflow: weights + a light-curve table -> a Parquet
-file of one embedding per light curve. Kept apart from the command line so
-that notebooks and scripts run the same steps as `astromer-embed`."""
+file of one embedding per light curve. `EmbedSettings` holds what the command
+line (or a notebook) asks for; `run(settings)` drives the `Embedder` and the
+Parquet writer."""
 
 import dataclasses
 from typing import NamedTuple
 
-from astromer.embedding.embedder import Embedder
+from astromer.core.writer import rows_read, write_parquet
+from astromer.core.embedder import Embedder
 from astromer.embedding.standardize import (embedding_statistics, read_statistics, standardize_parquet,
                                             standardizer, statistics_path, write_statistics)
 
 
+@dataclasses.dataclass(frozen=True)
+class EmbedSettings:
+    """What to embed and how.
+
+    `weights`: a run folder, a `.keras` model, an original checkpoint, or a
+    `.weights.h5` with `preset`; `data`: a Parquet/CSV file or folder (id,
+    time, mag, err[, band]); `out`: the Parquet file to write. `layer` to
+    `time_offset` are the `Embedder`'s arguments; `cleaning_overrides`
+    changes thresholds (`min_error`, `max_error`, `min_observations`) of the
+    cleaning the compat mode chose. `standardize` writes `(x - mean) / std`
+    per dimension with this table's statistics (saved to
+    `<out>.stats.json`), or with those of `statistics` (the stats file of a
+    catalogue, for new objects searched against it). `progress` shows a
+    progress line on stderr.
+    """
+
+    weights: str
+    data: str
+    out: str = "embeddings.parquet"
+    preset: str = None
+    layer: object = "last"
+    pooling: str = "mean"
+    band: str = None
+    window_mode: str = "nonoverlapping"
+    float32_first: bool = False
+    batch_size: int = 256
+    compat: str = "auto"
+    cleaning: object = None
+    cleaning_overrides: dict = None
+    on_error: str = "skip"
+    time_offset: float = 0.0
+    standardize: bool = False
+    statistics: str = None
+    progress: bool = True
+
+    def embedder(self):
+        """The `Embedder` these settings describe, its cleaning resolved."""
+        embedder = Embedder.from_weights(
+            self.weights, preset=self.preset, layer=self.layer, pooling=self.pooling, band=self.band,
+            window_mode=self.window_mode, float32_first=self.float32_first, batch_size=self.batch_size,
+            compat=self.compat, cleaning=self.cleaning, on_error=self.on_error, time_offset=self.time_offset)
+        if self.cleaning_overrides:
+            embedder.cleaning = dataclasses.replace(embedder.cleaning, **self.cleaning_overrides)
+        return embedder
+
+
 class EmbeddedTable(NamedTuple):
-    """What `embed_table` wrote: light curves, embedding size, and the
-    cleaning report (rows and light curves dropped, and why)."""
+    """What `run` wrote: light curves, embedding size, and the cleaning
+    report (rows and light curves dropped, and why)."""
 
     count: int
     dim: int
     report: object
 
 
-def embed_table(weights, data, out, preset=None, layer="last", pooling="mean", band=None,
-                window_mode="nonoverlapping", float32_first=False, batch_size=256, progress=True,
-                standardize=False, statistics=None, compat="auto", cleaning=None, cleaning_overrides=None,
-                on_error="skip", time_offset=0.0):
-    """Embeds every light curve of `data` with the model of `weights` and
-    streams the result to `out` (see `Embedder.write_parquet`).
-
-    Args:
-        weights: a run folder of astromer-train, a `.keras` model, an
-            original checkpoint, or a `.weights.h5` with `preset`.
-        data: Parquet/CSV file or folder (id, time, mag, err[, band]).
-        out: the output Parquet file.
-        preset, layer, pooling, band, window_mode, float32_first, batch_size,
-        compat, cleaning, on_error, time_offset: as for `Embedder` /
-        `Embedder.from_weights`.
-        cleaning_overrides: thresholds (`min_error`, `max_error`,
-            `min_observations`) changed on top of the cleaning the compat
-            mode chose.
-        progress: show a progress line on stderr.
-        standardize: write `(x - mean) / std` per dimension (see
-            `astromer.embedding.standardize`), the statistics of this table
-            saved to `<out>.stats.json`, or those of `statistics` (a stats
-            file of an earlier run: new objects for a catalogue's search).
-
-    Raises ValueError / FileNotFoundError for bad inputs (the command maps
-    them to exit code 2).
-    """
-    embedder = Embedder.from_weights(
-        weights, preset=preset, layer=layer, pooling=pooling, band=band,
-        window_mode=window_mode, float32_first=float32_first, batch_size=batch_size, compat=compat,
-        cleaning=cleaning, on_error=on_error, time_offset=time_offset,
-    )
-    if cleaning_overrides:
-        embedder.cleaning = dataclasses.replace(embedder.cleaning, **cleaning_overrides)
-    if progress:
+def run(settings):
+    """Embeds every light curve of `settings.data` and streams the result to
+    `settings.out`. Bad inputs raise `ValueError` / `FileNotFoundError`
+    naming them (the command exits with 2)."""
+    embedder = settings.embedder()
+    if settings.progress:
         why = (" (weights converted from an original checkpoint)"
-               if compat == "auto" and embedder.compat == "original" else "")
-        print(f"compat {embedder.compat}{why}: {preprocessing_line(embedder)}"
+               if settings.compat == "auto" and embedder.compat == "original" else "")
+        print(f"compat {embedder.compat}{why}: {embedder.describe()}"
               + ("; --compat default for the papers' preprocessing" if embedder.compat == "original" else ""))
-    if statistics:
-        # A catalogue's statistics: standardised as written, one pass.
-        count = embedder.write_parquet(data, out, progress=progress,
-                                       transform=standardizer(read_statistics(statistics)))
-    else:
-        count = embedder.write_parquet(data, out, progress=progress)
-    if standardize and not statistics:
+    # A catalogue's statistics standardise as the rows are written, in one pass.
+    transform = standardizer(read_statistics(settings.statistics)) if settings.statistics else None
+    status = rows_read(embedder.report, embedder.band, settings.data) if settings.progress else None
+    count = write_parquet(embedder.iter_embeddings(settings.data), settings.out, transform=transform, status=status)
+    if settings.standardize and not settings.statistics:
         # This table's own statistics exist only once it is all embedded.
-        stats = embedding_statistics(out)
-        write_statistics(stats, statistics_path(out), source=str(data))
-        standardize_parquet(out, stats)
-        warn_own_statistics(out, count)
+        stats = embedding_statistics(settings.out)
+        write_statistics(stats, statistics_path(settings.out), source=str(settings.data))
+        standardize_parquet(settings.out, stats)
+        warn_own_statistics(settings.out, count)
     return EmbeddedTable(count, embedder.backbone.hidden_dim, embedder.report)
-
-
-def preprocessing_line(embedder):
-    """What the encoder is really given, in one line: windows, centring,
-    the error bounds applied (the open interval and the magnitude bound
-    together: compat original keeps (-inf, inf) but rows beyond
-    `max_abs_err` are still dropped) and the time scale."""
-    cleaning = embedder.cleaning
-    low, high, bound = cleaning.min_error, cleaning.max_error, cleaning.max_abs_err
-    bounds = f"errors kept in ({low:g}, {high:g})"
-    if bound is not None and (low < -bound or high > bound):
-        bounds += f" and |error| <= {bound:g}"
-    centring = "float32 centring (Julian Dates moved to MJD)" if embedder.float32_first else "float64 centring"
-    offset = f", {embedder.time_offset:g} days subtracted from times" if embedder.time_offset else ""
-    return (f"windows {embedder.window_mode}, {centring}{offset}, {bounds}, "
-            f"at least {cleaning.min_observations} observation(s) per light curve")
 
 
 def warn_own_statistics(out, count):

@@ -5,16 +5,15 @@
   `mean`, `max`, `sequence`).
 - `checks`: `LIMITS` (the tolerances of every check) and `check_onnx` /
   `check_savedmodel` (an exported file against the Keras model).
-- `files`: `export_model` (ONNX or SavedModel) and `export_workflow`
+- `files`: `export_model` (ONNX or SavedModel) and `run(ExportSettings)`
   (`astromer-export`: export, check, then rename into place).
 - `onnx_ops`: TensorFlow operations tf2onnx lacks, in ONNX ones (AstroCo's
   exact GELU).
 """
 
-from astromer.export.checks import (LIMITS, CheckLimits, ExportCheckError, check_onnx, check_savedmodel,
-                                    random_hub_inputs)
-from astromer.export.files import FORMATS, export_model, export_workflow
+from astromer.export.checks import LIMITS, CheckLimits, check_onnx, check_savedmodel, random_hub_inputs
+from astromer.export.files import FORMATS, ExportSettings, export_model, run
 from astromer.export.hub import hub_model
 
-__all__ = ["FORMATS", "LIMITS", "CheckLimits", "ExportCheckError", "check_onnx", "check_savedmodel", "export_model",
-           "export_workflow", "hub_model", "random_hub_inputs"]
+__all__ = ["FORMATS", "LIMITS", "CheckLimits", "ExportSettings", "check_onnx", "check_savedmodel", "export_model",
+           "hub_model", "random_hub_inputs", "run"]

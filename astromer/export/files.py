@@ -1,7 +1,8 @@
 """Writing an exported encoder: `export_model` (ONNX or SavedModel) and
-`export_workflow` (what `astromer-export` does: export to a temporary name
-beside `out`, check, and only then rename)."""
+`run(ExportSettings)` (what `astromer-export` does: export to a temporary
+name beside `out`, check, and only then rename)."""
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -9,8 +10,8 @@ import warnings
 
 import numpy as np
 
-from astromer.errors import AstromerError
-from astromer.export.checks import LIMITS, ExportCheckError, check_onnx, check_savedmodel, random_hub_inputs
+from astromer.errors import ConfigError, ExportCheckError
+from astromer.export.checks import LIMITS, CheckLimits, check_onnx, check_savedmodel, random_hub_inputs
 
 FORMATS = ("onnx", "savedmodel")
 
@@ -81,26 +82,40 @@ def _layer_in(message, model):
     return found
 
 
-def export_workflow(weights, out, format="onnx", preset=None, check_batch=4, limits=LIMITS):
-    """What `astromer-export` does: load `weights`, export to a temporary
-    name in `out`'s folder, check it on `check_batch` random windows
-    against the Keras model (ONNX: under onnxruntime; SavedModel: loaded
-    back with TensorFlow) within `limits`, and only then rename it to `out`
-    (replacing an earlier export). Nothing is left at `out` or beside it
-    when anything fails. Returns a one-line report; raises
-    `ExportCheckError` (a user-facing error) when the check fails."""
-    from astromer.training import load_weights
+@dataclasses.dataclass(frozen=True)
+class ExportSettings:
+    """What `astromer-export` does, as data: the encoder of `weights` (any
+    saved form; a `.weights.h5` with `preset`) written to `out` as `format`,
+    checked on `check_batch` random windows within `limits`."""
 
-    given, out = os.fspath(out), os.path.abspath(os.fspath(out))
+    weights: str
+    out: str
+    format: str = "onnx"
+    preset: str = None
+    check_batch: int = 4
+    limits: CheckLimits = LIMITS
+
+
+def run(settings):
+    """Exports to a temporary name in `out`'s folder, checks the file
+    against the Keras model (ONNX under onnxruntime; a SavedModel loaded back
+    with TensorFlow) and only then renames it to `out` (replacing an earlier
+    export). Nothing is left at `out` or beside it when anything fails.
+    Returns a one-line report; raises `ExportCheckError` when the check
+    fails."""
+    from astromer.core.loading import load_backbone
+
+    format, batch, limits = settings.format, settings.check_batch, settings.limits
+    given, out = os.fspath(settings.out), os.path.abspath(os.fspath(settings.out))
     _check_destination(given, out, format)
-    model = load_weights(weights, preset)[0]
+    backbone = load_backbone(settings.weights, settings.preset)
     created = _make_folder(os.path.dirname(out))
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", suffix=".partial", dir=os.path.dirname(out))
     done = False
     try:
         written = os.path.join(staging, os.path.basename(out))
-        hub = export_model(model.backbone, written, format)
-        diffs = _check(written, hub, format, check_batch, limits, given)
+        hub = export_model(backbone, written, format)
+        diffs = _check(written, hub, settings, given)
         if os.path.isdir(out):  # an earlier SavedModel (`_check_destination`): moved aside, then deleted
             os.replace(out, os.path.join(staging, "replaced"))
         os.replace(written, out)
@@ -117,36 +132,36 @@ def export_workflow(weights, out, format="onnx", preset=None, check_batch=4, lim
     if diffs is None:
         return f"wrote {given} ({what}; onnxruntime not installed: not checked)"
     checker = "onnxruntime" if format == "onnx" else "TensorFlow"
-    return (f"wrote {given} ({what}); {checker} vs Keras on {check_batch} random windows: max |diff| "
+    return (f"wrote {given} ({what}); {checker} vs Keras on {batch} random windows: max |diff| "
             + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()) + f" (limits {limits.describe()})")
 
 
-def _check(written, hub, format, batch, limits, given):
-    """The written file against `hub` on `batch` random windows; None when
+def _check(written, hub, settings, given):
+    """The written file against `hub` on random windows; None when
     onnxruntime is missing (the file is then written unchecked)."""
-    inputs = random_hub_inputs(hub, batch)
+    inputs = random_hub_inputs(hub, settings.check_batch)
     try:
-        if format == "savedmodel":
-            return check_savedmodel(written, hub, inputs, limits)
+        if settings.format == "savedmodel":
+            return check_savedmodel(written, hub, inputs, settings.limits)
         try:
-            return check_onnx(written, hub, inputs, limits)
+            return check_onnx(written, hub, inputs, settings.limits)
         except ImportError:
             return None
     except ExportCheckError as error:
-        raise ExportCheckError(f"{error} on {batch} random windows; nothing was written to {given} (limits: "
-                               "docs/export.md; --atol-mean / --atol-steps change them).") from None
+        raise ExportCheckError(f"{error} on {settings.check_batch} random windows; nothing was written to {given} "
+                               "(limits: docs/export.md; --atol-mean / --atol-steps change them).") from None
 
 
 def _check_destination(given, out, format):
     """Refuses, before any work, an `out` that an export must not replace."""
     if format == "onnx" and os.path.isdir(out):
-        raise AstromerError(f"--out {given!r} is a folder; pass a file name for the ONNX model, e.g. model.onnx.")
+        raise ConfigError(f"--out {given!r} is a folder; pass a file name for the ONNX model, e.g. model.onnx.")
     if format == "savedmodel" and os.path.exists(out):
         if not os.path.isdir(out):
-            raise AstromerError(f"--out {given!r} is a file; pass a folder name for the SavedModel.")
+            raise ConfigError(f"--out {given!r} is a file; pass a folder name for the SavedModel.")
         if os.listdir(out) and not os.path.exists(os.path.join(out, "saved_model.pb")):
-            raise AstromerError(f"--out {given!r} is a folder that is not a SavedModel and not empty; pass a new "
-                                "folder name (an earlier SavedModel there would be replaced).")
+            raise ConfigError(f"--out {given!r} is a folder that is not a SavedModel and not empty; pass a new "
+                              "folder name (an earlier SavedModel there would be replaced).")
 
 
 def _make_folder(folder):

@@ -14,18 +14,15 @@ BASELINES = ("raw_gru", "emb_gru", "emb_mlp")
 
 def windows_of(light_curves, window_size, band=None):
     """Model-input windows of each object (for the raw-sequence baselines):
-    `{id: dict of (n_windows, window_size) arrays}`."""
-    from astromer.data.windows import sequential_windows
+    `{id: dict of (n_windows, window_size) arrays}`; without `band`, every
+    band's rows are read as one sequence."""
+    from astromer.models.classifier import ClassificationTask
+    from astromer.preprocessing.classification import ClassificationPreprocessor
 
-    out = {}
-    for lc in light_curves:
-        array = (lc if band is None else lc.only_bands([band])).as_array()
-        w = sequential_windows(array, window_size)
-        out[lc.id] = {
-            "magnitudes": w["magnitudes"], "times": w["times"],
-            "padding_mask": w["padding_mask"], "hidden_mask": np.zeros_like(w["padding_mask"]),
-        }
-    return out
+    preprocessor = ClassificationPreprocessor(window_size, ClassificationTask.input_names, band=band,
+                                              window_mode="nonoverlapping", all_bands=True)
+    by_id = {lc.id: lc for lc in light_curves}
+    return {oid: preprocessor.windows(item) for oid, item in preprocessor.arrays(by_id, list(by_id)).items()}
 
 
 def train_baseline(method, windows, ids_by_split, y_by_id, num_classes, window_size, settings, seed):
@@ -47,8 +44,7 @@ def train_baseline(method, windows, ids_by_split, y_by_id, num_classes, window_s
     model = cls(num_classes, window_size=window_size)
     x_train, y_train = stack(ids_by_split["train"])
     x_val, y_val = stack(ids_by_split["val"])
-    fit_early_stopping(model, x_train, y_train, x_val, y_val, settings["epochs"], settings["batch_size"],
-                       settings["patience"], seed)
+    fit_early_stopping(model, (x_train, y_train), (x_val, y_val), settings, seed)
 
     def predict(ids):
         return np.argmax(object_probabilities(model, windows, ids), axis=1)
@@ -59,12 +55,14 @@ def train_baseline(method, windows, ids_by_split, y_by_id, num_classes, window_s
 def score(method, cell, variant=None):
     """Trains `method` on the cell's training windows; returns (predicted and
     true class indices of the test objects, None: no gamma weights)."""
-    window_size = cell.model.backbone.window_size
-    if "windows" not in cell.shared:
+    run = cell.run
+    window_size = run.model.backbone.window_size
+    if "windows" not in run.shared:
         # Cut once per run: the windows do not depend on the fold. A single
         # named band is read alone, as the encoder's "single" variant does.
-        band = cell.bands[0] if cell.bands and cell.variants == ["single"] else None
-        cell.shared["windows"] = windows_of(cell.light_curves, window_size, band)
-    predict = train_baseline(method, cell.shared["windows"], cell.ids, cell.y_by_id, cell.num_classes, window_size,
-                             cell.settings, seed=cell.fold)
-    return predict(cell.ids["test"]), np.array([cell.y_by_id[i] for i in cell.ids["test"]]), None
+        bands = run.settings.bands
+        band = bands[0] if bands and run.settings.variants == ("single",) else None
+        run.shared["windows"] = windows_of(run.light_curves, window_size, band)
+    predict = train_baseline(method, run.shared["windows"], cell.ids, run.y_by_id, run.num_classes, window_size,
+                             run.settings.heads, seed=cell.fold)
+    return predict(cell.ids["test"]), np.array([run.y_by_id[i] for i in cell.ids["test"]]), None

@@ -1,46 +1,70 @@
 """Pooled features of a frozen encoder, the input of the few-shot heads.
 
-The encoder reads each object through the `Embedder`, with the compat mode
-of `astromer-embed` (`compat="auto"` by default): the same windows,
-centring and cleaning of errors, so an object's vector here is the one
-`astromer-embed --no-standardize` writes for it (the last block's mean).
+The encoder reads each object through the `Embedder` with the compat mode of
+`astromer-embed` (`compat="auto"` by default): an object's vector here is the
+one `astromer-embed --no-standardize` writes for it (the last block's mean).
 Objects are embedded when a cell first needs them, once each, and kept for
-the run (and in `<out>/cache` for later runs when `cache_dir` is given:
-`astromer.fewshot.object_cache`). The variants say how the bands of a
-multi-band table become one feature vector.
+the run (and in `<out>/cache` for later runs: `astromer.fewshot.object_cache`).
+The variants say how the bands of a multi-band table become one vector.
 """
 
 import dataclasses
 
 import numpy as np
 
-from astromer.fewshot.object_cache import ObjectCache, light_curve_hash, weights_hash
+from astromer.data.lightcurves import iter_light_curves
+from astromer.fewshot.object_cache import ObjectCache, weights_hash
+from astromer.fewshot.settings import VARIANTS
 from astromer.progress import progress
 
-VARIANTS = ("single", "band_mean", "band_concat", "joint", "joint_per_band")
+BATCH_SIZE = 256
+
+
+class EncoderPasses:
+    """One encoder's passes over the objects, shared by the feature variants
+    (band_mean and band_concat need the same per-band passes): one
+    `ObjectEmbeddings` per (band, per_band, pooling), made on first use.
+    `cache_dir`: where the vectors are also kept for later runs."""
+
+    def __init__(self, backbone, light_curves, compat="auto", verbose=False, cache_dir=None):
+        self.backbone, self.compat, self.verbose, self.cache_dir = backbone, compat, verbose, cache_dir
+        self.by_id = {lc.id: lc for lc in iter_light_curves(light_curves)}
+        self._passes = {}
+
+    def __call__(self, band, per_band, pooling):
+        key = (band, per_band, pooling)
+        if key not in self._passes:
+            self._passes[key] = ObjectEmbeddings(self, band, per_band, pooling)
+        return self._passes[key]
+
+    def embedder(self):
+        """The `Embedder` of the passes (its compat, windows, cleaning)."""
+        from astromer.core.embedder import Embedder
+
+        return Embedder(self.backbone, compat=self.compat)
 
 
 class ObjectEmbeddings:
-    """One encoder's per-object vectors of one band (None: as the model
-    reads the light curves) and one pooling: "mean" gives `(layers, dim)`
+    """One encoder pass: per-object vectors of one band (None: as the model
+    reads the light curves) and one pooling, "mean" giving `(layers, dim)`
     (input embedding and every block), "max" the last block's `(dim,)`.
     `get(ids)` embeds the ids not yet seen, in one pass."""
 
-    def __init__(self, backbone, by_id, band=None, per_band=False, pooling="mean", compat="auto", batch_size=256,
-                 verbose=False, cache_dir=None):
-        from astromer.embedding import Embedder
+    def __init__(self, passes, band=None, per_band=False, pooling="mean"):
+        from astromer.core.embedder import Embedder
 
+        backbone = passes.backbone
         self.embedder = Embedder(backbone, layer="all" if pooling == "mean" else "last", pooling=pooling, band=band,
-                                 batch_size=batch_size, per_band=per_band, compat=compat)
-        self.by_id, self.verbose = by_id, verbose
+                                 batch_size=BATCH_SIZE, per_band=per_band, compat=passes.compat)
+        self.by_id, self.verbose = passes.by_id, passes.verbose
         self.label = f"encoder{'' if band is None else ' ' + str(band)}{' per band' if per_band else ''} ({pooling})"
         self.vectors, self.lost = {}, set()
-        key = None if cache_dir is None else {
+        key = None if passes.cache_dir is None else {
             "weights": weights_hash(backbone), "band": band, "per_band": per_band, "pooling": pooling,
             "compat": self.embedder.compat, "window_mode": self.embedder.window_mode,
             "float32_first": self.embedder.float32_first, "cleaning": dataclasses.asdict(self.embedder.cleaning),
             "time_offset": getattr(self.embedder, "time_offset", 0.0), "window_size": backbone.window_size}
-        self.cache = ObjectCache(cache_dir, f"embeddings-{pooling}", key)
+        self.cache = ObjectCache(passes.cache_dir, f"embeddings-{pooling}", key)
         self.embedded, self.from_cache = 0, 0
 
     def get(self, ids):
@@ -48,16 +72,13 @@ class ObjectEmbeddings:
         cleaning drops, or whose output is not finite, are left out)."""
         todo = [i for i in dict.fromkeys(ids) if i in self.by_id and i not in self.vectors and i not in self.lost]
         if todo:
-            hashes = {i: light_curve_hash(self.by_id[i]) for i in todo} if self.cache.path else {}
-            cached = {i: self.cache.get(i, hashes[i]) for i in todo} if hashes else {}
-            missing = [i for i in todo if cached.get(i) is None]
-            self.vectors.update({i: v for i, v in cached.items() if v is not None})
-            self.from_cache += len(todo) - len(missing)
+            found, missing, hashes = self.cache.lookup({i: self.by_id[i] for i in todo})
+            self.vectors.update(found)
+            self.from_cache += len(found)
             line = self._embed(missing, hashes) if missing else f"{self.label}: nothing to embed"
             self.lost.update(i for i in missing if i not in self.vectors)
             if self.verbose:
-                reused = len(todo) - len(missing)
-                print(line + (f", {reused:,} read from {self.cache.path}" if reused else ""), flush=True)
+                print(line + (f", {len(found):,} read from {self.cache.path}" if found else ""), flush=True)
         return {i: self.vectors[i] for i in ids if i in self.vectors}
 
     def _embed(self, ids, hashes):
@@ -72,9 +93,7 @@ class ObjectEmbeddings:
                 bar.update()
         self.vectors.update(new)
         self.embedded += len(new)
-        if hashes:
-            self.cache.put({i: (hashes[i], v) for i, v in new.items()})
-            self.cache.save()
+        self.cache.store(new, hashes)
         rows_in, rows_out = report.rows_in - before[0], report.rows_out - before[1]
         return (f"{self.label}: {len(new):,} of {len(ids):,} light curves embedded ({rows_in - rows_out:,} of "
                 f"{rows_in:,} rows dropped by the encoder's cleaning)")
@@ -86,57 +105,34 @@ class EncoderFeatures:
     and every block) and `max_last` `(N, dim)` (masked max of the last
     block, computed on first use), rows in the order of `ids`.
 
-    `objects`: the ids to embed now (default: every light curve); `add(ids)`
-    embeds more (a few-shot run adds each cell's objects).
+    `passes`: an `EncoderPasses` (the encoder, the light curves as read,
+    its compat). `objects`: the ids to embed now (default: every light
+    curve); `add(ids)` embeds more.
 
     Variants (how bands become features):
     - "single": one band (`bands=[name]`) or a single-band table;
     - "band_mean" / "band_concat": a single-band encoder on each band of
-      `bands` separately, features averaged / concatenated (what users of
-      single-band models do today);
+      `bands` separately, features averaged / concatenated;
     - "joint": a multi-band encoder reads all bands at once;
     - "joint_per_band": the same, each band's steps pooled separately and
       the per-band vectors concatenated (`Embedder(per_band=True)`).
-
-    `compat` is the `Embedder`'s ("auto": the original library's
-    preprocessing for weights converted from an original checkpoint, as
-    `astromer-embed`); `light_curves` are given to the `Embedder` as read:
-    its cleaning is the compat mode's.
     """
 
-    def __init__(self, backbone, light_curves, variant="single", bands=None, batch_size=256, cache=None,
-                 compat="auto", objects=None, verbose=False, cache_dir=None):
-        from astromer.embedding.arrays import as_light_curves
-
+    def __init__(self, passes, variant="single", bands=None, objects=None):
         if variant not in VARIANTS:
             raise ValueError(f"Unknown variant {variant!r}; use one of {VARIANTS}.")
         if variant in ("band_mean", "band_concat") and (not bands or len(bands) < 2):
             raise ValueError(f"variant {variant!r} needs two or more bands, got {bands!r}.")
-        self.variant = variant
-        by_id = {lc.id: lc for lc in as_light_curves(light_curves)}
+        self.variant, self._passes = variant, passes
         if variant in ("single", "joint", "joint_per_band"):
-            keys = [(bands[0] if (variant == "single" and bands) else None, variant == "joint_per_band")]
+            self._keys = [(bands[0] if (variant == "single" and bands) else None, variant == "joint_per_band")]
         else:
-            keys = [(band, False) for band in bands]
-        # `cache` (a dict) shares the per-band embeddings between variants of
-        # one encoder: band_mean and band_concat need the same passes.
-        cache = {} if cache is None else cache
-
-        def stores(pooling):
-            for band, per_band in keys:
-                if (band, per_band, pooling) not in cache:
-                    cache[(band, per_band, pooling)] = ObjectEmbeddings(
-                        backbone, by_id, band, per_band, pooling, compat, batch_size, verbose, cache_dir)
-            return [cache[(band, per_band, pooling)] for band, per_band in keys]
-
-        self._stores = stores
+            self._keys = [(band, False) for band in bands]
         self.ids, self.index, self._asked, self._mean, self._arrays = [], {}, set(), [], {}
-        self.add(list(by_id) if objects is None else objects)
+        self.add(list(passes.by_id) if objects is None else objects)
 
-    @property
-    def embedder(self):
-        """The `Embedder` of the mean features (its compat, windows, cleaning)."""
-        return self._stores("mean")[0].embedder
+    def _stores(self, pooling):
+        return [self._passes(band, per_band, pooling) for band, per_band in self._keys]
 
     def add(self, ids):
         """Embeds the objects of `ids` not yet here (those every band's
@@ -161,11 +157,9 @@ class EncoderFeatures:
     @property
     def mean_layers(self):
         if "mean" not in self._arrays:
-            self._arrays["mean"] = np.array(self._mean, np.float32).reshape(len(self.ids), *self._shape())
+            shape = np.shape(self._mean[0]) if self._mean else (0, 0)
+            self._arrays["mean"] = np.array(self._mean, np.float32).reshape(len(self.ids), *shape)
         return self._arrays["mean"]
-
-    def _shape(self):
-        return np.shape(self._mean[0]) if self._mean else (0, 0)
 
     @property
     def max_last(self):

@@ -1,42 +1,21 @@
 """Few-shot methods on hand-crafted light-curve features, alone and with the encoder.
 
-Two families (`astromer.fewshot.methods`):
-
-- features alone (the encoder is not used): "features_rf", the reference
-  baseline (scikit-learn random forest, 500 trees, balanced class weights,
-  `random_state=0` as in `../shared/baselines/FEATURES.md`), "features_hgb"
-  (histogram gradient boosting, the same classifier as "features_emb_hgb"
-  so that the two rows differ only by the embedding) and "features_logreg"
-  (standardised logistic regression, a diagnostic);
-- features + embeddings (per encoder variant, after finetuning when the run
-  finetunes): the object's mean embedding of the last block appended to its
-  features, for the random forest ("features_emb_rf") and for gradient
-  boosting ("features_emb_hgb"), and the standardised concatenation into the
-  A2 head's MLP ("features_emb_mlp": 1024/512/256, dropout, AdamW, early
-  stopping on the validation objects, averaged over the head seeds), and
-  stacking ("features_emb_stack"): the features plus four numbers, the class
-  probabilities a balanced logistic regression on the standardised embedding
-  gives each object, into the reference forest. A training object's
-  probabilities come from a regression that never saw it (out of fold, 5
-  folds over distinct objects), so the forest learns how far to trust them
-  from honest values; test objects get the regression trained on all
-  training objects. The forest then weighs the model's opinion against the
-  features instead of splitting on 256 embedding dimensions one at a time;
-  and blending ("features_emb_blend", late fusion): the class probabilities
-  of the reference forest on the features and of a balanced logistic
-  regression on the standardised embedding, averaged with weights 0.75 and
-  0.25. (On EROS-1, blending or stacking the forest with a regression on
-  the features themselves gains as much: docs/features.md.)
+Two families (`astromer.fewshot.methods`; what each method is: docs/features.md):
+features alone, the encoder unused ("features_rf", the reference baseline,
+"features_hgb", "features_logreg"), and features + the encoder's mean
+embedding of the last block (per encoder variant, after continued
+pretraining when the run does it: "features_emb_rf", "features_emb_hgb",
+"features_emb_mlp", "features_emb_stack", "features_emb_blend"). Their
+classifiers' settings are `FeatureSettings`.
 
 Features are computed for the objects of the cells a run scores, once each
-(`astromer.fewshot.feature_store`), for the run's bands (`--band` /
-`--bands`, every band of the table otherwise), side by side. NaN features (too few
-observations for a feature, a missing band) are replaced by the training
-objects' median for the classifiers that cannot take NaN (the random
-forest's reference setting, logistic regression, the MLP); gradient boosting
-reads NaN as missing. Every imputed value is counted and printed.
+(`astromer.fewshot.feature_store`). NaN features (too few observations, a
+missing band) are replaced by the training objects' median for the
+classifiers that cannot take NaN; gradient boosting reads NaN as missing.
+Every imputed value is counted and printed.
 """
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -46,17 +25,6 @@ from astromer.fewshot.heads import average_probabilities, fit_heads
 FEATURE_ONLY = ("features_rf", "features_hgb", "features_logreg")
 WITH_EMBEDDINGS = ("features_emb_rf", "features_emb_hgb", "features_emb_mlp", "features_emb_stack",
                    "features_emb_blend")
-# Stacking's logistic regression: C chosen on validation objects (mean
-# validation macro-F1 over the nine EROS-1 cells, 0.1 against 0.01, both
-# tables; docs/features.md); folds of its out-of-fold probabilities.
-STACK_C, STACK_FOLDS = 0.1, 5
-# Blending's logistic regression and the weight of its probabilities: the
-# late-fusion scheme first by mean validation macro-F1 over the nine EROS_R
-# cells with each of the two EROS-pretrained encoders (docs/features.md,
-# fusion.py's "rf+lr0.01_w0.25").
-BLEND_C, BLEND_WEIGHT = 0.01, 0.25
-# The reference baseline's forest (FEATURES.md): the same seed in every fold.
-RF_SETTINGS = {"n_estimators": 500, "class_weight": "balanced", "random_state": 0}
 
 
 def impute_median(train, *others):
@@ -84,16 +52,18 @@ def impute_median(train, *others):
 
 
 def run_features(cell):
-    """The features of the cell's objects (`FeatureStore`, kept in
-    `cell.shared` for every cell of the run: an object is computed once):
-    `(values (N, F), {id: row}, column names)` of every object computed so
-    far, the cell's included."""
-    if "light_curve_features" not in cell.shared:
+    """The features of the cell's objects (`FeatureStore`, kept for every
+    cell of the run: an object is computed once): `(values (N, F),
+    {id: row}, column names)` of every object computed so far, the cell's
+    included."""
+    run = cell.run
+    if "light_curve_features" not in run.shared:
         from astromer.fewshot.feature_store import FeatureStore
 
-        cell.shared["light_curve_features"] = FeatureStore(cell.light_curves, bands=cell.bands,
-                                                           verbose=cell.verbose, cache_dir=cell.cache_dir)
-    store = cell.shared["light_curve_features"]
+        run.shared["light_curve_features"] = FeatureStore(run.light_curves, bands=run.settings.bands,
+                                                          verbose=run.settings.verbose,
+                                                          cache_dir=run.settings.cache_dir)
+    store = run.shared["light_curve_features"]
     store.ensure([i for ids in cell.ids.values() for i in ids])
     return store.table()
 
@@ -107,32 +77,29 @@ def _rows(index, ids):
 
 def _note_imputed(cell, method, count, total):
     if count:
-        cell.shared.setdefault("imputed", {})[(method, cell.spc, cell.fold)] = count
+        cell.run.shared.setdefault("imputed", {})[(method, cell.spc, cell.fold)] = count
         print(f"note: {method} spc {cell.spc} fold {cell.fold}: {count:,} of {total:,} feature values were NaN "
               "and were replaced by the training median")
 
 
-def _forest():
+def _forest(settings):
     from sklearn.ensemble import RandomForestClassifier
 
-    return RandomForestClassifier(n_jobs=-1, **RF_SETTINGS)
+    return RandomForestClassifier(n_jobs=-1, **settings.forest)
 
 
-def _boosting(seed):
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    return HistGradientBoostingClassifier(class_weight="balanced", random_state=seed)
-
-
-def _logreg():
+def _logreg(**options):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, **options))
 
 
-def _fit_sklearn(method, model, x, y, rows, cell, native_nan=False):
+def _fit_sklearn(method, model, x, rows, cell, native_nan=False):
+    """`model` fitted on the training rows of `x = (features, labels)`; the
+    test rows' predicted classes."""
+    x, y = x
     train, test = x[rows["train"]], x[rows["test"]]
     if not native_nan:
         train, test, count = impute_median(train, test)
@@ -148,18 +115,10 @@ def _fit_mlp(method, x, y, rows, cell):
     _note_imputed(cell, method, count, train.size + val.size + test.size)
     # Always standardised: features and embeddings differ in scale by orders
     # of magnitude.
-    settings = {**cell.settings, "standardize": True}
-    heads = fit_heads("mean_last", train, y[rows["train"]], val, y[rows["val"]], cell.num_classes, settings,
+    settings = dataclasses.replace(cell.run.settings.heads, standardize=True)
+    heads = fit_heads("mean_last", (train, y[rows["train"]]), (val, y[rows["val"]]), cell.run.num_classes, settings,
                       cell.fold)
     return np.argmax(average_probabilities(heads, test), axis=1)
-
-
-def _embedding_logreg(c):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000, class_weight="balanced"))
 
 
 def _class_probabilities(model, x, num_classes):
@@ -170,14 +129,15 @@ def _class_probabilities(model, x, num_classes):
     return out
 
 
-def out_of_fold_probabilities(embedding, y, ids, others, num_classes, c=STACK_C, folds=STACK_FOLDS, seed=0):
-    """Class probabilities of a balanced logistic regression on the
-    standardised `embedding` (training rows, labels `y`, object `ids`):
-    for each training row from a regression fitted without its object (the
-    distinct objects split into at most `folds` stratified folds; repeated
-    ids stay together), for each array of `others` from one fitted on all
-    training rows. Returns `(train probabilities, [others' probabilities])`,
-    `(rows, num_classes)` each (a class absent from training gets 0)."""
+def out_of_fold_probabilities(embedding, y, ids, others, num_classes, c, folds, seed=0):
+    """Class probabilities of a balanced logistic regression (inverse
+    regularisation `c`) on the standardised `embedding` (training rows,
+    labels `y`, object `ids`): for each training row from a regression
+    fitted without its object (the distinct objects split into at most
+    `folds` stratified folds; repeated ids stay together), for each array of
+    `others` from one fitted on all training rows. Returns `(train
+    probabilities, [others' probabilities])`, `(rows, num_classes)` each (a
+    class absent from training gets 0)."""
     from sklearn.model_selection import StratifiedKFold
 
     ids, y = np.asarray(ids), np.asarray(y)
@@ -189,7 +149,7 @@ def out_of_fold_probabilities(embedding, y, ids, others, num_classes, c=STACK_C,
                          f"(out-of-fold probabilities), got {smallest}; use features_emb_rf.")
 
     def fit(rows):
-        return _embedding_logreg(c).fit(embedding[rows], y[rows])
+        return _logreg(C=c, class_weight="balanced").fit(embedding[rows], y[rows])
 
     train = np.zeros((len(y), num_classes))
     splitter = StratifiedKFold(min(folds, smallest), shuffle=True, random_state=seed)
@@ -202,44 +162,51 @@ def out_of_fold_probabilities(embedding, y, ids, others, num_classes, c=STACK_C,
 
 def _stack(method, features, embedding, y, rows, cell):
     """Forest on features + out-of-fold class probabilities of the embedding."""
+    settings = cell.run.settings.features
     p_train, (p_test,) = out_of_fold_probabilities(embedding[rows["train"]], y[rows["train"]], cell.ids["train"],
-                                                   [embedding[rows["test"]]], cell.num_classes, seed=cell.fold)
+                                                   [embedding[rows["test"]]], cell.run.num_classes, settings.stack_c,
+                                                   settings.stack_folds, seed=cell.fold)
     # One row per split row (repeats included): training rows, then test rows.
     x = np.concatenate([np.hstack([features[rows["train"]], p_train]), np.hstack([features[rows["test"]], p_test])])
     y = np.concatenate([y[rows["train"]], y[rows["test"]]])
     n = len(rows["train"])
-    return _fit_sklearn(method, _forest(), x, y, {"train": np.arange(n), "test": np.arange(n, len(x))}, cell)
+    return _fit_sklearn(method, _forest(settings), (x, y), {"train": np.arange(n), "test": np.arange(n, len(x))},
+                        cell)
 
 
-def blend_probabilities(features, embedding, y, rows, num_classes, c=BLEND_C, weight=BLEND_WEIGHT):
-    """Late fusion: `(1 - weight)` x the reference forest's class
-    probabilities on `features` (NaN imputed) + `weight` x those of a balanced
-    logistic regression on the standardised `embedding`, both trained on
-    `rows["train"]`, for `rows["test"]`. Returns `(probabilities, imputed
-    count)`."""
+def blend_probabilities(features, embedding, y, rows, num_classes, settings):
+    """Late fusion: `(1 - settings.blend_weight)` x the reference forest's
+    class probabilities on `features` (NaN imputed) + `blend_weight` x those
+    of a balanced logistic regression (`blend_c`) on the standardised
+    `embedding`, both trained on `rows["train"]`, for `rows["test"]`.
+    Returns `(probabilities, imputed count)`."""
     train, test, count = impute_median(features[rows["train"]], features[rows["test"]])
     y_train = y[rows["train"]]
-    forest = _class_probabilities(_forest().fit(train, y_train), test, num_classes)
-    logreg = _class_probabilities(_embedding_logreg(c).fit(embedding[rows["train"]], y_train),
+    forest = _class_probabilities(_forest(settings).fit(train, y_train), test, num_classes)
+    logreg = _class_probabilities(_logreg(C=settings.blend_c, class_weight="balanced").fit(embedding[rows["train"]],
+                                                                                          y_train),
                                   embedding[rows["test"]], num_classes)
+    weight = settings.blend_weight
     return (1 - weight) * forest + weight * logreg, count
-
-
-def _labels(cell, ids):
-    return np.array([cell.y_by_id.get(i, -1) for i in ids])
 
 
 def _classify(method, x, y, rows, cell):
     """Trains the classifier a method's name ends with (rf, hgb, logreg,
     mlp) on `x[rows["train"]]`; returns the test rows' predicted classes."""
     kind = method.rsplit("_", 1)[-1]
-    if kind == "rf":
-        return _fit_sklearn(method, _forest(), x, y, rows, cell)
+    if kind == "mlp":
+        return _fit_mlp(method, x, y, rows, cell)
     if kind == "hgb":
-        return _fit_sklearn(method, _boosting(cell.fold), x, y, rows, cell, native_nan=True)
-    if kind == "logreg":
-        return _fit_sklearn(method, _logreg(), x, y, rows, cell)
-    return _fit_mlp(method, x, y, rows, cell)
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        boosting = HistGradientBoostingClassifier(class_weight="balanced", random_state=cell.fold)
+        return _fit_sklearn(method, boosting, (x, y), rows, cell, native_nan=True)
+    model = _forest(cell.run.settings.features) if kind == "rf" else _logreg()
+    return _fit_sklearn(method, model, (x, y), rows, cell)
+
+
+def _labels(cell, ids):
+    return np.array([cell.run.y_by_id.get(i, -1) for i in ids])
 
 
 def score_features(method, cell, variant=None):
@@ -269,7 +236,8 @@ def score_with_embeddings(method, cell, variant):
     if method == "features_emb_stack":
         return _stack(method, features, embedding, y, rows, cell), y[rows["test"]], None
     if method == "features_emb_blend":
-        probabilities, count = blend_probabilities(features, embedding, y, rows, cell.num_classes)
+        probabilities, count = blend_probabilities(features, embedding, y, rows, cell.run.num_classes,
+                                                   cell.run.settings.features)
         _note_imputed(cell, method, count, features[rows["train"]].size + features[rows["test"]].size)
         return np.argmax(probabilities, axis=1), y[rows["test"]], None
     return _classify(method, np.concatenate([features, embedding], axis=1), y, rows, cell), y[rows["test"]], None

@@ -1,22 +1,17 @@
 """Hand-crafted features of the objects a few-shot run needs, computed once each.
 
-The columns (bands) and the periodogram grid (the longest baseline) are
-those of the whole table, so an object's features do not depend on which
-other objects were computed with it; only the objects of the cells a run
-scores are computed, each once, and kept for the other cells (and in
-`<out>/cache` for later runs, with `cache_dir`).
-
-Cleaning: the features read the benchmark's light curves (errors outside
-(0, 1) dropped by `astromer-fewshot`), then `features._band_arrays`
-(finite rows, sorted, repeated times dropped), as `features_rf` was checked
-against the reference baseline (docs/features.md); the encoder's own
-cleaning (its compat) does not apply to them.
+The columns (bands) and the periodogram grid (the longest baseline) are the
+whole table's, so an object's features do not depend on which others were
+computed with it; they are kept for the other cells (and in `<out>/cache`).
+They read the benchmark's cleaned light curves (errors outside (0, 1)
+dropped), then `features._band_arrays`, as `features_rf` was checked against
+the reference baseline; the encoder's own cleaning does not apply to them.
 """
 
 import numpy as np
 
 from astromer.fewshot.features import FeatureReport, feature_extractor, light_curve_features, run_bands_and_baseline
-from astromer.fewshot.object_cache import ObjectCache, light_curve_hash
+from astromer.fewshot.object_cache import ObjectCache
 
 
 class FeatureStore:
@@ -46,9 +41,7 @@ class FeatureStore:
         todo = [i for i in dict.fromkeys(ids) if i in self.by_id and i not in self.rows]
         if not todo:
             return
-        hashes = {i: light_curve_hash(self.by_id[i]) for i in todo}
-        cached = {i: self.cache.get(i, hashes[i]) for i in todo}
-        missing = [i for i in todo if cached[i] is None]
+        found, missing, hashes = self.cache.lookup({i: self.by_id[i] for i in todo})
         if missing:
             # [None]: a table without a band column (no prefix), which
             # light_curve_features reads from bands=None.
@@ -57,15 +50,14 @@ class FeatureStore:
                                                  max_baseline=self.max_baseline, progress=self.verbose,
                                                  strict_bands=False)
             self.report.add(report)
-            values = table.to_numpy(np.float64)
-            cached.update(zip(missing, values))
-            self.cache.put({i: (hashes[i], v) for i, v in zip(missing, values)})
-            self.cache.save()
+            computed = dict(zip(missing, table.to_numpy(np.float64)))
+            found.update(computed)
+            self.cache.store(computed, hashes)
             self.computed += len(missing)
         self.from_cache += len(todo) - len(missing)
         for i in todo:
             self.rows[i] = len(self._values)
-            self._values.append(cached[i])
+            self._values.append(found[i])
         self._table = None
         if self.verbose:
             print(self.summary(len(missing), len(todo) - len(missing)), flush=True)
@@ -87,12 +79,6 @@ class FeatureStore:
 
     def summary(self, computed, cached):
         where = f", {cached:,} read from {self.cache.path}" if cached else ""
-        lines = [f"features: {computed:,} light curves computed{where} (bands {self.report.bands or ['(single)']}, "
-                 f"periodogram baseline {self.max_baseline:.1f} d, the table's longest)"]
-        for band, n in self.report.missing_band.items():
-            if n:
-                lines.append(f"  {n:,} light curves have no {band} observation (that block is NaN)")
-        for reason, n in self.report.rows_dropped.items():
-            if n:
-                lines.append(f"  {n:,} observation rows dropped: {reason}")
-        return "\n".join(lines)
+        return "\n".join([f"features: {computed:,} light curves computed{where} (bands "
+                          f"{self.report.bands or ['(single)']}, periodogram baseline {self.max_baseline:.1f} d, "
+                          "the table's longest)", *self.report.dropped_lines()])

@@ -1,20 +1,13 @@
 """Hand-crafted light-curve features: the baseline astronomers already run.
 
-44 features per band from the `light-curve` package (Rust, computed for many
-light curves at once on every core): amplitude, scatter and percentile
-statistics, linear trends, the Otsu split, Stetson K, and the three highest
-Lomb-Scargle peaks (period and signal-to-noise). The set and its settings are
-those of the reference baseline on the EROS-1 few-shot splits
-(`../shared/baselines/FEATURES.md`), which `features_rf` reproduces.
+44 features per band from the `light-curve` package (computed for many light
+curves at once on every core), those of the reference baseline on the
+EROS-1 few-shot splits (`../shared/baselines/FEATURES.md`, docs/features.md),
+which `features_rf` reproduces. Several bands: one 44-column block per band,
+side by side (`EROS_R_amplitude`, ...). A light curve too short for a
+feature (or without a band) gets NaN there, and `FeatureReport` counts them.
 
-Several bands: one 44-column block per band, side by side (`EROS_R_amplitude`,
-`EROS_B_amplitude`, ...); no colours. A light curve too short for a feature
-gets NaN there (the package's minimum per feature; a missing band gives a
-whole block of NaN), and `FeatureReport` counts every NaN by feature.
-
-    from astromer.fewshot.features import light_curve_features
     table, report = light_curve_features("lightcurves.parquet", bands=["EROS_B", "EROS_R"])
-    print(report.summary())
 """
 
 import json
@@ -86,18 +79,18 @@ class FeatureReport:
 
     def summary(self):
         lines = [f"features: {self.light_curves:,} light curves, bands {self.bands or ['(single)']}, "
-                 f"periodogram baseline {self.max_baseline:.1f} d"]
-        for band, n in self.missing_band.items():
-            if n:
-                lines.append(f"  {n:,} light curves have no {band} observation (that block is NaN)")
-        for reason, n in self.rows_dropped.items():
-            if n:
-                lines.append(f"  {n:,} observation rows dropped: {reason}")
+                 f"periodogram baseline {self.max_baseline:.1f} d", *self.dropped_lines()]
         if self.objects_with_nan:
             worst = sorted(self.nan_by_feature.items(), key=lambda kv: -kv[1])[:5]
             lines.append(f"  {self.objects_with_nan:,} light curves have NaN features (too few observations); "
                          "most often: " + ", ".join(f"{k} {v:,}" for k, v in worst))
         return "\n".join(lines)
+
+    def dropped_lines(self):
+        """What was missing or dropped, one line each."""
+        return ([f"  {n:,} light curves have no {band} observation (that block is NaN)"
+                 for band, n in self.missing_band.items() if n]
+                + [f"  {n:,} observation rows dropped: {reason}" for reason, n in self.rows_dropped.items() if n])
 
     def to_dict(self):
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -153,12 +146,16 @@ def run_bands_and_baseline(light_curves, bands=None):
     objects computed with all the others)."""
     bands = _bands_of(light_curves, bands)
     ignored = FeatureReport()
-    spans = [t[-1] - t[0] for band in bands for t, _, _ in (_band_arrays(lc, band, ignored) for lc in light_curves)
-             if len(t) > 1]
+    return bands, _longest_span(_band_arrays(lc, band, ignored) for band in bands for lc in light_curves)
+
+
+def _longest_span(arrays):
+    """The longest time span (days) of `(time, mag, err)` arrays."""
+    spans = [t[-1] - t[0] for t, _, _ in arrays if len(t) > 1]
     if not spans:
         raise ValueError("No light curve has two observations at different times: "
                          "the periodogram needs a time span (pass max_baseline).")
-    return bands, float(max(spans))
+    return float(max(spans))
 
 
 def light_curve_features(source, bands=None, max_baseline=None, n_jobs=-1, chunk=512, progress=True,
@@ -195,11 +192,7 @@ def light_curve_features(source, bands=None, max_baseline=None, n_jobs=-1, chunk
     report = FeatureReport(light_curves=len(light_curves), bands=[b for b in bands if b is not None])
     arrays = {band: [_band_arrays(lc, band, report) for lc in light_curves] for band in bands}
     if max_baseline is None:
-        spans = [t[-1] - t[0] for per_band in arrays.values() for t, _, _ in per_band if len(t) > 1]
-        if not spans:
-            raise ValueError("No light curve has two observations at different times: "
-                             "the periodogram needs a time span (pass max_baseline).")
-        max_baseline = float(max(spans))
+        max_baseline = _longest_span(a for per_band in arrays.values() for a in per_band)
     report.max_baseline = float(max_baseline)
     extractor = feature_extractor(max_baseline)
     names = list(extractor.names)

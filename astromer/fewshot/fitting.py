@@ -4,17 +4,18 @@ and object-level class probabilities from window-level ones."""
 import numpy as np
 
 
-def fit_early_stopping(model, x_train, y_train, x_val, y_val, epochs, batch_size, patience, seed, optimizer="auto"):
-    """Compiles and fits `model`, stopping on the validation loss and keeping
-    the best epoch's weights; returns the model."""
+def fit_early_stopping(model, train, val, settings, seed, optimizer="auto"):
+    """Compiles and fits `model` on `train` `(x, y)` for `settings.epochs`
+    (batch `settings.batch_size`), stopping on the loss of `val` `(x, y)`
+    after `settings.patience` epochs and keeping the best epoch's weights."""
     import keras
 
     # Seeded here as well as before construction: the shuffling and dropout
     # of the fit are then the seed's too.
     keras.utils.set_random_seed(seed)
     model.compile(optimizer)
-    stop = keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
-    model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs, batch_size=batch_size,
+    stop = keras.callbacks.EarlyStopping("val_loss", patience=settings.patience, restore_best_weights=True)
+    model.fit(*train, validation_data=val, epochs=settings.epochs, batch_size=settings.batch_size,
               callbacks=[stop], verbose=0, shuffle=True)
     return model
 

@@ -1,61 +1,40 @@
 """Classification heads on a frozen encoder's pooled features.
 
-Methods: "a2" (layer mix + MLP 1024/512/256), "max_pool" (max over time of
-the last block + MLP), "linear" (AstroCo: layer mix + linear), all
-`FeatureClassifier`s, and "logreg" (scikit-learn logistic regression on the
-mean embedding of the last block).
+"a2" (layer mix + MLP 1024/512/256), "max_pool" (max over time of the last
+block + MLP) and "linear" (AstroCo: layer mix + linear) are
+`FeatureClassifier`s trained with AdamW on standardised features
+(`HeadSettings`, docs/fewshot.md); "logreg" is scikit-learn's logistic
+regression on the mean embedding of the last block.
 """
 
 import numpy as np
 
 from astromer.fewshot.fitting import fit_early_stopping
-
 FEATURE_HEADS = ("a2", "max_pool", "linear", "logreg")
-# Settings of the frozen-encoder heads (see `head_optimizer`); the supervised
-# baselines use epochs, batch_size and patience with Adam 1e-3.
-HEAD_SETTINGS = {"epochs": 300, "batch_size": 32, "patience": 20, "learning_rate": 3e-4, "weight_decay": 0.05,
-                 "dropout": 0.5, "standardize": True, "seeds": 1}
-# "seeds": heads trained per split (different initialisation and dropout);
-# their class probabilities are averaged. With 20 objects per class and 5
-# for validation, one head's macro-F1 moves by up to about 0.1 with its seed
-# alone; averaging several separates encoders that a single head cannot.
-# Head k uses seed `fold + SEED_STRIDE * k`, so seeds=1 is the single head.
+# Head k of a split uses seed `fold + SEED_STRIDE * k` (`HeadSettings.seeds`).
 SEED_STRIDE = 1000
 
 
-def head_optimizer(settings):
-    """AdamW with the head settings' learning rate and weight decay.
-
-    The heads train on 80 to 2,000 objects; with Adam 1e-3 and no
-    regularisation the 1024/512/256 MLP memorises 20 per class within a few
-    epochs. On EROS_R with frozen A1 features (fixed splits, 3 folds),
-    standardised inputs, dropout 0.5, AdamW 3e-4 and weight decay 0.05 move
-    the A2 head from 0.264 / 0.476 / 0.465 to 0.344 / 0.486 / 0.541
-    macro-F1 (docs/fewshot.md).
-    """
-    import keras
-
-    return keras.optimizers.AdamW(settings["learning_rate"], weight_decay=settings["weight_decay"])
-
-
-def fit_heads(head, x_train, y_train, x_val, y_val, num_classes, settings, seed):
-    """`settings["seeds"]` `FeatureClassifier`s of kind `head` on `x_train`,
-    each early-stopped on `x_val`; head k uses seed `seed + SEED_STRIDE * k`."""
+def fit_heads(head, train, val, num_classes, settings, seed):
+    """`settings.seeds` `FeatureClassifier`s of kind `head` on `train`
+    `(x, y)`, each early-stopped on `val`; head k uses seed
+    `seed + SEED_STRIDE * k`."""
     import keras
 
     from astromer.models.feature_classifier import FeatureClassifier
 
     heads = []
-    for k in range(int(settings.get("seeds", 1))):
+    for k in range(int(settings.seeds)):
         head_seed = seed + SEED_STRIDE * k
         # Seeded before construction: the initial weights are the seed's,
         # not whatever the models trained before left in the global state.
         keras.utils.set_random_seed(head_seed)
-        model = FeatureClassifier(num_classes, head=head, feature_shape=x_train.shape[1:],
-                                  dropout=settings["dropout"], standardize=settings["standardize"])
-        model.adapt(x_train)
-        fit_early_stopping(model, {"features": x_train}, y_train, {"features": x_val}, y_val, settings["epochs"],
-                           settings["batch_size"], settings["patience"], head_seed, head_optimizer(settings))
+        model = FeatureClassifier(num_classes, head=head, feature_shape=train[0].shape[1:],
+                                  dropout=settings.dropout, standardize=settings.standardize)
+        model.adapt(train[0])
+        optimizer = keras.optimizers.AdamW(settings.learning_rate, weight_decay=settings.weight_decay)
+        fit_early_stopping(model, ({"features": train[0]}, train[1]), ({"features": val[0]}, val[1]), settings,
+                           head_seed, optimizer)
         heads.append(model)
     return heads
 
@@ -66,7 +45,7 @@ def average_probabilities(heads, x):
 
 
 def train_head(method, features, y, rows, num_classes, settings, seed):
-    """Fits a frozen-encoder head (`settings["seeds"]` of them, probabilities
+    """Fits a frozen-encoder head (`settings.seeds` of them, probabilities
     averaged); returns (predict function, gamma weights averaged over seeds).
     `predict(rows)` gives class indices, `predict.probabilities(rows)` the
     averaged class probabilities (not for logreg)."""
@@ -80,7 +59,7 @@ def train_head(method, features, y, rows, num_classes, settings, seed):
         model.fit(x[rows["train"]], y[rows["train"]])
         return (lambda r: model.predict(x[r])), None
     x = features.max_last if method == "max_pool" else features.mean_layers
-    heads = fit_heads(method, x[rows["train"]], y[rows["train"]], x[rows["val"]], y[rows["val"]], num_classes,
+    heads = fit_heads(method, (x[rows["train"]], y[rows["train"]]), (x[rows["val"]], y[rows["val"]]), num_classes,
                       settings, seed)
 
     def probabilities(r):
@@ -100,7 +79,8 @@ def score(method, cell, variant):
     features = cell.features[variant]
     # Objects without a label (in the table, not in the labels) get -1; no
     # split row points at them.
-    y = np.array([cell.y_by_id.get(i, -1) for i in features.ids])
+    y = np.array([cell.run.y_by_id.get(i, -1) for i in features.ids])
     rows = {name: features.rows(ids) for name, ids in cell.ids.items()}
-    predict, gamma = train_head(method, features, y, rows, cell.num_classes, cell.settings, seed=cell.fold)
+    predict, gamma = train_head(method, features, y, rows, cell.run.num_classes, cell.run.settings.heads,
+                                seed=cell.fold)
     return predict(rows["test"]), y[rows["test"]], gamma

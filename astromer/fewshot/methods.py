@@ -1,11 +1,11 @@
-"""The registry of few-shot methods: which exist, and which module trains each.
+"""The registry of few-shot methods, and what a (fold, samples per class) cell gives them.
 
 A family is a group of methods trained the same way, in a module that
-defines the method names and `score(method, cell, variant)`, which trains one
-method on one `Cell` and returns `(predicted, truth, gamma)`: the predicted
-and true class indices of the cell's test objects, and the learned
-layer-mix weights or None. A new family (e.g. hand-crafted light-curve
-features) is one such module and one line in `FAMILIES`.
+defines the method names and `score(method, cell, variant)`: it trains one
+method on one `Cell` and returns `(predicted, truth, gamma)`, the predicted
+and true class indices of the cell's test objects and the learned
+layer-mix weights or None. A new family is one such module and one line in
+`FAMILIES`.
 """
 
 from dataclasses import dataclass, field
@@ -49,36 +49,37 @@ def family_of(method):
 
 
 @dataclass
-class Cell:
-    """What one (fold, samples per class) cell of the benchmark gives a method."""
+class Run:
+    """What every cell of a run shares."""
 
-    fold: int  # also the seed of every model trained in the cell
-    spc: int
-    ids: dict  # "train" / "val" / "test" -> object ids (train may repeat ids)
+    settings: object  # FewshotSettings
+    light_curves: list  # the benchmark's cleaned light curves
     y_by_id: dict  # object id -> class index
-    num_classes: int
-    settings: dict  # HEAD_SETTINGS with the run's overrides
-    model: object  # the encoder as given (not finetuned); None when no method needs one
-    light_curves: list
-    bands: list | None
-    variants: list
-    features: dict = field(default_factory=dict)  # variant -> EncoderFeatures, when a family reads the encoder
-    shared: dict = field(default_factory=dict)  # kept for the whole run: what a family computes once
-    # The fold's self-supervised finetuned encoder (a Pretrainer) when the
-    # run finetunes, else `model`: what supervised finetuning starts from
-    # (the protocol always sets it).
-    encoder: object = None
-    verbose: bool = False  # progress of long fits (supervised finetuning's epochs)
-    classes: list | None = None  # class names, by class index
-    # Where long fits keep what they finish (supervised seeds'
-    # probabilities, read back by a rerun); None keeps nothing.
-    out_dir: str | None = None
-    # Where per-object features (and the frozen encoder's embeddings) are
-    # kept for later runs (`astromer.fewshot.object_cache`); None: memory only.
-    cache_dir: str | None = None
+    classes: list  # class names, by class index
+    model: object = None  # the encoder as given (a Pretrainer); None when no method needs one
+    # What a family computes once for the whole run (features, windows, notes).
+    shared: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self):
+        return len(self.classes)
 
     def light_curve(self, oid):
         """The run's light curve of object `oid`."""
         if "by_id" not in self.shared:
             self.shared["by_id"] = {lc.id: lc for lc in self.light_curves}
         return self.shared["by_id"][oid]
+
+
+@dataclass
+class Cell:
+    """One (fold, samples per class) cell of a run."""
+
+    run: Run
+    fold: int  # also the seed of every model trained in the cell
+    spc: int
+    ids: dict  # "train" / "val" / "test" -> object ids (train may repeat ids)
+    # The fold's encoder after continued pretraining when the run does it,
+    # else the run's model: what supervised training starts from.
+    encoder: object = None
+    features: dict = field(default_factory=dict)  # variant -> EncoderFeatures, when a family reads the encoder

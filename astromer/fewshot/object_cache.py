@@ -1,16 +1,14 @@
 """Per-object vectors kept on disk between few-shot runs (features, embeddings).
 
-A cache file holds one vector per object id, with a hash of the light curve
+A cache file holds one vector per object id with a hash of the light curve
 it was computed from; its name is a hash of everything else that made the
 vectors (encoder weights, preprocessing, feature settings: the `key`). A
-vector is reused only when both match, so a cache left by another table,
-another model or another preprocessing is never read for this one; it is
-just another file. Cells of later runs with the same `--out` (another fold,
-more methods) compute only the objects no earlier run had.
+vector is reused only when both match, so a cache of another table, model
+or preprocessing is never read for this one.
 
     cache = ObjectCache("runs/fewshot/cache", "embeddings", {"weights": weights_hash(backbone), ...})
-    vector = cache.get(oid, light_curve_hash(lc))   # None when absent or stale
-    cache.put({oid: (light_curve_hash(lc), vector)}); cache.save()
+    found, missing, hashes = cache.lookup({oid: lc, ...})
+    cache.store({oid: vector, ...}, hashes)
 """
 
 import hashlib
@@ -70,6 +68,22 @@ class ObjectCache:
         hash `content`, else None."""
         entry = self.entries.get(oid)
         return entry[1] if entry is not None and entry[0] == content else None
+
+    def lookup(self, light_curves):
+        """`(found, missing, hashes)` of `{id: LightCurve}`: the vectors kept
+        for these light curves, the ids to compute, and the light curves'
+        hashes (none when nothing is kept on disk)."""
+        hashes = {i: light_curve_hash(lc) for i, lc in light_curves.items()} if self.path else {}
+        found = {i: self.get(i, h) for i, h in hashes.items()}
+        found = {i: v for i, v in found.items() if v is not None}
+        return found, [i for i in light_curves if i not in found], hashes
+
+    def store(self, vectors, hashes):
+        """Keeps `{id: vector}` computed from light curves with `hashes` and
+        writes the file."""
+        if hashes:
+            self.put({i: (hashes[i], v) for i, v in vectors.items()})
+            self.save()
 
     def put(self, items):
         """Adds `{id: (content hash, vector)}`."""

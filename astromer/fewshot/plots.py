@@ -171,18 +171,19 @@ def attention_maps(backbone, light_curve, path, period=None, block=0, title=None
     queries), the last panel by the mean over heads."""
     import numpy as np
 
-    from astromer.data.windows import sequential_windows
+    from astromer.data.lightcurves import iter_light_curves
+    from astromer.preprocessing import InferencePreprocessor
 
     plt = _pyplot()
-    array = light_curve.as_array() if hasattr(light_curve, "as_array") else np.asarray(light_curve)
-    window = sequential_windows(array, backbone.window_size)
-    inputs = {k: window[k][:1] for k in ("magnitudes", "times", "errors", "padding_mask")}
-    inputs["hidden_mask"] = np.zeros_like(inputs["padding_mask"])
+    preprocessor = InferencePreprocessor.from_backbone(backbone, compat="default")
+    light_curve = next(iter_light_curves([light_curve]))
+    window = preprocessor.windows(light_curve)
+    inputs = {k: v[:1] for k, v in preprocessor.inputs(window).items()}
     scores = np.asarray(backbone.attention_scores(backbone.validate_inputs(inputs), block=block))[0]
     n = int(window["lengths"][0])
     received = scores[:, :n, :n].mean(axis=1)  # (heads, keys)
-    time = array[:n, 0]
-    mag = array[:n, 1]
+    time = light_curve.time[:n]
+    mag = light_curve.mag[:n]
     x = ((time - time[0]) / period) % 1.0 if period else time - time[0]
     heads = received.shape[0]
     fig, axes = plt.subplots(1, heads + 1, figsize=(3.0 * (heads + 1), 3.0), squeeze=False, sharey=True)

@@ -43,56 +43,25 @@ def _mean_std(row):
     return f"{row['mean']:.3f} ± {row['std']:.3f}"
 
 
-def per_class_summary(frame, classes):
-    """Mean and std (ddof=0) over folds of each class's F1, per method and spc:
-    one row per (method, spc, class)."""
-    rows = []
-    for (method, spc), part in frame.groupby(["method", "spc"], sort=False):
-        for c in classes:
-            values = part[f"f1_{c}"]
-            rows.append({"method": method, "spc": spc, "class": c, "mean": values.mean(),
-                         "std": values.std(ddof=0), "folds": len(values)})
-    return pd.DataFrame(rows)
-
-
-def per_class_markdown(per_class):
-    """A Markdown table of per-class F1: one row per (method, spc), one column per class."""
-    classes = list(dict.fromkeys(per_class["class"]))
-    lines = ["| method | per class | " + " | ".join(classes) + " |", "|---|---|" + "---|" * len(classes)]
-    for (method, spc), part in per_class.groupby(["method", "spc"], sort=False):
-        cells = [f"{part.loc[part['class'] == c, 'mean'].iloc[0]:.3f}" for c in classes]
-        lines.append(f"| {method} | {spc} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def write_per_class(out_dir, frame, classes):
-    """Writes per_class_f1.csv and per_class_f1.md (mean F1 of each class over folds)."""
-    per_class = per_class_summary(frame, classes)
+    """Writes per_class_f1.csv (mean and std, ddof=0, over folds of each
+    class's F1: one row per method, spc and class) and per_class_f1.md (the
+    means: one row per method and spc, one column per class)."""
+    rows, lines = [], ["| method | per class | " + " | ".join(classes) + " |", "|---|---|" + "---|" * len(classes)]
+    for (method, spc), part in frame.groupby(["method", "spc"], sort=False):
+        rows += [{"method": method, "spc": spc, "class": c, "mean": part[f"f1_{c}"].mean(),
+                  "std": part[f"f1_{c}"].std(ddof=0), "folds": len(part)} for c in classes]
+        lines.append(f"| {method} | {spc} | " + " | ".join(f"{part[f'f1_{c}'].mean():.3f}" for c in classes) + " |")
+    per_class = pd.DataFrame(rows)
     per_class.to_csv(os.path.join(out_dir, "per_class_f1.csv"), index=False)
     with open(os.path.join(out_dir, "per_class_f1.md"), "w") as f:
-        f.write(per_class_markdown(per_class))
+        f.write("\n".join(lines) + "\n")
     return per_class
 
 
 def slug(name):
     """A method name as a file-name part: "a2 joint (finetuned)" -> "a2_joint_finetuned"."""
     return re.sub(r"[^A-Za-z0-9.-]+", "_", name).strip("_")
-
-
-def group_confusions(confusions):
-    """`{(method, spc, fold): matrix}` -> `{(method, spc): {fold: matrix}}`."""
-    grouped = {}
-    for (name, spc, fold), matrix in confusions.items():
-        grouped.setdefault((name, spc), {})[fold] = matrix
-    return grouped
-
-
-def confusion_title(name, spc, folds):
-    """What a confusion matrix holds: one fold named, or the sum over the folds."""
-    folds = sorted(folds)
-    if len(folds) == 1:
-        return f"{name}, {spc} per class, fold {folds[0]}"
-    return f"{name}, {spc} per class (sum over folds {', '.join(str(f) for f in folds)})"
 
 
 def write_tables(out_dir, frame, confusions, classes):
@@ -121,10 +90,15 @@ def draw_figures(out_dir, summary, confusions, classes, gammas, tsne=None, tsne_
         plots.f1_vs_spc(summary, os.path.join(out_dir, "macro_f1_vs_spc.png"), folds=folds)
     else:
         plots.f1_bars(summary, os.path.join(out_dir, "macro_f1.png"), folds=folds)
-    for (name, spc), by_fold in group_confusions(confusions).items():
+    by_cell = {}
+    for (name, spc, fold), matrix in confusions.items():
+        by_cell.setdefault((name, spc), {})[fold] = matrix
+    for (name, spc), by_fold in by_cell.items():
+        run = sorted(by_fold)
+        title = (f"{name}, {spc} per class, fold {run[0]}" if len(run) == 1 else
+                 f"{name}, {spc} per class (sum over folds {', '.join(str(f) for f in run)})")
         plots.confusion_matrix(sum(by_fold.values()), classes,
-                               os.path.join(out_dir, f"confusion_{slug(name)}_spc{spc}.png"),
-                               title=confusion_title(name, spc, by_fold))
+                               os.path.join(out_dir, f"confusion_{slug(name)}_spc{spc}.png"), title=title)
     if gammas:
         plots.gamma_weights(gammas, os.path.join(out_dir, "gamma_weights.png"))
     if tsne is not None:

@@ -1,20 +1,13 @@
 """Each supervised seed's test probabilities, kept on disk as it finishes.
 
-A supervised finetuning cell at 500 per class trains for up to an hour per
-seed on two CPU cores and the tables average three seeds: a row of three
-folds is most of a working day, longer than many jobs may run. So every
-seed's class probabilities of the cell's test objects are written as soon
-as it finishes, to `<out>/supervised/fold{f}_spc{s}_seed{k}.csv` (id, label,
-one probability column per class) beside a `.json` record of what made
-them. Running the same command again with the same `--out` reads back every
-seed whose record matches and trains only the others: a job that is killed,
-or split over several sessions, loses at most the seed it was training.
-
-A record matches when the encoder's weights (a SHA-256 of every weight, so
-a self-supervised finetuned or another checkpoint never passes for the
-published one), the supervised settings, the bands, the seed, the classes
-and the cell's train / val / test ids are all the same; otherwise the seed
-is trained again and its files replaced.
+A supervised cell at 500 per class trains for up to an hour per seed on two
+CPU cores, longer than many jobs may run. So each seed's class probabilities
+of the cell's test objects go to `<out>/supervised/fold{f}_spc{s}_seed{k}.csv`
+(id, label, one probability column per class) as soon as it finishes,
+beside a `.json` record of what made them; the same command with the same
+`--out` reads back every seed whose record matches (encoder weights, by a
+SHA-256 of every weight; settings, bands, seed, classes, the cell's ids)
+and trains only the others.
 """
 
 import hashlib

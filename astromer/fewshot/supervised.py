@@ -1,65 +1,30 @@
-"""Supervised finetuning: encoder and classification head trained end to end.
+"""Method "supervised": a `Classifier` (encoder and the A2 head) trained end to end.
 
 Both papers freeze the encoder and train a head on its embeddings; with a
 few labelled objects the encoder itself can also move toward the classes.
-`finetune_supervised` trains a `Classifier` (the A2 head: layer mix, MLP,
-logits) on the training objects of one few-shot cell:
-
-1. warm-up: the encoder frozen, the head alone (AdamW at
-   `head_learning_rate`), early stopping on the validation objects; where
-   every training light curve fits in one window the encoder's outputs are
-   pooled once and only the head runs each epoch (`pooled_head_models`: the
-   same model; the encoder runs once instead of every epoch);
-2. end to end: the encoder unfrozen, everything at the lower
-   `encoder_learning_rate`, early stopping on the validation objects, the
-   best epoch's weights kept.
-
-Cross-entropy is class-balanced (each class weighs the same in the loss,
-whatever its count; training ids may repeat, as the fixed splits draw them).
-Every epoch each training object gives one window; a light curve longer than
-the window gives a random one of its windows each epoch (augmentation), a
-shorter one is used whole. Validation and test objects are read through all
-their sequential windows (every one full: the last is right-aligned), and an
-object's class probabilities are the mean of its windows'
-(`astromer.fewshot.supervised_windows`). A joint multi-band encoder's steps
-are pooled per band (`Classifier(per_band=True)`).
-
-The encoder is a copy of the given one with dropout 0: Astromer 1 has no
-residual connections, and its dropout before every LayerNorm makes the
-training-mode output far from the inference one (see
-`astromer.fewshot.finetune`); the head keeps its own dropout.
-
-A cell at 500 per class runs for up to an hour on a laptop's cores, so with
-`progress=True` each phase shows an epoch bar (validation loss beside it)
-and ends with one line: epochs run, best validation loss and its epoch;
-in a few-shot run each seed's test probabilities are kept as it finishes
-and read back by a rerun (`astromer.fewshot.seed_records`).
+`train_end_to_end` trains on one cell's training objects: a warm-up of the
+head on the frozen encoder (its pooled outputs computed once where every
+light curve fits in one window: `pooled_head_models`), then everything at
+the lower encoder rate, each phase early-stopped on the validation objects,
+the second undone when it never beats the first. The loss is class-balanced;
+each epoch reads one random window per training object
+(`astromer.preprocessing.ClassificationPreprocessor`); an object's probabilities are the
+mean of its windows'. Settings: `SupervisedSettings`; what the method is
+and how its settings were chosen: docs/features.md. Each seed's test
+probabilities are kept as it finishes and read back by a rerun
+(`astromer.fewshot.seed_records`).
 """
 
+import dataclasses
 import sys
 
 import numpy as np
 
 from astromer.fewshot.fitting import object_probabilities
-from astromer.fewshot.supervised_windows import object_arrays, random_windows_class, stack, windows
+from astromer.fewshot.heads import SEED_STRIDE
+from astromer.preprocessing.classification import ClassificationPreprocessor
 
 SUPERVISED = ("supervised",)
-SUPERVISED_SETTINGS = {
-    "head": "a2",
-    "head_dropout": 0.5,
-    "batch_size": 32,
-    "warmup_epochs": 100,
-    "epochs": 100,
-    "patience": 10,
-    "head_learning_rate": 3e-4,
-    "encoder_learning_rate": 3e-5,
-    "weight_decay": 0.05,
-    # XLA as in pretraining (Keras turns it off on CPU-only TensorFlow
-    # machines): an end-to-end epoch at 500 per class took 35 s instead of
-    # 64 s on 2 CPU cores; compiling costs seconds, which only tiny runs
-    # notice. PyTorch stays eager whatever this says (Keras' torch.compile).
-    "xla": True,
-}
 
 
 def class_weights(labels, num_classes):
@@ -88,7 +53,7 @@ def pooled_head_models(model):
     """
     import keras
 
-    from astromer.embedding import Embedder
+    from astromer.core.embedder import Embedder
 
     mixed = model.head in ("a2", "linear")
     pooled_model = Embedder(model.backbone, layer="all" if mixed else "last",
@@ -109,39 +74,34 @@ def pooled_head_models(model):
 
 
 class SupervisedClassifier:
-    """A finetuned `Classifier` with object-level prediction (mean of the
+    """A trained `Classifier` with object-level prediction (mean of the
     windows' class probabilities); `history` holds both phases' losses."""
 
-    def __init__(self, model, arrays_of, history):
-        self.model, self._arrays_of, self.history = model, arrays_of, history
+    def __init__(self, model, arrays_of, history, preprocessor):
+        self.model, self._arrays_of, self.history, self.preprocessor = model, arrays_of, history, preprocessor
 
     def probabilities(self, ids):
         arrays = self._arrays_of(ids)
-        per_object = {i: windows(*arrays[i], self.model.window_size) for i in dict.fromkeys(ids)}
+        per_object = {i: self.preprocessor.windows(arrays[i]) for i in dict.fromkeys(ids)}
         return object_probabilities(self.model, per_object, ids, self.model.input_names, batch_size=256)
 
     def predict(self, ids):
         return np.argmax(self.probabilities(ids), axis=1)
 
 
-def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by_id, num_classes, band=None,
-                        settings=None, seed=0, progress=False, label="supervised"):
-    """Trains encoder + head on `train_ids` (early stopping on `val_ids`).
+def train_end_to_end(pretrainer, light_curves_by_id, ids, y_by_id, settings, band=None, seed=0, label=None):
+    """Trains encoder + head on `ids["train"]` (early stopping on `ids["val"]`;
+    repeated ids weigh more) with the `SupervisedSettings` `settings`.
 
-    Args:
-        pretrainer: the `Pretrainer` whose backbone starts the classifier
-            (left unchanged: a copy is trained).
-        light_curves_by_id: `{id: LightCurve}`.
-        train_ids, val_ids: object ids (repeats kept: they weigh more).
-        y_by_id: `{id: class index}`.
-        num_classes: int.
-        band: the band a single-band encoder reads (None: the light curves
-            have one band); a joint multi-band encoder reads every band.
-        settings: overrides of `SUPERVISED_SETTINGS`.
-        seed: initial head weights, window draws, shuffling and dropout.
-        progress: show an epoch bar per phase (stderr) and print one line
-            per phase (stdout): epochs run, best validation loss, its epoch.
-        label: what those lines start with (e.g. the cell and the seed).
+    `pretrainer`: the `Pretrainer` whose backbone starts the classifier (left
+    unchanged: a copy is trained). `light_curves_by_id`: `{id: LightCurve}`;
+    `y_by_id`: `{id: class index}`, the classes numbered 0 to its largest
+    index. `band`: the band a single-band encoder reads (None: the light
+    curves have one band); a joint multi-band encoder reads every band.
+    `seed`: initial head weights, window draws, shuffling and dropout.
+    `label` (e.g. the cell and the seed): show an epoch bar per phase
+    (stderr) and print one line per phase (stdout) that starts with it:
+    epochs run, best validation loss and its epoch.
 
     Returns a `SupervisedClassifier`.
     """
@@ -149,35 +109,34 @@ def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by
 
     from astromer.models.classifier import Classifier
 
-    settings = {**SUPERVISED_SETTINGS, **(settings or {})}
-    unknown = sorted(set(settings) - set(SUPERVISED_SETTINGS))
-    if unknown:
-        raise ValueError(f"Unknown supervised finetuning setting(s) {unknown}; use {sorted(SUPERVISED_SETTINGS)}.")
+    train_ids, val_ids = ids["train"], ids["val"]
+    num_classes = int(max(y_by_id.values())) + 1
     keras.utils.set_random_seed(seed)
-    # The window stays the encoder's even where every light curve is shorter:
-    # the original A1 attention only lowers padded steps' scores (mask_alpha
-    # 1), so the padding's length changes its outputs.
+    # A copy with dropout 0: Astromer 1 has no residual connections, and its
+    # dropout before every LayerNorm makes the training-mode output far from
+    # the inference one (the head keeps its own dropout). The window stays
+    # the encoder's even where every light curve is shorter: the original A1
+    # attention only lowers padded steps' scores (mask_alpha 1), so the
+    # padding's length changes its outputs.
     backbone = pretrainer.with_settings(dropout=0.0).backbone
     # A joint encoder's steps are pooled per band, as in its best frozen rows.
-    model = Classifier(backbone, num_classes, head=settings["head"], dropout=settings["head_dropout"],
+    model = Classifier(backbone, num_classes, head=settings.head, dropout=settings.head_dropout,
                        freeze_backbone=True, standardize=True,
                        per_band=bool(getattr(backbone, "band_names", None)))
     cache = {}
+    preprocessor = ClassificationPreprocessor.from_backbone(backbone, input_names=model.input_names, band=band,
+                                                            seed=seed)
 
     def arrays_of(ids):
-        new = [i for i in dict.fromkeys(ids) if i not in cache]
-        cache.update(object_arrays(light_curves_by_id, new, backbone, band))
+        cache.update(preprocessor.arrays(light_curves_by_id, [i for i in dict.fromkeys(ids) if i not in cache]))
         return cache
 
     arrays = arrays_of(list(train_ids) + list(val_ids))
     y_train = np.array([y_by_id[i] for i in train_ids])
     weights = class_weights(y_train, num_classes)
-    train = random_windows_class()(arrays, train_ids, y_train, weights, model.window_size,
-                                   int(settings["batch_size"]), model.input_names, seed)
-    val_parts = [windows(*arrays[i], model.window_size) for i in val_ids]
-    x_val = stack(val_parts, model.input_names)
-    y_val = np.concatenate([[y_by_id[i]] * len(p["magnitudes"]) for i, p in zip(val_ids, val_parts)])
-    validation = (x_val, y_val, weights[y_val].astype(np.float32))
+    train = preprocessor.dataset(arrays, train_ids, y_train, weights, int(settings.batch_size))
+    validation = preprocessor.labelled(arrays, val_ids, y_by_id, weights)
+    x_val = validation[0]
     # The head reads standardised embeddings (statistics of the training
     # windows, as the frozen heads' `adapt`).
     model.adapt(train.x)
@@ -187,35 +146,35 @@ def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by
     if shortcut is not None:
         pooled_model, head_model = shortcut
         distinct = list(dict.fromkeys(train_ids))
-        pooled = pooled_model.predict(stack([windows(*arrays[i], model.window_size) for i in distinct],
-                                             model.input_names), batch_size=256, verbose=0)
+        pooled = pooled_model.predict(preprocessor.stack([preprocessor.windows(arrays[i]) for i in distinct]),
+                                      batch_size=256, verbose=0)
         shortcut = (head_model, train.with_pooled(dict(zip(distinct, pooled))),
                     ({"features": pooled_model.predict(x_val, batch_size=256, verbose=0)},) + validation[1:])
 
     history, best, best_weights = {}, np.inf, None
-    phases = (("warmup", True, settings["head_learning_rate"], settings["warmup_epochs"]),
-              ("end_to_end", False, settings["encoder_learning_rate"], settings["epochs"]))
+    phases = (("warmup", True, settings.head_learning_rate, settings.warmup_epochs),
+              ("end_to_end", False, settings.encoder_learning_rate, settings.epochs))
     for name, frozen, learning_rate, epochs in phases:
         if int(epochs) <= 0:
             continue
         model.freeze_backbone = frozen
         fitted, data, val = shortcut if (frozen and shortcut is not None) else (model, train, validation)
         # Recompiled per phase: trainable variables and learning rate change.
-        fitted.compile(keras.optimizers.AdamW(learning_rate, weight_decay=settings["weight_decay"]),
+        fitted.compile(keras.optimizers.AdamW(learning_rate, weight_decay=settings.weight_decay),
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-                       jit_compile=bool(settings["xla"]) and keras.backend.backend() != "torch")
+                       jit_compile=bool(settings.xla) and keras.backend.backend() != "torch")
         # EarlyStopping restores the phase's best epoch at the end of fit
         # (the head model's weights are the classifier's).
-        stop = keras.callbacks.EarlyStopping("val_loss", patience=int(settings["patience"]),
+        stop = keras.callbacks.EarlyStopping("val_loss", patience=int(settings.patience),
                                              restore_best_weights=True)
-        bar, show = _epoch_bar(f"{label} {name}", int(epochs), progress)
+        bar, show = _epoch_bar(f"{label} {name}", int(epochs), label is not None)
         fit = fitted.fit(data, validation_data=val, epochs=int(epochs), callbacks=[stop, show], verbose=0)
         bar.close()
         history[name] = {k: [float(v) for v in values] for k, values in fit.history.items()}
         losses = history[name]["val_loss"]
         improved = min(losses) < best
-        if progress:
+        if label is not None:
             kept = "" if improved else f", undone: the warm-up's {best:.4f} was lower"
             bar.write(f"{label} {name}: {len(losses)} epochs, best validation loss {min(losses):.4f} "
                       f"(epoch {int(np.argmin(losses)) + 1}){kept}", file=sys.stdout)
@@ -227,7 +186,7 @@ def finetune_supervised(pretrainer, light_curves_by_id, train_ids, val_ids, y_by
         model.set_weights(best_weights)
     history["best_val_loss"] = float(best)
     model.freeze_backbone = True
-    return SupervisedClassifier(model, arrays_of, history)
+    return SupervisedClassifier(model, arrays_of, history, preprocessor)
 
 
 def _epoch_bar(desc, epochs, enabled):
@@ -247,72 +206,68 @@ def _epoch_bar(desc, epochs, enabled):
 
 
 def encoder_for_bands(encoder, bands):
-    """The encoder supervised finetuning trains: with several bands and a
-    single-band encoder, its joint multi-band version (`with_bands`: all
-    bands in one sequence, a band embedding that starts at zero, so it
-    starts as the single-band encoder on each band) so that both bands are
-    read and trained together; otherwise the encoder itself."""
+    """The encoder the method trains: with several bands and a single-band
+    encoder, its joint multi-band version (`with_bands`: all bands in one
+    sequence, a band embedding that starts at zero, so it starts as the
+    single-band encoder on each band) so that both bands are read and
+    trained together; otherwise the encoder itself."""
     if bands and len(bands) > 1 and not getattr(encoder.backbone, "band_names", None):
         return encoder.with_bands([str(b) for b in bands])
     return encoder
 
 
 def score(method, cell, variant=None):
-    """Few-shot method "supervised": `finetune_supervised` from the cell's
-    encoder (after self-supervised finetuning when the run does it), one
-    classifier per head seed, class probabilities averaged; returns
-    (predicted, true class indices of the test objects, None). With
-    `cell.out_dir` each seed's probabilities are kept there and read back
-    by a rerun (`astromer.fewshot.seed_records`)."""
+    """Method "supervised": `train_end_to_end` from the cell's encoder (after
+    continued pretraining when the run does it), one classifier per head
+    seed, class probabilities averaged; returns (predicted, true class
+    indices of the test objects, None). Each seed's probabilities are kept
+    in the run's folder and read back by a rerun (`seed_records`)."""
     import time
 
+    from sklearn.metrics import f1_score
+
     from astromer.fewshot import seed_records
-    from astromer.fewshot.heads import SEED_STRIDE
 
     if method not in SUPERVISED:
         raise ValueError(f"Unknown supervised method {method!r}; use one of {SUPERVISED}.")
-    encoder = encoder_for_bands(cell.encoder, cell.bands)
+    run, out = cell.run, cell.run.settings.out
+    bands = run.settings.bands
+    encoder = encoder_for_bands(cell.encoder, bands)
     joint = bool(getattr(encoder.backbone, "band_names", None))
-    band = cell.bands[0] if (cell.bands and len(cell.bands) == 1 and not joint) else None
-    by_id = {oid: cell.light_curve(oid) for ids in cell.ids.values() for oid in ids}
+    band = bands[0] if (bands and len(bands) == 1 and not joint) else None
+    by_id = {oid: run.light_curve(oid) for ids in cell.ids.values() for oid in ids}
     test = cell.ids["test"]
-    truth = np.array([cell.y_by_id[i] for i in test])
-    settings = {**SUPERVISED_SETTINGS, **(cell.settings.get("supervised") or {})}
-    classes = cell.classes or [str(c) for c in range(cell.num_classes)]
+    truth = np.array([run.y_by_id[i] for i in test])
+    settings = run.settings.supervised
     probabilities = []
-    for k in range(int(cell.settings.get("seeds", 1))):
+    for k in range(int(run.settings.heads.seeds)):
         seed, label = cell.fold + SEED_STRIDE * k, f"supervised spc {cell.spc} fold {cell.fold} seed {k}"
-        if cell.out_dir is not None:
-            record = seed_records.fingerprint(encoder, settings, cell.bands, cell.ids, classes, seed)
-            # found: the stored record when it matches, else why not (None: no files).
-            kept, found = seed_records.read(cell.out_dir, cell.fold, cell.spc, k, record, test)
-            if kept is not None:
-                cell.shared.setdefault("supervised_read_back", []).append(label)
-                _say(cell, f"{label}: read back (macro-F1 {found.get('macro_f1', float('nan')):.3f}, trained in "
-                           f"{found.get('seconds', float('nan')):.0f} s by an earlier run)")
-                probabilities.append(kept)
-                continue
-            if found:
-                _say(cell, f"{label}: training again, {found}")
+        record = seed_records.fingerprint(encoder, dataclasses.asdict(settings), bands, cell.ids, run.classes, seed)
+        # found: the stored record when it matches, else why not (None: no files).
+        kept, found = seed_records.read(out, cell.fold, cell.spc, k, record, test)
+        if kept is not None:
+            run.shared.setdefault("supervised_read_back", []).append(label)
+            _say(run, f"{label}: read back (macro-F1 {found.get('macro_f1', float('nan')):.3f}, trained in "
+                      f"{found.get('seconds', float('nan')):.0f} s by an earlier run)")
+            probabilities.append(kept)
+            continue
+        if found:
+            _say(run, f"{label}: training again, {found}")
         start = time.time()
-        classifier = finetune_supervised(encoder, by_id, cell.ids["train"], cell.ids["val"], cell.y_by_id,
-                                         cell.num_classes, band=band, settings=settings, seed=seed,
-                                         progress=cell.verbose, label=label)
+        classifier = train_end_to_end(encoder, by_id, cell.ids, run.y_by_id, settings, band=band, seed=seed,
+                                      label=label if run.settings.verbose else None)
         probabilities.append(classifier.probabilities(test))
-        if cell.out_dir is not None:
-            from sklearn.metrics import f1_score
-
-            f1 = f1_score(truth, np.argmax(probabilities[-1], axis=1), average="macro")
-            seed_records.write(cell.out_dir, cell.fold, cell.spc, k,
-                               {**record, "macro_f1": float(f1), "seconds": round(time.time() - start, 1),
-                                "best_val_loss": classifier.history["best_val_loss"]},
-                               test, probabilities[-1], truth)
+        f1 = f1_score(truth, np.argmax(probabilities[-1], axis=1), average="macro")
+        seed_records.write(out, cell.fold, cell.spc, k,
+                           {**record, "macro_f1": float(f1), "seconds": round(time.time() - start, 1),
+                            "best_val_loss": classifier.history["best_val_loss"]},
+                           test, probabilities[-1], truth)
     return np.argmax(np.mean(probabilities, axis=0), axis=1), truth, None
 
 
-def _say(cell, line):
-    """One line on stdout when the cell is verbose, above any progress bar."""
-    if cell.verbose:
+def _say(run, line):
+    """One line on stdout when the run is verbose, above any progress bar."""
+    if run.settings.verbose:
         from tqdm.auto import tqdm
 
         tqdm.write(line, file=sys.stdout)

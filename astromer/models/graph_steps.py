@@ -2,9 +2,6 @@
 
 import keras
 
-# Re-exported: the benchmarks and older code import it from here.
-from astromer.models.step_state import step_state_variables  # noqa: F401
-
 
 class GraphStepsMixin:
     """Mix into a `keras.Model`: on the PyTorch backend with

@@ -12,35 +12,6 @@ from astromer.losses import masked_mse_per_sample
 from astromer.metrics import MaskedR2Metric, MaskedRMSEMetric
 
 
-def _replica_context():
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
-            return context
-    return None
-
-
-def cross_replica_sum(*values):
-    """Sums scalars over the replicas of a `tf.distribute` strategy; the
-    values themselves elsewhere (one device, or JAX, whose data-parallel
-    step already computes on the global batch)."""
-    context = _replica_context()
-    if context is None:
-        return values
-    import tensorflow as tf
-
-    return context.all_reduce(tf.distribute.ReduceOp.SUM, list(values))
-
-
-def scale_for_distribution(loss):
-    """Keras sums replica gradients and un-scales the reported loss: each
-    replica returns loss / replicas (what Keras' own losses do)."""
-    context = _replica_context()
-    return loss if context is None else loss / context.num_replicas_in_sync
-
-
 @keras.saving.register_keras_serializable(package="astromer")
 class Pretrainer(BackboneTask, GraphStepsMixin, keras.Model):
     """A backbone plus a reconstruction head, trained to predict probed magnitudes.
@@ -61,6 +32,12 @@ class Pretrainer(BackboneTask, GraphStepsMixin, keras.Model):
     >>> model.compile(keras.optimizers.Adam(1e-3, beta_2=0.98))
     >>> model.fit(train_windows, validation_data=val_windows)
     """
+
+    # Set for steps run on several replicas at once (TensorFlow strategies:
+    # `astromer.distribute.global_batch_loss`): `(*values) -> (values summed
+    # over the replicas, number of replicas)`. None: the step's batch is the
+    # global batch (one device; JAX's data-parallel step).
+    sum_over_replicas = None
 
     def __init__(self, backbone, uncertainty_weighted=False, **kwargs):
         inputs = backbone.make_inputs(backbone.window_size)
@@ -120,20 +97,23 @@ class Pretrainer(BackboneTask, GraphStepsMixin, keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        # sqrt(mean over samples) does not split across replicas: sum the
-        # per-sample MSEs and counts over all replicas first, so every
-        # replica sees the loss of the global batch (gradients of the
-        # all-reduce carry the other replicas' share). One device: the
-        # same number as `MaskedRMSE`.
+        # sqrt(mean over samples) does not split across replicas: the
+        # per-sample MSEs and counts are summed over all replicas first, so
+        # every replica sees the loss of the global batch (gradients of the
+        # all-reduce carry the other replicas' share). One device: the same
+        # number as `MaskedRMSE`.
         weights = y["loss_weight"] if self.uncertainty_weighted else None
         per_sample = masked_mse_per_sample(y["magnitudes"], y_pred, y["probe_mask"], weights)
-        total, count = cross_replica_sum(
-            ops.sum(per_sample), ops.cast(ops.shape(per_sample)[0], "float32")
-        )
+        sums, replicas = (ops.sum(per_sample), ops.cast(ops.shape(per_sample)[0], "float32")), 1
+        if self.sum_over_replicas is not None:
+            sums, replicas = self.sum_over_replicas(*sums)
+        total, count = sums
         loss = ops.sqrt(total / count)
         if self.losses:
             loss = loss + ops.sum(self.losses)
-        return scale_for_distribution(loss)
+        # Keras sums the replicas' gradients and un-scales the loss it
+        # reports: each replica returns its share (as Keras' own losses do).
+        return loss if replicas == 1 else loss / replicas
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         self.rmse_metric.update_state(y, y_pred)

@@ -1,16 +1,16 @@
-"""Keras callbacks of a training run besides its checkpoints: the training
-throughput in the epoch logs, the NumPy dataset's epoch kept on fit's,
-history.csv with epochs numbered from 1 (and the same rows as the
-checkpoint a run resumed from), early stopping that survives a resume, and
-the progress bar with a time left that leaves out compilation."""
+"""Keras callbacks of a training run besides its checkpoints: throughput,
+the NumPy dataset kept on fit's epoch, history.csv, early stopping that
+survives a resume, and a progress bar whose time left leaves out compilation."""
 
 import csv
+import io
 import math
-import os
 import time
 
 import keras
 import numpy as np
+
+from astromer.training.checkpoints import write_text_atomically
 
 
 class Throughput(keras.callbacks.Callback):
@@ -54,14 +54,10 @@ class DataEpoch(keras.callbacks.Callback):
 
 
 class HistoryLogger(keras.callbacks.Callback):
-    """history.csv with epochs numbered from 1, as the console, the
-    checkpoints, summary.json and the plot number them (Keras counts from 0).
-
-    The file is rewritten whole (atomically) after every epoch from `rows`,
-    the rows of the checkpoint resumed from plus one per epoch since: it
-    holds every epoch exactly once, whatever moment an earlier run was
-    killed at. The format is Keras' CSVLogger's (sorted columns, `\\r\\n`).
-    """
+    """history.csv with epochs numbered from 1 (Keras counts from 0),
+    rewritten whole after every epoch from `rows` (those of the checkpoint
+    resumed from, then one per epoch): every epoch exactly once, whatever
+    moment an earlier run was killed at. Keras' CSVLogger's format."""
 
     def __init__(self, filename, rows=()):
         super().__init__()
@@ -79,48 +75,12 @@ def write_history(path, rows):
     """Writes history rows (dicts with `epoch`) as history.csv, atomically;
     a value a row lacks is written as NA, as Keras' CSVLogger does."""
     keys = sorted({k for row in rows for k in row if k != "epoch"})
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["epoch"] + keys, dialect=csv.excel, restval="NA")
-        writer.writeheader()
-        for row in sorted(rows, key=lambda r: r["epoch"]):
-            writer.writerow({"epoch": int(row["epoch"]), **{k: v for k, v in row.items() if k != "epoch"}})
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def read_history(path):
-    """The rows of a history.csv (`[]` when it is missing or unreadable),
-    the last row of an epoch kept when one appears twice."""
-    rows = {}
-    try:
-        with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                try:
-                    epoch = int(row.pop("epoch"))
-                    rows[epoch] = {"epoch": epoch, **{k: float(v) for k, v in row.items()
-                                                      if k is not None and v not in (None, "", "NA")}}
-                except (TypeError, ValueError, KeyError):
-                    continue  # a line cut short by a kill
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return []
-    return [rows[e] for e in sorted(rows)]
-
-
-def resumed_history(state, path):
-    """The history rows of epochs 1..state["epoch"] for a run resumed from a
-    checkpoint: those stored in the checkpoint; for checkpoints written
-    before they were, history.csv's rows up to that epoch, with the
-    checkpoint's own epoch taken from its logs when history.csv lacks it."""
-    epoch = int(state["epoch"])
-    if state.get("history") is not None:
-        rows = {int(r["epoch"]): {**r, "epoch": int(r["epoch"])} for r in state["history"]}
-    else:
-        rows = {r["epoch"]: r for r in read_history(path)}
-        if epoch not in rows and state.get("logs"):
-            rows[epoch] = {"epoch": epoch, **{k: float(v) for k, v in state["logs"].items()}}
-    return [rows[e] for e in sorted(rows) if e <= epoch]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=["epoch"] + keys, dialect=csv.excel, restval="NA")
+    writer.writeheader()
+    for row in sorted(rows, key=lambda r: r["epoch"]):
+        writer.writerow({"epoch": int(row["epoch"]), **{k: v for k, v in row.items() if k != "epoch"}})
+    write_text_atomically(path, text.getvalue())
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

@@ -1,31 +1,17 @@
 """A run's checkpoints: written after every epoch so that a killed run can
-resume, and found again (and checked) by `--resume`.
+resume, and found again (and checked) by `--resume` (the format and every
+check: docs/robustness.md, "Resuming a killed run").
 
-    checkpoints/latest                         name of the newest complete checkpoint
-    checkpoints/epoch-NNNNN/model.keras        the model with its optimizer after epoch NNNNN (from 1)
-    checkpoints/epoch-NNNNN/state.json         epoch, best val_loss, early stopping, dropout
-                                               streams, and the history rows of epochs 1..NNNNN
-    best.weights.h5                            weights of the best validation loss so far
-                                               (its epoch in the HDF5 attribute `astromer_epoch`)
+    checkpoints/latest                    name of the newest complete checkpoint
+    checkpoints/epoch-NNNNN/model.keras   the model with its optimizer after epoch NNNNN (from 1)
+    checkpoints/epoch-NNNNN/state.json    epoch, best val_loss, early stopping, dropout streams, history rows
+    best.weights.h5                       weights of the best val_loss so far (its epoch: attribute `astromer_epoch`)
 
-A checkpoint is written to a temporary folder (`.epoch-NNNNN.tmp`), flushed
-to disk and renamed; then `latest` is replaced with `os.replace`; then, when
-the epoch is the best so far, `best.weights.h5` (also via a temporary
-file). The newest two checkpoints are kept, so that a checkpoint damaged
-after it was written (disk full, a copy cut short) still leaves one to
-resume from.
-
-`resume_checkpoint` picks the newest checkpoint that is complete and loads:
-`latest` first, then the other folders, newest first. Each one it skips is
-reported in one line with the reason; when none is usable it raises
-`WeightsError` saying what to do. `check_best_weights` then makes sure
-`best.weights.h5` holds the best epoch the checkpoint names.
-
-Why one module of more than 400 lines: one concept needs both sides of the
-checkpoint format, the writing and the checking read, kept together so that
-a change to what is written cannot miss what `--resume` checks.
+The writing and the checks `--resume` makes are kept together, so that a
+change to what is written cannot miss what is checked.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -37,12 +23,10 @@ import numpy as np
 
 from astromer.errors import WeightsError
 
-# The checkpoint just written and the one before it stay on disk.
-KEEP = 2
 CHECKPOINT_NAME = re.compile(r"^epoch-(\d{5,})$")
 BEST_FILE = "best.weights.h5"
 BEST_EPOCH_ATTRIBUTE = "astromer_epoch"
-STATE_KEYS = ("epoch", "best", "best_epoch", "early_stopping_wait", "seed_states")
+STATE_KEYS = ("epoch", "best", "best_epoch", "early_stopping_wait", "seed_states", "history")
 
 
 def seed_states(model):
@@ -62,30 +46,23 @@ def restore_seed_states(model, state):
 def _fsync(path):
     """Flushes a file (or a folder's entries) to disk: a rename must not
     publish a file whose bytes are still only in memory (power loss)."""
-    try:
+    with contextlib.suppress(OSError):  # folders cannot be fsynced on some systems
         fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # folders cannot be fsynced on some systems
-    finally:
-        os.close(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def write_json_atomically(path, value):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(value, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps(value, indent=2))
 
 
 def write_text_atomically(path, text):
+    """`text` in `path` through a renamed temporary file: a kill leaves the
+    old file or the new one, never a part."""
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    with open(tmp, "w", newline="") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
@@ -116,22 +93,15 @@ def save_best_weights(model, run_dir, epoch):
 
 
 class TrainingCheckpoint(keras.callbacks.Callback):
-    """Saves the whole training state after every epoch, atomically.
+    """Saves the whole training state after every epoch, atomically: the
+    checkpoint folder under a temporary name, renamed; then
+    `checkpoints/latest`; then the best weights. The early-stopping callback
+    must come before this one, so that its counter includes the epoch.
 
-    A checkpoint folder holds the model with its optimizer (`model.keras`)
-    and `state.json` (epoch, the epoch's logs, best validation loss and its
-    epoch, early-stopping counter, dropout generator states, and the
-    history rows of every epoch so far). It is written under a temporary
-    name and renamed; then `checkpoints/latest` is replaced, then the best
-    weights. The early-stopping callback must come before this one in the
-    callback list, so that its counter includes the epoch.
-
-    Args:
-        history: the history rows of the epochs before the first one this
-            callback sees (those of the checkpoint resumed from).
-        resumed_from: name of the checkpoint folder resumed from: kept on
-            disk as the previous checkpoint until the next one is written.
-        resumed_after: the epochs after which the run was resumed (for the plot).
+    `history`: the rows of the epochs before the first one this callback
+    sees; `resumed_from`: the checkpoint folder resumed from, kept as the
+    previous one until the next is written; `resumed_after`: the epochs
+    after which the run was resumed (for the plot).
     """
 
     def __init__(self, run_dir, monitor="val_loss", early_stopping=None, best=np.inf, best_epoch=-1,
@@ -153,9 +123,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         for name in os.listdir(self.directory):
             if name.startswith(".epoch-") and name.endswith(".tmp"):
                 shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
-        stale = os.path.join(self.run_dir, "best.tmp.weights.h5")
-        if os.path.exists(stale):
-            os.remove(stale)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(self.run_dir, "best.tmp.weights.h5"))
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
@@ -195,11 +164,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         model_path = os.path.join(tmp_dir, "model.keras")
         self.model.save(model_path)
         _fsync(model_path)
-        with open(os.path.join(tmp_dir, "state.json"), "w") as f:
-            json.dump(state, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        _fsync(tmp_dir)
+        write_json_atomically(os.path.join(tmp_dir, "state.json"), state)
         final = os.path.join(self.directory, name)
         shutil.rmtree(final, ignore_errors=True)
         os.rename(tmp_dir, final)
@@ -220,7 +185,10 @@ def _float_or_none(value):
 
 
 class UnusableCheckpoint(Exception):
-    """Why a checkpoint folder cannot be resumed from."""
+    """Why a checkpoint folder cannot be resumed from. An internal signal,
+    not a user error: `resume_checkpoint` catches every one, reports it in
+    one line and tries the next folder, and raises `WeightsError` (what the
+    user sees) only when none is usable."""
 
 
 def _read_state(folder):
@@ -238,14 +206,15 @@ def _read_state(folder):
     if not isinstance(state, dict) or any(key not in state for key in STATE_KEYS):
         missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
         raise UnusableCheckpoint(f"state.json lacks {', '.join(missing)}")
+    if state.get("epoch_numbering") != "1-based":
+        raise UnusableCheckpoint("state.json numbers epochs from 0 (an earlier astromer's checkpoint), which "
+                                 "--resume does not read")
     try:
-        state = _numbered_from_one(state)
         number = checkpoint_number(os.path.basename(os.path.normpath(folder)))
         if number is not None and int(state["epoch"]) != number:
             raise UnusableCheckpoint(f"state.json is of epoch {state['epoch']}, not {number}")
-        history = state.get("history")
-        if history is not None and not (isinstance(history, list) and all(
-                isinstance(row, dict) and "epoch" in row for row in history)):
+        if not (isinstance(state["history"], list) and all(isinstance(row, dict) and "epoch" in row
+                                                            for row in state["history"])):
             raise UnusableCheckpoint("state.json has a malformed history")
         float(state["best"]), int(state["best_epoch"]), int(state["early_stopping_wait"])
     except (TypeError, ValueError, KeyError) as error:
@@ -272,13 +241,12 @@ def _check_model_file(folder):
 
 
 def _candidates(directory):
-    """`[(name, note)]`: the folder `latest` names, then the other
-    checkpoint folders, newest first; and the problems of `latest` itself."""
+    """`(names, problems)`: the folder `latest` names, then the other
+    checkpoint folders, newest first; and what is wrong with `latest`."""
     names = sorted((n for n in os.listdir(directory) if checkpoint_number(n) is not None
                     and os.path.isdir(os.path.join(directory, n))), key=checkpoint_number, reverse=True)
     pointer = os.path.join(directory, "latest")
-    problems = []
-    named = None
+    problems, named = [], None
     if os.path.exists(pointer):
         try:
             with open(pointer) as f:
@@ -292,25 +260,14 @@ def _candidates(directory):
     return order, problems
 
 
-def resume_checkpoint(run_dir, load=None, report=print):
-    """`(folder, state, model)` of the newest usable checkpoint of a run, the
-    model loaded (with its optimizer) and its dropout streams restored; or
-    None when the run has no checkpoint at all.
-
-    A checkpoint is usable when its folder exists, its `state.json` parses
-    and is of that epoch, its `model.keras` is a whole zip archive that
-    loads, and its dropout states fit the model. Each checkpoint skipped is
-    reported with `report` in one line. When checkpoints exist but none is
-    usable, raises `WeightsError` naming them and why.
-    """
-    if load is None:
-        from astromer.saving import load_keras as load
+def _search(run_dir, load=None):
+    """`(found, skipped)`: the newest usable checkpoint of a run as `(folder,
+    state, model)` (model None without `load`), or None; and `[(path, why)]`
+    of those skipped before it (and of `latest` itself)."""
     directory = os.path.join(run_dir, "checkpoints")
     if not os.path.isdir(directory):
-        return None
+        return None, []
     order, skipped = _candidates(directory)
-    if not order and not skipped:
-        return None
     for name in order:
         folder = os.path.join(directory, name)
         try:
@@ -318,53 +275,45 @@ def resume_checkpoint(run_dir, load=None, report=print):
                 raise UnusableCheckpoint("the folder is missing (checkpoints/latest names it)")
             state = _read_state(folder)
             path = _check_model_file(folder)
-            try:
-                model = load(path)
-                restore_seed_states(model, state)
-            except Exception as error:  # noqa: BLE001 - any reason a model does not load
-                raise UnusableCheckpoint(f"model.keras does not load ({type(error).__name__}: "
-                                         f"{' '.join(str(error).split())[:300]})") from None
+            model = None
+            if load is not None:
+                try:
+                    model = load(path)
+                    restore_seed_states(model, state)
+                except Exception as error:  # noqa: BLE001 - any reason a model does not load
+                    raise UnusableCheckpoint(f"model.keras does not load ({type(error).__name__}: "
+                                             f"{' '.join(str(error).split())[:300]})") from None
         except UnusableCheckpoint as why:
             skipped.append((folder, str(why)))
             continue
-        for path, why in skipped:
-            report(f"warning: skipped checkpoint {path}: {why}; resuming from {name} instead")
-        return folder, state, model
-    found = "; ".join(f"{path}: {why}" for path, why in skipped)
-    raise WeightsError(
-        f"Cannot resume {run_dir}: no usable checkpoint ({found}). Start the run again without --resume "
-        f"(it starts from epoch 1 and replaces the checkpoints in {run_dir}), or start a new run with another "
-        "--out.")
+        return (folder, state, model), skipped
+    return None, skipped
+
+
+def resume_checkpoint(run_dir, load=None, report=print):
+    """`(folder, state, model)` of the newest usable checkpoint of a run (the
+    model loaded with its optimizer and dropout streams), each one skipped
+    reported in one line; None when the run has no checkpoint at all;
+    `WeightsError` naming them all when none is usable."""
+    if load is None:
+        from astromer.saving import load_keras as load
+    found, skipped = _search(run_dir, load)
+    if found is None and skipped:
+        raise WeightsError(
+            f"Cannot resume {run_dir}: no usable checkpoint ({'; '.join(f'{p}: {why}' for p, why in skipped)}). "
+            f"Start the run again without --resume (it starts from epoch 1 and replaces the checkpoints in "
+            f"{run_dir}), or start a new run with another --out.")
+    for path, why in skipped:
+        report(f"warning: skipped checkpoint {path}: {why}; resuming from {os.path.basename(found[0])} instead")
+    return found
 
 
 def latest_checkpoint(run_dir):
     """`(folder, state)` of the newest complete checkpoint of a run (its
     state.json readable, its model.keras a whole zip archive), or None.
     Does not load the model: see `resume_checkpoint`."""
-    directory = os.path.join(run_dir, "checkpoints")
-    if not os.path.isdir(directory):
-        return None
-    for name in _candidates(directory)[0]:
-        folder = os.path.join(directory, name)
-        try:
-            if os.path.isdir(folder):
-                state = _read_state(folder)
-                _check_model_file(folder)
-                return folder, state
-        except UnusableCheckpoint:
-            continue
-    return None
-
-
-def _numbered_from_one(state):
-    """`state` with `epoch` (= epochs completed, Keras' `initial_epoch` to
-    resume from) and `best_epoch` numbered from 1: checkpoints written before
-    epochs were numbered for people stored 0-based indices."""
-    if state.get("epoch_numbering") != "1-based":
-        best = int(state.get("best_epoch", -1))
-        state = {**state, "epoch": int(state["epoch"]) + 1, "best_epoch": best + 1 if best >= 0 else -1,
-                 "epoch_numbering": "1-based"}
-    return state
+    found = _search(run_dir)[0]
+    return found[:2] if found else None
 
 
 def best_weights_problem(path, best_epoch):
@@ -392,15 +341,10 @@ def best_weights_problem(path, best_epoch):
 
 
 def check_best_weights(run_dir, state, model, monitor="val_loss", report=print):
-    """Makes `best.weights.h5` agree with the checkpoint resumed from.
-
-    When the file is missing, damaged or of another epoch than the
-    checkpoint's best epoch: if the checkpoint's own epoch is the best, its
-    weights are written again from `model`; otherwise the best epoch's
-    weights are lost and best-weights tracking restarts at the checkpoint's
-    epoch (the final model is then the best of the epochs from there on).
-    Each case is reported in one line. Returns the (possibly updated) state.
-    """
+    """Makes `best.weights.h5` agree with the checkpoint resumed from: when
+    it is missing, damaged or of another epoch, written again from `model`
+    if the checkpoint's epoch is the best, else best-weights tracking
+    restarts at that epoch; reported in one line. Returns the state."""
     best_epoch, epoch = int(state["best_epoch"]), int(state["epoch"])
     path = os.path.join(run_dir, BEST_FILE)
     if best_epoch < 1:
@@ -430,6 +374,15 @@ def check_best_weights(run_dir, state, model, monitor="val_loss", report=print):
     return {**state, "best": float(value), "best_epoch": epoch}
 
 
+def seed_scratch(out_dir, scratch):
+    """A worker other than the chief resuming (it writes to `scratch`): the
+    best weights the chief saved, so that its best-epoch bookkeeping agrees
+    with the chief's."""
+    best = os.path.join(out_dir, BEST_FILE)
+    if os.path.exists(best):
+        shutil.copyfile(best, os.path.join(scratch, BEST_FILE))
+
+
 def clear_checkpoints(run_dir, report=print):
     """Removes the checkpoints and best weights an earlier run left in
     `run_dir`, so that a new run there can never be resumed from them."""
@@ -439,6 +392,5 @@ def clear_checkpoints(run_dir, report=print):
     if stale:
         report(f"{run_dir} holds the checkpoints of an earlier run: removed (this run starts at epoch 1)")
         shutil.rmtree(directory, ignore_errors=True)
-    best = os.path.join(run_dir, BEST_FILE)
-    if os.path.exists(best):
-        os.remove(best)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(run_dir, BEST_FILE))

@@ -1,12 +1,16 @@
 """A run's light curves: finding or building the train / validation / test
 splits (demo survey, TFRecord folder or table) and turning them into the
-windowed, masked batches `fit` reads."""
+windowed, masked batches `fit` reads (through the run's
+`PretrainingPreprocessor`, which also decides a joint multi-band model's
+band names)."""
 
 import json
 import os
 
-from astromer.training.settings import DEMO_DEFAULTS, ConfigError
-from astromer.training.strategy import keras_backend, tensorflow_available
+from astromer.backend import keras_backend, tensorflow_available
+from astromer.core.factory import DEMO_DEFAULTS
+from astromer.errors import ConfigError
+from astromer.preprocessing.pretraining import PretrainingPreprocessor
 
 
 class TrainingData:
@@ -17,6 +21,7 @@ class TrainingData:
         self.train, self.val, self.test = train, val, test
         self.description = description
         self.report = report  # the cleaning report of a table (CleaningReport), else None
+        self.band_names = None  # a joint multi-band model's bands, as the data resolved them
 
 
 def _split_dirs(path):
@@ -41,18 +46,26 @@ def prepare_data(data, config, out_dir, input_path="auto", verbose=True, write_r
     Parquet/CSV table (cleaned and split 80/10/10 with the run's seed).
     `write_records=False`: the demo survey stays in memory instead of being
     written as records once (several workers would write the same files).
+
+    A joint multi-band preset's `band_names` ("auto", or the demo's g and
+    r) are resolved by the run's pretraining preprocessor from the data and
+    written to `config["model"]` (the model is built from it, and it is
+    saved in the run's config.yaml).
     """
     use_tf = input_path == "tfdata" or (input_path == "auto" and tensorflow_available())
     if input_path == "tfdata" and not tensorflow_available():
         raise ConfigError("--input tfdata needs TensorFlow, which is not installed; use --input numpy.")
     if data is None:
-        return _demo_data(config, use_tf and write_records, verbose)
-    data = os.fspath(data)
-    if not os.path.exists(data):
-        raise ConfigError(f"Data path {data!r} does not exist.")
-    if os.path.isdir(data) and _has_records(data):
-        return _record_data(data, config, use_tf)
-    return _table_data(data, config, verbose)
+        found = _demo_data(config, use_tf and write_records, verbose)
+    else:
+        data = os.fspath(data)
+        if not os.path.exists(data):
+            raise ConfigError(f"Data path {data!r} does not exist.")
+        found = _record_data(data, config, use_tf) if os.path.isdir(data) and _has_records(data) else \
+            _table_data(data, config, verbose)
+    if found.band_names or "band_names" in config["model"]:
+        config["model"]["band_names"] = found.band_names
+    return found
 
 
 def _demo_data(config, use_tf, verbose):
@@ -62,9 +75,7 @@ def _demo_data(config, use_tf, verbose):
     demo = config.get("demo", DEMO_DEFAULTS)
     n, demo_seed = int(demo["light_curves"]), int(demo.get("seed", 0))
     # Multi-band presets get a two-band demo survey.
-    bands = ["g", "r"] if config["model"].get("band_names") else None
-    if bands:
-        config["model"]["band_names"] = bands
+    bands = ["g", "r"] if PretrainingPreprocessor.from_preset(config).band_names else None
     tag = f"demo-{n}-seed{demo_seed}" + ("-gr" if bands else "")
     description = f"simulated demo survey ({n} light curves, seed {demo_seed}{', bands g r' if bands else ''})"
     if use_tf:
@@ -77,10 +88,13 @@ def _demo_data(config, use_tf, verbose):
             write_records(simulate_survey(n, seed=demo_seed, bands=bands), folder, shards=8, seed=demo_seed,
                           class_names=["Cep", "EB", "LPV", "RRL", "noise"], band_names=bands,
                           config={"demo": demo})
-        return TrainingData("tfrecords", *(_split_dirs(folder)), description=description + f" in {folder}")
-    packed = PackedLightCurves.from_light_curves(simulate_survey(n, seed=demo_seed, bands=bands), band_names=bands)
-    train, val, test = packed.split(seed=demo_seed)
-    return TrainingData("packed", train, val, test, description)
+        found = TrainingData("tfrecords", *(_split_dirs(folder)), description=description + f" in {folder}")
+    else:
+        packed = PackedLightCurves.from_light_curves(simulate_survey(n, seed=demo_seed, bands=bands),
+                                                     band_names=bands)
+        found = TrainingData("packed", *packed.split(seed=demo_seed), description=description)
+    found.band_names = bands
+    return found
 
 
 def _record_data(data, config, use_tf):
@@ -98,57 +112,63 @@ def _record_data(data, config, use_tf):
     for split in (train, val, test):
         if split is not None:
             check_records(record_files(split))  # corrupt files fail here, by name
-    if config["model"].get("band_names") == "auto":
-        manifest = os.path.join(data, "manifest.json")
-        names = json.load(open(manifest)).get("band_names") if os.path.exists(manifest) else None
-        if not names:
-            raise ConfigError(f"{data!r} has no multi-band manifest (band_names); write it with pipelines/make_records.py.")
-        config["model"]["band_names"] = names
+    preprocessor = PretrainingPreprocessor.from_preset(config)
+    manifest = os.path.join(data, "manifest.json")
+    names = json.load(open(manifest)).get("band_names") if os.path.exists(manifest) else None
+    if preprocessor.band_names == "auto" and not names:
+        raise ConfigError(f"{data!r} has no multi-band manifest (band_names); write it with pipelines/make_records.py.")
+    preprocessor.resolve_band_names(names)
     if use_tf:
-        return TrainingData("tfrecords", train, val, test, f"TFRecords in {data}")
-    from astromer.data.records import read_records
+        found = TrainingData("tfrecords", train, val, test, f"TFRecords in {data}")
+    else:
+        from astromer.data.records import read_records
 
-    packs = [PackedLightCurves.from_light_curves(read_records(s)) if s else None for s in (train, val, test)]
-    return TrainingData("packed", *packs, description=f"TFRecords in {data} (NumPy path)")
+        packs = [PackedLightCurves.from_light_curves(read_records(s), band_names=preprocessor.band_names) if s
+                 else None for s in (train, val, test)]
+        found = TrainingData("packed", *packs, description=f"TFRecords in {data} (NumPy path)")
+    found.band_names = preprocessor.band_names
+    return found
 
 
 def _table_data(data, config, verbose):
-    """A Parquet/CSV file or folder: cleaned, then split 80/10/10 with the run's seed."""
-    from astromer.data.time_scale import to_mjd
-    from astromer.data.cleaning import CleaningReport, clean_light_curves
+    """A Parquet/CSV file or folder: read as the model reads it (its band,
+    cleaned, JD -> MJD under compat original), then split 80/10/10 with the
+    run's seed."""
+    from astromer.data.cleaning import CleaningConfig, CleaningReport
     from astromer.data.datasets import PackedLightCurves
-    from astromer.data.lightcurves import iter_light_curves
+    from astromer.data.lightcurves import bands_of, iter_light_curves
+    from astromer.preprocessing.reading import read_light_curves
 
-    seed = int(config["pretraining"].get("seed", 0))
+    preprocessor = PretrainingPreprocessor.from_preset(config)
     cleaning = {"min_observations": config.get("data", {}).get("min_observations", 5)}
-    original = data_compat(config) == "original"
-    if original:
+    if preprocessor.float32_first:
         # The original code's cleaning, as astromer-embed reads the same
         # weights' light curves (no row dropped for its error); the run's
         # minimum length stays.
         from astromer.compat import original_settings
 
         cleaning = {**original_settings()["cleaning"], **cleaning}
+    messages = {"option": "--set data.band", "how_to_choose": "--set data.band=NAME, or a multi-band preset (e.g. "
+                "a2-mb).", "how_to_fix": "convert the table's times to MJD, or pass --compat default"}
     try:
         report = CleaningReport()
         raw = list(iter_light_curves(data))
         check_band_present(raw, config)
-        light_curves = list(clean_light_curves((select_band(lc, config) for lc in raw), cleaning, report))
-        if original:
-            # float32-first centring needs MJD-like times (JD -> MJD).
-            light_curves = [to_mjd(lc, report, "convert the table's times to MJD, or pass --compat default")
-                            for lc in light_curves]
+        light_curves = list(read_light_curves(raw, report, preprocessor.band_names, config.get("data", {}).get("band"),
+                                              CleaningConfig.from_dict(cleaning), preprocessor.float32_first,
+                                              checks=False, messages=messages))
         if not light_curves:
             raise ValueError(f"none of its {len(raw):,} light curves is usable after cleaning:\n{report.summary()}")
-        band_names = resolve_band_names(config, light_curves)
+        band_names = preprocessor.resolve_band_names(bands_of(light_curves))
         packed = PackedLightCurves.from_light_curves(light_curves, band_names=band_names)
     except (ValueError, FileNotFoundError, OSError) as error:
         raise ConfigError(f"Cannot use {data!r} as training data: {error}") from error
     if verbose:
         print(report.summary())
-    train, val, test = packed.split(seed=seed)
-    return TrainingData("packed", train, val, test, f"table {data} ({len(packed)} light curves, 80/10/10 split)",
-                        report=report)
+    found = TrainingData("packed", *packed.split(seed=int(config["pretraining"].get("seed", 0))),
+                         description=f"table {data} ({len(packed)} light curves, 80/10/10 split)", report=report)
+    found.band_names = band_names
+    return found
 
 
 def data_compat(config):
@@ -174,47 +194,16 @@ def check_band_present(light_curves, config):
         raise ValueError(f"band {wanted!r} (data.band) is not in the table; its bands are {present}")
 
 
-def select_band(lc, config):
-    """Single-band models on multi-band data: keep `data.band`; a light
-    curve with several bands and no band chosen fails with the names."""
-    if lc.band is None or config["model"].get("band_names"):
-        return lc
-    return lc.single_band(config.get("data", {}).get("band"),
-                          "--set data.band=NAME, or a multi-band preset (e.g. a2-mb).")
-
-
-def resolve_band_names(config, light_curves):
-    """Fills `model.band_names: auto` with the sorted bands of the data."""
-    names = config["model"].get("band_names")
-    if names == "auto":
-        from astromer.data.lightcurves import bands_of
-
-        names = bands_of(light_curves)
-        if not names:
-            raise ValueError("band_names: auto needs a band column in the data.")
-        config["model"]["band_names"] = names
-    return names or None
-
-
 def pipeline_config(model, config):
-    """The windowing/masking settings of `model` and the run's `config`."""
-    from astromer.data.datasets import PipelineConfig
-
-    masking = {k: v for k, v in config.get("data", {}).items() if k not in ("min_observations", "band", "compat")}
-    return PipelineConfig(
-        float32_first=data_compat(config) == "original",
-        window_size=model.backbone.window_size,
-        masking=masking,
-        seed=int(config["pretraining"].get("seed", 0)),
-        input_names=model.backbone.input_names,
-        num_bands=len(getattr(model.backbone, "band_names", None) or []),
-    )
+    """The run's pretraining preprocessor for `model` (`config`: the
+    resolved preset or a run's config.yaml)."""
+    return PretrainingPreprocessor.from_preset(config, model.backbone)
 
 
 def make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy=None, distribution=None):
     """(train, val, steps_per_epoch, validation_steps) ready for `fit`
-    (or `distributed.fit_distributed`); `batch_size` is the global batch.
-    Under a tf.distribute strategy or with several workers
+    (or `Distribution.fit`); `batch_size` is the global batch.
+    Under a TensorFlow strategy or with several workers
     (`distribution`), see `worker_inputs`."""
     from astromer.data.datasets import NumpyWindowDataset
 
@@ -262,7 +251,8 @@ def worker_inputs(data, pipeline, batch_size, epochs, initial_epoch, distributio
     it; JAX processes all read all of it (a global batch needs the same
     shape from every process), which gives the single-process numbers.
     """
-    from astromer.data.datasets import NumpyWindowDataset, TooFewLightCurves
+    from astromer.data.datasets import NumpyWindowDataset
+    from astromer.errors import TooFewLightCurves
     from astromer.data.tf_dataset import shard_sizes, tf_dataset
 
     workers, worker = distribution.workers, distribution.worker
@@ -277,7 +267,7 @@ def worker_inputs(data, pipeline, batch_size, epochs, initial_epoch, distributio
     if distribution.strategy is not None:
         import tensorflow as tf
 
-        from astromer.training.distributed import distribute
+        from astromer.distribute.tf_steps import distribute
 
         options = tf.data.Options()
         options.deterministic = True

@@ -17,15 +17,16 @@ import os
 import time
 
 from astromer.compat import resolve_compat
+from astromer.core.factory import config_errors
+from astromer.core.loading import load_for_finetuning
+from astromer.distribute import make_distribution
 from astromer.saving import load_keras
 from astromer.training.checkpoints import write_json_atomically
 from astromer.training.data import data_compat, prepare_data, split_size
 from astromer.training.evaluation import evaluate_hidden, evaluate_reconstruction
-from astromer.training.loading import load_for_finetuning
 from astromer.training.loop import finished_run, pretrain
 from astromer.training.scaling import fit_to_data, without_rule_keys
-from astromer.training.settings import check_new_run_dir, config_errors, default_run_dir, resumed_config
-from astromer.training.strategy import make_distribution
+from astromer.training.settings import check_new_run_dir, default_run_dir, resumed_config
 
 
 def scores(model, split, config, batch):
@@ -42,55 +43,44 @@ def describe(result):
             f"RMSE {every['rmse']:.4f}, R2 {every['r2']:.4f} on all observations (no masking)")
 
 
-def run_finetuning(weights, data, preset=None, overrides=(), out=None, resume=False, strategy="auto",
-                   deterministic=False, quiet=False, compat="auto"):
-    """Finetunes `weights` on `data` and prints the scores before and after.
-    Returns the report written to `finetune.json`.
+def run(settings):
+    """Finetunes `settings.weights` on `settings.data` (a `FinetuneSettings`)
+    and prints the scores before and after. Returns the report written to
+    `finetune.json`.
 
     Unreadable weights, settings or data, and a batch the data does not
     fill, raise `ConfigError` before any evaluation or training, and before
-    the run folder is created.
-
-    `resume=True` continues the run in `out` with its saved settings (and
-    `pretraining.epochs` from `overrides`); a finished one not given more
-    epochs says so in one line and returns its finetune.json.
-
-    Args:
-        weights: run folder, `.keras` model, original checkpoint, or
-            `.weights.h5` with `preset` (see `load_for_finetuning`).
-        data: TFRecord folder (train/ val/ test/) or Parquet/CSV table.
-        overrides: `section.key=value` settings; `model.*` ones where the
-            weights still fit.
-        out: run folder; default `runs/finetune-<time>`.
-        compat: how the light curves are read, as `astromer-embed --compat`:
-            "original" (errors outside (0, 1) kept, float32-first centring,
-            Julian Dates moved to MJD) for weights converted from an
-            original checkpoint under "auto", else "default" (the papers').
+    the run folder is created. `resume` continues the run in `out` with its
+    saved settings (and `pretraining.epochs` from `overrides`); a finished
+    one not given more epochs says so in one line and returns its
+    finetune.json.
     """
-    out = out or default_run_dir("finetune")
-    saved = os.path.join(out, "config.yaml")
+    weights, data, overrides = settings.weights, settings.data, settings.overrides
+    out = settings.out or default_run_dir("finetune")
     with config_errors():
-        if not resume:
+        # The run's own settings when resuming a run that has them (a run
+        # killed before its config.yaml was written starts afresh).
+        saved = None
+        if not settings.resume:
             check_new_run_dir(out)
-        elif os.path.exists(saved):
-            finished = finished_run(out, resumed_config(out, overrides))
+        elif os.path.exists(os.path.join(out, "config.yaml")):
+            saved = resumed_config(out, overrides)
+            finished = finished_run(out, saved)
             report = os.path.join(out, "finetune.json")
             if finished and os.path.exists(report):  # else killed before its scores: resuming finishes it
                 print(finished[0])
                 with open(report) as f:
                     return json.load(f)
-        model, config = load_for_finetuning(weights, preset, without_rule_keys(overrides))
-        if not (resume and os.path.exists(saved)):
-            config.setdefault("data", {})["compat"] = resolve_compat(compat, model.backbone)
-        else:
-            config.setdefault("data", {})["compat"] = data_compat(resumed_config(out, overrides))
-        print(f"compat {config['data']['compat']}: " + ("errors outside (0, 1) kept, float32-first centring (the "
-              "original code's, as astromer-embed reads these weights)" if config["data"]["compat"] == "original"
+        model, config = load_for_finetuning(weights, settings.preset, without_rule_keys(overrides))
+        compat = data_compat(saved) if saved is not None else resolve_compat(settings.compat, model.backbone)
+        config.setdefault("data", {})["compat"] = compat
+        print(f"compat {compat}: " + ("errors outside (0, 1) kept, float32-first centring (the original code's, "
+              "as astromer-embed reads these weights)" if compat == "original"
               else "errors in (0, 1), float64 centring (the papers')"))
         training_data = prepare_data(data, config, out)
-        distribution = make_distribution(strategy)
-        if resume and os.path.exists(saved):
-            config = resumed_config(out, overrides)  # the settings it was fitted with
+        distribution = make_distribution(settings.strategy)
+        if saved is not None:
+            config = saved  # the settings it was fitted with
         else:
             # The weights' batch and rate are the reference the rule scales
             # from; a warm-up the rule gave their run (its first epoch) is
@@ -107,9 +97,8 @@ def run_finetuning(weights, data, preset=None, overrides=(), out=None, resume=Fa
     before = scores(model, target, config, batch)
     print(f"before finetuning: {describe(before)}")
     start = time.time()
-    summary = pretrain(config, training_data, out, resume=resume, strategy_kind=strategy,
-                       verbose=0 if quiet else 1, initial_model=model, deterministic=deterministic,
-                       distribution=distribution)
+    summary = pretrain(config, training_data, out, resume=settings.resume, verbose=0 if settings.quiet else 1,
+                       initial_model=model, deterministic=settings.deterministic, distribution=distribution)
     seconds = time.time() - start
     # The run's final model (best weights) from its folder: after a resume
     # the model trained is the checkpoint's, not `model`.

@@ -1,25 +1,12 @@
 """The masked-reconstruction training loop: start or resume a run, fit with
-checkpoints, then leave the final model, figure and summary in the run folder.
-
-A run folder holds:
-
-    config.yaml            the resolved configuration (preset + --set + demo)
-    checkpoints/latest     name of the newest complete checkpoint folder
-    checkpoints/epoch-NNNNN/{model.keras, state.json}   written atomically (the newest two)
-    best.weights.h5        weights of the best validation loss so far
-    history.csv            one row per epoch (those of the checkpoint, then one per epoch)
-    tensorboard/           TensorBoard logs
-    learning_curves.png    loss / RMSE / R2 per epoch
-    model.keras            the final Pretrainer (best weights)
-    backbone.weights.h5    its backbone's weights
-    summary.json           final numbers and timings
+checkpoints, then leave the final model, figure and summary in the run
+folder (its files: docs/pretraining.md, "The run folder").
 
 Random windows, the light-curve order and probe masks depend only on (seed,
 epoch, light curve), and the dropout generators' states are saved, so a
 resumed run continues the same sequence. The epoch counter, the history
 rows, the early-stopping counter and the dropout states all come from the
-one checkpoint resumed from (see `astromer.training.checkpoints`): history.csv
-is rewritten from it, so that it holds every epoch once.
+one checkpoint resumed from (`astromer.training.checkpoints`).
 """
 
 import json
@@ -29,29 +16,30 @@ import time
 
 import numpy as np
 
-from astromer.data.datasets import TooFewLightCurves
+from astromer.backend import keras_backend, tensorflow_available
+from astromer.core.factory import build_pretrainer, make_optimizer, plain, write_config
+from astromer.distribute import make_distribution
+from astromer.errors import ConfigError, TooFewLightCurves
 from astromer.progress import keras_verbose
 from astromer.saving import load_keras
-from astromer.training import distributed
 from astromer.training.callbacks import (DataEpoch, HistoryLogger, ResumableEarlyStopping, Throughput,
-                                         TrainingProgress, resumed_history, write_history)
+                                         TrainingProgress, write_history)
 from astromer.training.checkpoints import (TrainingCheckpoint, check_best_weights, checkpoint_number,
-                                           clear_checkpoints, latest_checkpoint, resume_checkpoint,
+                                           clear_checkpoints, latest_checkpoint, resume_checkpoint, seed_scratch,
                                            write_json_atomically)
 from astromer.training.data import make_inputs, pipeline_config, split_size
 from astromer.training.evaluation import evaluate_masked
-from astromer.training.model import build_pretrainer, make_optimizer
 from astromer.training.plots import learning_curves
-from astromer.training.settings import ConfigError, _plain, write_config
-from astromer.training.strategy import keras_backend, make_distribution, strategy_scope, tensorflow_available
 
 
-def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=1,
-             input_path="auto", initial_model=None, deterministic=False, distribution=None, global_batch=None):
+def pretrain(config, data, out_dir, resume=False, verbose=1, initial_model=None, deterministic=False,
+             distribution=None):
     """Runs (or resumes) masked-reconstruction training. Returns a summary dict.
 
     Args:
-        config: resolved configuration (see `resolve_config`).
+        config: resolved configuration (`astromer.core.factory.resolve_config`);
+            `run.global_batch`, when set, is the windows per step over all
+            replicas (else `pretraining.batch_size` per replica).
         data: `TrainingData` (see `prepare_data`).
         out_dir: run folder.
         resume: continue from the newest checkpoint in `out_dir`.
@@ -61,91 +49,94 @@ def pretrain(config, data, out_dir, resume=False, strategy_kind="auto", verbose=
             reruns on GPUs. Keras then trains without XLA (it refuses
             `jit_compile` under op determinism): 15-25% slower on CPU.
             Off, runs still repeat within float rounding (XLA on CPU).
-        distribution: a `Distribution` (default: `make_distribution(strategy_kind)`).
-        global_batch: windows per step over all replicas (default: the
-            run's recorded `run.global_batch`, else `pretraining.batch_size`
-            per replica); must divide among the replicas.
-
-    With several workers every one calls this with the same arguments; the
-    chief (worker 0) writes the run folder, the others a temporary folder
-    removed at the end (see `astromer.training.distributed`).
+        distribution: an `astromer.distribute.Distribution` (default: one
+            chosen by `make_distribution()`). With several workers every
+            one calls this with the same arguments; the chief (worker 0)
+            writes the run folder, the others a temporary one removed at
+            the end.
     """
-    if distribution is None:
-        distribution = make_distribution(strategy_kind)
-    scratch = None if distribution.chief else distributed.scratch_folder(distribution.cluster)
-    try:
-        return _pretrain(config, data, out_dir, scratch or out_dir, resume, keras_verbose(verbose), initial_model,
-                         deterministic, distribution, global_batch)
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _pretrain(config, data, out_dir, run_dir, resume, verbose, initial_model, deterministic, distribution,
-              global_batch):
-    """`pretrain` writing to `run_dir` (`out_dir`, or a worker's scratch
-    folder) and resuming from the checkpoints in `out_dir`."""
     import keras
 
-    settings = config["pretraining"]
-    seed = int(settings.get("seed", 0))
-    keras.utils.set_random_seed(seed)
-    if deterministic and keras_backend() == "tensorflow":
+    distribution = distribution or make_distribution()
+    keras.utils.set_random_seed(int(config["pretraining"].get("seed", 0)))
+    tensorflow = keras_backend() == "tensorflow"
+    if deterministic and tensorflow:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    strategy, replicas = distribution.strategy, distribution.replicas
-    global_batch = global_batch or (config.get("run") or {}).get("global_batch")
-    per_replica = distribution.split_batch(global_batch) if global_batch else int(settings["batch_size"])
-    batch_size = per_replica * replicas
-    epochs = int(settings["epochs"])
-    history_path = os.path.join(run_dir, "history.csv")
-    if distribution.multi_worker:
-        # Before any variable exists: every worker resumes the same epoch,
-        # with the same settings and data, or none starts.
-        found = latest_checkpoint(out_dir) if resume else None
-        distributed.check_agreement(distribution, out_dir, int(found[1]["epoch"]) if found else 0,
-                                    settings_fingerprint(config, per_replica), split_size(data.train))
-        if resume and run_dir != out_dir:
-            distributed.seed_scratch(out_dir, run_dir)
-    # XLA: about 30% faster on CPU than TF's graph executor (and what JAX
-    # always does). PyTorch: each step one traced, compiled graph
-    # (astromer.models.torch_graph). Under TensorFlow op determinism Keras
-    # refuses XLA (and warns): ask for what it will do. Under a tf.distribute
-    # strategy neither: XLA cannot compile the step's cross-replica
-    # collectives (it fails on replicas' variables; Keras' "auto" turns it
-    # off there too).
-    jit = not (deterministic and keras_backend() == "tensorflow") and strategy is None
-    with strategy_scope(strategy):
-        # The newest usable checkpoint, checked and loaded (damaged ones are
-        # skipped with a line saying why; none usable: WeightsError).
-        checkpoint = resume_checkpoint(out_dir, load=load_keras) if resume else None
-        if resume and checkpoint is None:
-            print(f"no checkpoint in {out_dir}: starting from epoch 1")
-        if checkpoint is not None:
-            folder, state, model = checkpoint
-            state = check_best_weights(run_dir, state, model)
-            initial_epoch = int(state["epoch"])
-            rows = resumed_history(state, history_path)
-            write_history(history_path, rows)
-            print(f"resuming {out_dir} after epoch {initial_epoch} (checkpoint {os.path.basename(folder)}, "
-                  f"best val_loss {float(state['best']):.5f})")
-            if not jit:
-                model.jit_compile = False
-        else:
-            folder, rows = None, []
-            state = {"best": np.inf, "best_epoch": -1, "early_stopping_wait": 0}
-            model = initial_model if initial_model is not None else build_pretrainer(config)
-            model.compile(make_optimizer(settings), jit_compile=jit)
-            initial_epoch = 0
-    message = nothing_to_train(out_dir, state, initial_epoch, config) if checkpoint is not None else None
+    per_replica = batch_sizes(config, distribution)[0]
+    run_dir = distribution.run_folder(out_dir)
+    try:
+        if distribution.multi_worker:
+            # Before any variable exists: every worker resumes the same epoch,
+            # with the same settings and data, or none starts.
+            found = latest_checkpoint(out_dir) if resume else None
+            distribution.check_agreement(out_dir, int(found[1]["epoch"]) if found else 0,
+                                         settings_fingerprint(config, per_replica), split_size(data.train))
+            if resume and run_dir != out_dir:
+                seed_scratch(out_dir, run_dir)
+        # XLA: about 30% faster on CPU than TF's graph executor (and what JAX
+        # always does). PyTorch: each step one traced, compiled graph
+        # (astromer.models.torch_graph). Under TensorFlow op determinism Keras
+        # refuses XLA (and warns): ask for what it will do.
+        jit = not (deterministic and tensorflow) and not distribution.per_replica_steps
+        with distribution.scope():
+            start = _start(config, out_dir, run_dir, resume, initial_model, jit)
+        return _fit(config, data, out_dir, run_dir, start, resume, keras_verbose(verbose), distribution)
+    finally:
+        if run_dir != out_dir:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def batch_sizes(config, distribution):
+    """`(per replica, global)` batch: the run's `run.global_batch` split
+    among the replicas, else `pretraining.batch_size` per replica."""
+    global_batch = (config.get("run") or {}).get("global_batch")
+    per_replica = distribution.split_batch(global_batch) if global_batch else int(config["pretraining"]["batch_size"])
+    return per_replica, per_replica * distribution.replicas
+
+
+def _start(config, out_dir, run_dir, resume, initial_model, jit):
+    """`(checkpoint folder or None, state, model, history rows)` to train
+    from: the newest usable checkpoint of `out_dir` (damaged ones skipped
+    with a line saying why; none usable: WeightsError), else a new model."""
+    checkpoint = resume_checkpoint(out_dir, load=load_keras) if resume else None
+    if resume and checkpoint is None:
+        print(f"no checkpoint in {out_dir}: starting from epoch 1")
+    if checkpoint is None:
+        model = initial_model if initial_model is not None else build_pretrainer(config)
+        model.compile(make_optimizer(config["pretraining"]), jit_compile=jit)
+        return None, {"best": np.inf, "best_epoch": -1, "early_stopping_wait": 0, "epoch": 0}, model, []
+    folder, state, model = checkpoint
+    state = check_best_weights(run_dir, state, model)
+    # history.csv rewritten from the checkpoint: every epoch once.
+    rows = {int(r["epoch"]): {**r, "epoch": int(r["epoch"])} for r in state["history"]}
+    rows = [rows[e] for e in sorted(rows) if e <= int(state["epoch"])]
+    write_history(os.path.join(run_dir, "history.csv"), rows)
+    print(f"resuming {out_dir} after epoch {int(state['epoch'])} (checkpoint {os.path.basename(folder)}, "
+          f"best val_loss {float(state['best']):.5f})")
+    if not jit:
+        model.jit_compile = False
+    return folder, state, model, rows
+
+
+def _fit(config, data, out_dir, run_dir, start, resume, verbose, distribution):
+    """Fits from `start` (see `_start`) with the run's callbacks, then
+    `finish_run`."""
+    import keras
+
+    folder, state, model, rows = start
+    settings = config["pretraining"]
+    batch_size = batch_sizes(config, distribution)[1]
+    epochs, initial_epoch = int(settings["epochs"]), int(state["epoch"])
+    message = nothing_to_train(out_dir, state, initial_epoch, config) if folder is not None else None
     if message:
         print(message)
     try:
-        train, val, steps, val_steps = make_inputs(data, config, model, batch_size, epochs, initial_epoch, strategy,
-                                                   distribution=distribution)
+        inputs = make_inputs(data, config, model, batch_size, epochs, initial_epoch, distribution=distribution)
     except TooFewLightCurves as error:
-        flags = "--global-batch" if global_batch else "pretraining.batch_size (--set pretraining.batch_size=N)"
+        flags = ("--global-batch" if (config.get("run") or {}).get("global_batch")
+                 else "pretraining.batch_size (--set pretraining.batch_size=N)")
         raise ConfigError(f"The training split: {error} Set {flags} to at most the number of training light "
                           "curves, or give more light curves.") from None
     # The run folder appears only now: a run refused for its settings or
@@ -157,9 +148,8 @@ def _pretrain(config, data, out_dir, run_dir, resume, verbose, initial_model, de
     # Where the run was resumed (each after a completed epoch), kept in the
     # checkpoints for the learning-curves plot.
     resumed_after = [int(e) for e in state.get("resumed_after", [])]
-    if checkpoint is not None and not message:
+    if folder is not None and not message:
         resumed_after = sorted(set(e for e in resumed_after if e < initial_epoch) | {initial_epoch})
-
     early_best = state.get("early_stopping_best")
     early = ResumableEarlyStopping(settings.get("patience", 20), state["early_stopping_wait"],
                                    state["best"] if early_best is None else early_best)
@@ -168,10 +158,10 @@ def _pretrain(config, data, out_dir, run_dir, resume, verbose, initial_model, de
                                      resumed_after=resumed_after)
     # Order matters: the throughput goes into the logs, early stopping
     # counts the epoch, then the checkpoint saves all of it.
-    callbacks = [Throughput(batch_size), early, checkpoints, HistoryLogger(history_path, rows)]
-    if hasattr(train, "set_epoch"):
+    callbacks = [Throughput(batch_size), early, checkpoints, HistoryLogger(os.path.join(run_dir, "history.csv"), rows)]
+    if hasattr(inputs[0], "set_epoch"):
         # The NumPy path: windows and masks of fit's epoch, not one ahead.
-        callbacks.insert(0, DataEpoch(train))
+        callbacks.insert(0, DataEpoch(inputs[0]))
     if tensorflow_available():
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")))
     if verbose == 1:
@@ -181,24 +171,16 @@ def _pretrain(config, data, out_dir, run_dir, resume, verbose, initial_model, de
         print(f"training {model.backbone.__class__.__name__} ({parameter_count(model)}) on "
               f"{data.description}; batch {batch_size} ({distribution.describe()}), up to {epochs} epochs; "
               f"run folder {where}")
-    start = time.time()
+    start_time = time.time()
     try:
         if not message:
-            if strategy is not None:
-                distributed.fit_distributed(model, strategy, train, val, epochs, initial_epoch, steps, callbacks,
-                                            verbose=verbose)
-            else:
-                # shuffle=False: the input pipelines draw and shuffle windows
-                # themselves (Keras would only warn that it ignores the default).
-                model.fit(train, validation_data=val, epochs=epochs, initial_epoch=initial_epoch, shuffle=False,
-                          steps_per_epoch=steps, validation_steps=val_steps, callbacks=callbacks, verbose=verbose)
-        elapsed = time.time() - start
-        return finish_run(model, run_dir, elapsed, data, config, batch_size, best_epoch=checkpoints.best_epoch,
-                          distribution=distribution, resumed_after=resumed_after)
+            distribution.fit(model, inputs, epochs, initial_epoch, callbacks, verbose)
+        return finish_run(model, run_dir, time.time() - start_time, data, config, batch_size, distribution,
+                          checkpoints)
     except Exception as error:
-        if distribution.multi_worker and distributed.is_peer_failure(error):
-            done = checkpoint_number(checkpoints.previous or "") or 0
-            raise distributed.worker_lost(error, distribution.cluster, out_dir, done) from error
+        lost = distribution.lost_worker(error, out_dir, checkpoint_number(checkpoints.previous or "") or 0)
+        if lost is not None:
+            raise lost from error
         raise
 
 
@@ -245,7 +227,7 @@ def settings_fingerprint(config, per_replica):
     shared = {k: v for k, v in config.items() if k != "run"}
     shared["run"] = {k: v for k, v in (config.get("run") or {}).items() if k != "data"}
     shared["per_replica_batch"] = int(per_replica)
-    return json.dumps(_plain(shared), sort_keys=True, default=str)
+    return json.dumps(plain(shared), sort_keys=True, default=str)
 
 
 def parameter_count(model):
@@ -257,15 +239,14 @@ def parameter_count(model):
     return text + (f" + {token} mask token" if token else "")
 
 
-def finish_run(model, out_dir, elapsed, data, config, batch_size=256, best_epoch=None, distribution=None,
-               resumed_after=()):
+def finish_run(model, out_dir, elapsed, data, config, batch_size, distribution, checkpoints):
     """Restores the best weights, saves the final model, plots, writes the
     summary (with the held-out test metrics when there is a test split).
 
-    `best_epoch`: the epoch whose weights best.weights.h5 holds (it differs
-    from the lowest val_loss of history.csv only when a damaged
-    best.weights.h5 made a resumed run restart its best tracking); default
-    the epoch of the lowest val_loss."""
+    `checkpoints`: the run's `TrainingCheckpoint`, whose `best_epoch` is the
+    epoch best.weights.h5 holds (it differs from the lowest val_loss of
+    history.csv only when a damaged best.weights.h5 made a resumed run
+    restart its best tracking) and `resumed_after` the resumes to mark."""
     import pandas as pd
 
     best = os.path.join(out_dir, "best.weights.h5")
@@ -275,10 +256,10 @@ def finish_run(model, out_dir, elapsed, data, config, batch_size=256, best_epoch
     model.backbone.save_weights(os.path.join(out_dir, "backbone.weights.h5"))
     history = pd.read_csv(os.path.join(out_dir, "history.csv"))
     if "val_loss" in history:
-        tracked = history[history["epoch"] == best_epoch] if best_epoch is not None else history.iloc[:0]
+        tracked = history[history["epoch"] == checkpoints.best_epoch]
         best_row = tracked.iloc[0] if len(tracked) else history.loc[history["val_loss"].idxmin()]
     learning_curves(history.to_dict("list"), os.path.join(out_dir, "learning_curves.png"),
-                    title=f"{config.get('name', 'astromer')} pretraining", resumed_after=resumed_after)
+                    title=f"{config.get('name', 'astromer')} pretraining", resumed_after=checkpoints.resumed_after)
     summary = {
         "epochs_run": int(len(history)),
         "best_epoch": int(best_row["epoch"]) if "val_loss" in history else None,
@@ -297,21 +278,17 @@ def finish_run(model, out_dir, elapsed, data, config, batch_size=256, best_epoch
     return summary
 
 
-def evaluate_test(model, split, config, batch_size, distribution=None):
-    """`evaluate_masked` on the test split, by every replica together under
-    a tf.distribute strategy, by every JAX process together when there are
-    several."""
-    if distribution is None or (distribution.strategy is None and not distribution.multi_worker):
-        return evaluate_masked(model, split, config, batch_size)
-    if distribution.strategy is None:
-        # JAX processes: each feeds the whole split (equal shapes), which
-        # gives the single-process numbers.
-        return evaluate_masked(model, split, config, batch_size // distribution.workers)
-    from astromer.data.tf_dataset import tf_dataset
+def evaluate_test(model, split, config, batch_size, distribution):
+    """`evaluate_masked` on the test split, by every replica (TensorFlow
+    strategies) or every process (JAX) together."""
+    if distribution.per_replica_steps:
+        from astromer.data.tf_dataset import tf_dataset
 
-    pipeline = pipeline_config(model, config)
-    per_replica = batch_size // distribution.replicas
-    test = distributed.distribute(distribution.strategy, lambda index, count: tf_dataset(
-        split, pipeline, per_replica, mode="eval")[0])
-    logs = distributed.evaluate_distributed(model, distribution.strategy, test)
-    return {k: float(logs[k]) for k in ("loss", "rmse", "r2")}
+        pipeline = pipeline_config(model, config)
+        per_replica = batch_size // distribution.replicas
+        logs = distribution.evaluate(model, lambda index, count: tf_dataset(split, pipeline, per_replica,
+                                                                           mode="eval")[0])
+        return {k: float(logs[k]) for k in ("loss", "rmse", "r2")}
+    # JAX processes: each feeds the whole split (equal shapes), which gives
+    # the single-process numbers.
+    return evaluate_masked(model, split, config, batch_size // distribution.workers)

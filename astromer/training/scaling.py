@@ -1,36 +1,11 @@
-"""The batch and learning rate a run uses on its data (docs/pretraining.md,
-"Settings that fit the data").
-
-A preset's `pretraining.batch_size` and `learning_rate` are its paper's,
-for surveys of 10^5-10^6 light curves (Astromer 2: 2,500 windows at 1e-3).
-On a smaller table that batch does not fill one step, and at the small
-batch that does, the paper's rate makes Adam's first steps diverge (train
-R2 -106 after one epoch of 500 CRTS light curves at batch 16 and 1e-3). So,
-with `--data`:
-
-- **batch**: the preset's, unless it leaves fewer than `MIN_STEPS` (8)
-  training steps per epoch; then the largest power of two `b` with
-  `8 * b <= training light curves` (over all replicas together).
-- **learning rate**: square-root scaling from the preset's pair,
-  `rate = preset rate * sqrt(batch / preset batch)`, never above the
-  preset's rate (Adam's rule: Malladi et al. 2022, NeurIPS, "On the SDEs and
-  scaling rules for adaptive gradient algorithms"); 3 significant digits.
-- **warm-up**: when the rate is rescaled and the preset has no warm-up, a
-  linear warm-up over the first epoch's steps.
-
-A value given on the command line (`--set pretraining.batch_size=...`,
-`--global-batch`, `--set pretraining.learning_rate=...`, `--set
-pretraining.warmup_steps=...`) is kept as given and never rescaled; a rate
-not given still follows a given batch. The same rule serves
-`astromer-finetune`, from the weights' own batch and rate. The square root
-composes: rescaling twice (a run folder's rescaled pair, then a finetune
-table) gives the rate rescaling once would.
-"""
+"""The batch, learning rate and warm-up a run uses on its data: the rule,
+its reasons and measurements are in docs/pretraining.md, "Settings that fit
+the data" (square-root rate scaling for Adam: Malladi et al. 2022)."""
 
 import math
 
 from astromer import presets
-from astromer.training.settings import ConfigError
+from astromer.errors import ConfigError
 
 MIN_STEPS = 8
 RULE_KEYS = ("pretraining.batch_size", "pretraining.learning_rate", "pretraining.warmup_steps")

@@ -1,48 +1,104 @@
-"""A run's configuration: the preset, the demo section and `--set` overrides,
-resolved to one dict and saved as the run folder's `config.yaml`."""
+"""What an `astromer-train` or `astromer-finetune` run does, as data
+(`TrainSettings`, `FinetuneSettings`: the command line builds one and
+calls `run(settings)`), and the run folder's own settings: its saved
+`config.yaml` to resume, a new folder's name and its check."""
 
 import os
-from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 
-import numpy as np
-
 from astromer import presets
-from astromer.errors import AstromerError
-
-DEMO_DEFAULTS = {"light_curves": 1500, "seed": 0}
-
-
-class ConfigError(AstromerError):
-    """A bad preset, setting or data path, found before any training starts."""
+from astromer.core.factory import config_errors, read_config, resolve_config
+from astromer.errors import ConfigError
+from astromer.training.scaling import check_values, without_rule_keys
 
 
-@contextmanager
-def config_errors():
-    """Reports the `ValueError` / `FileNotFoundError` of reading settings,
-    weights or data as a `ConfigError` with the same message, so that a
-    command line tells them apart from failures during training."""
-    try:
-        yield
-    except ConfigError:
-        raise
-    except (ValueError, FileNotFoundError) as error:
-        raise ConfigError(str(error)) from error
+@dataclass
+class RunSettings:
+    """What `astromer-train` and `astromer-finetune` share.
 
-
-def resolve_config(preset, overrides=(), demo=False):
-    """The preset, then (for the demo) its `demo` section, then `--set` overrides.
-
-    Raises `ConfigError` (a `ValueError`) naming an unknown preset or setting.
+    overrides: `section.key=value` settings, applied last (`--set`, and
+        `--epochs N` as `pretraining.epochs=N`).
+    out: the run folder (default `runs/<name>-<time>`).
+    resume: continue the run in `out` from its last checkpoint.
+    strategy: how the run is spread (`astromer.distribute.make_distribution`).
+    deterministic: TensorFlow op determinism (`astromer.training.loop.pretrain`).
+    quiet: no progress bar.
     """
-    with config_errors():
-        config = presets.load_preset(preset)
-        demo_section = config.pop("demo", {}) or {}
-        if demo:
-            demo_overrides = [f"{k}={v}" for k, v in demo_section.items() if "." in k]
-            config = presets.apply_overrides(config, demo_overrides)
-            config["demo"] = {**DEMO_DEFAULTS, **{k: v for k, v in demo_section.items() if "." not in k}}
-        return presets.apply_overrides(config, overrides)
+
+    overrides: list = field(default_factory=list)
+    out: str = None
+    resume: bool = False
+    strategy: str = "auto"
+    deterministic: bool = False
+    quiet: bool = False
+
+
+@dataclass
+class TrainSettings(RunSettings):
+    """An `astromer-train` run (see `astromer.training.pretraining.run`).
+
+    preset: preset name or YAML file; its `demo` section applies when
+        `data` is None (the simulated demo survey).
+    data: TFRecord folder, Parquet/CSV table, or None.
+    input_path: "auto", "tfdata" or "numpy" (`prepare_data`).
+    global_batch: windows per step over every replica (default
+        `pretraining.batch_size` per replica); recorded for --resume.
+    cluster: the `astromer.distribute.Cluster` to join (default: from
+        TF_CONFIG or the JAX environment); cluster_timeout: seconds to wait.
+    config: the run's configuration, resolved once by `resolve`.
+    """
+
+    preset: str = "a2"
+    data: str = None
+    input_path: str = "auto"
+    global_batch: int = None
+    cluster: object = None
+    cluster_timeout: float = None
+    config: dict = None
+
+    @classmethod
+    def resolve(cls, **fields):
+        """The settings with `config` resolved, before Keras starts: a run
+        folder's saved configuration with `overrides` (`resume`), else the
+        preset (with its demo section when there is no `data`) and the
+        `overrides` but the batch, rate and warm-up, which
+        `astromer.training.scaling.fit_to_data` applies once the data is
+        read (their values are checked here)."""
+        settings = cls(**fields)
+        with config_errors():
+            if settings.resume:
+                settings.config = resumed_config(settings.out, settings.overrides)
+                check_values(settings.config)
+            else:
+                config = resolve_config(settings.preset, without_rule_keys(settings.overrides),
+                                        demo=settings.data is None)
+                check_values(presets.apply_overrides(config, settings.overrides))
+                # The run folder records its data, so that --resume continues on it.
+                config["run"] = {"data": os.path.abspath(settings.data) if settings.data else None}
+                settings.config = config
+        if settings.global_batch is not None:
+            settings.config.setdefault("run", {})["global_batch"] = int(settings.global_batch)
+        return settings
+
+
+@dataclass
+class FinetuneSettings(RunSettings):
+    """An `astromer-finetune` run (see `astromer.training.finetuning.run`).
+
+    weights: run folder, `.keras` model, original checkpoint, or
+        `.weights.h5` with `preset` (`astromer.core.loading.load_for_finetuning`).
+    data: TFRecord folder (train/ val/ test/) or Parquet/CSV table.
+    preset: the preset of `weights` when it cannot be read from them.
+    compat: how the light curves are read, as `astromer-embed --compat`:
+        "original" for weights converted from an original checkpoint under
+        "auto", else "default" (the papers').
+    """
+
+    weights: str = None
+    data: str = None
+    preset: str = None
+    compat: str = "auto"
 
 
 def resumed_config(run_dir, overrides=()):
@@ -70,29 +126,3 @@ def check_new_run_dir(run_dir):
 def default_run_dir(name):
     """`runs/<name>-<date>-<time>`: a new folder for each run started without `--out`."""
     return os.path.join("runs", f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
-
-
-def _plain(value):
-    # Configs taken from a built model hold Keras' tracked list wrappers and
-    # NumPy scalars, which safe_dump refuses.
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def write_config(config, path):
-    import yaml
-
-    with open(path, "w") as f:
-        yaml.safe_dump(_plain(config), f, sort_keys=False)
-
-
-def read_config(path):
-    import yaml
-
-    with open(path) as f:
-        return yaml.safe_load(f)

@@ -2,15 +2,13 @@
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from astromer.bench.profiling import kernel_kind, summarize_kernels
-
-ROOT = Path(__file__).resolve().parents[2]
+from astromer.cli.bench import main as bench
+from tests.conftest import requires_tensorflow_backend
+from tests.harness import ROOT, run_cli, run_process
 
 
 def test_kernel_kinds_by_name():
@@ -57,13 +55,18 @@ def test_model_flops_by_hand():
 
 
 def _bench(*args, backend):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), KERAS_BACKEND=backend)
-    return subprocess.run(
-        [sys.executable, "-m", "astromer.cli.bench", "model", *args],
-        capture_output=True, text=True, env=env, cwd=ROOT,
-    )
+    """`astromer-bench model ARGS` in a process of `backend` (one backend
+    per process)."""
+    return run_process("astromer.cli.bench", ["model", *args], cwd=ROOT, env={"KERAS_BACKEND": backend})
 
 
+def _bench_here(*args):
+    """`astromer-bench model ARGS` in this (TensorFlow) process."""
+    requires_tensorflow_backend()
+    return run_cli(bench, ["model", *args], cwd=ROOT)
+
+
+@pytest.mark.slow  # 27 CPU-s: a JAX process
 def test_bench_model_profile_and_sorted_attention_on_jax(tmp_path):
     pytest.importorskip("jax")
     out = _bench(
@@ -82,6 +85,7 @@ def test_bench_model_profile_and_sorted_attention_on_jax(tmp_path):
         assert json.load(f)["top_kernels"] == profile["top_kernels"]
 
 
+@pytest.mark.slow  # 150 s on torch, 88 s on JAX: eight processes that compile
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_queued_steps_train_exactly_like_synced_ones(backend):
     # `--sync end` (the reference's way of timing) must run the very same
@@ -105,38 +109,24 @@ def test_queued_steps_train_exactly_like_synced_ones(backend):
 
 
 def test_bench_model_refuses_bad_options_cleanly():
-    out = _bench("--preset", "a1", "--profile", "/tmp/x", backend="tensorflow")
+    out = _bench_here("--preset", "a1", "--profile", "/tmp/x")
     assert out.returncode == 2 and "--profile needs KERAS_BACKEND=jax (this is tensorflow)" in out.stderr
-    out = _bench("--preset", "a1", "--sync", "end", backend="tensorflow")
+    out = _bench_here("--preset", "a1", "--sync", "end")
     assert out.returncode == 2 and "--sync end needs KERAS_BACKEND=jax or torch" in out.stderr
-    out = _bench("--preset", "a9", backend="tensorflow")
+    out = _bench_here("--preset", "a9")
     assert out.returncode == 2 and "Unknown preset 'a9'" in out.stderr and "Traceback" not in out.stderr
-    out = _bench("--preset", "a1", "--set", "model.ffn=3", backend="tensorflow")
+    out = _bench_here("--preset", "a1", "--set", "model.ffn=3")
     assert out.returncode == 2 and "Unknown setting 'model.ffn'" in out.stderr and "model.ff_dim" in out.stderr
     # The original A2 mask is soft: key lengths cannot express it.
-    out = _bench("--preset", "a2-original", "--attention", "lengths", "--batch", "2", backend="tensorflow")
+    out = _bench_here("--preset", "a2-original", "--attention", "lengths", "--batch", "2")
     assert out.returncode == 2 and "mask_alpha=-0.5" in out.stderr and "Traceback" not in out.stderr
 
 
-FAKE_REFERENCE = """
-import argparse, json
-ap = argparse.ArgumentParser()
-ap.add_argument("--mode"); ap.add_argument("--batch", type=int, nargs="+"); ap.add_argument("--steps", type=int)
-a = ap.parse_args()
-for b in a.batch:
-    if b == 5:
-        raise SystemExit("out of memory at batch 5")
-    print("compiling...")
-    print(json.dumps({"impl": "fake-torch", "mode": a.mode, "batch": b, "windows_per_s": 10 * b + a.steps}))
-"""
-
-
-def test_bench_model_side_by_side_with_a_reference(tmp_path):
-    script = tmp_path / "reference.py"
-    script.write_text(FAKE_REFERENCE)
+def test_bench_model_side_by_side_with_a_reference():
+    script = ROOT / "tests" / "bench" / "fake_reference.py"
     common = ("--preset", "a1", "--set", "model.num_layers=1", "--steps", "2", "--warmup", "1", "--precision", "fp32",
               "--mode", "embed", "--reference", str(script))
-    out = _bench(*common, "--batch", "2", "3", backend="tensorflow")
+    out = _bench_here(*common, "--batch", "2", "3")
     assert out.returncode == 0, out.stderr[-3000:]
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert [r["batch"] for r in rows] == [2, 3]
@@ -146,5 +136,5 @@ def test_bench_model_side_by_side_with_a_reference(tmp_path):
         assert row["reference"] == {"impl": "fake-torch", "windows_per_s": theirs}
         # (windows_per_s is rounded to an integer in the row, the ratio is not)
         assert abs(row["ratio_to_reference"] - row["windows_per_s"] / theirs) < 0.6 / theirs + 1e-3
-    failed = _bench(*common, "--batch", "5", backend="tensorflow")
+    failed = _bench_here(*common, "--batch", "5")
     assert failed.returncode != 0 and "out of memory at batch 5" in failed.stderr

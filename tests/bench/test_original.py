@@ -7,7 +7,8 @@ import stat
 
 import pytest
 
-from astromer.bench import BenchError, run_original
+from astromer.bench import OriginalBench, run_original
+from astromer.errors import BenchError
 from tests.conftest import shared_path
 
 STAND_IN = """#!/bin/sh
@@ -35,8 +36,8 @@ def fake_python(tmp_path, text):
 
 def test_rows_and_ratios(tmp_path, capsys):
     weights = shared_path("weights", "astromer1-macho")
-    rows = run_original(original_python=fake_python(tmp_path, STAND_IN), weights=str(weights), light_curves=[8],
-                        batches=[256, 8], repeats=2)
+    rows = run_original(OriginalBench(original_python=fake_python(tmp_path, STAND_IN), weights=str(weights),
+                                      light_curves=[8], batches=[256, 8], repeats=2))
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert printed == rows
     theirs = [r for r in rows if r["tool"] == "ASTROMER 0.1.8 encode"]
@@ -56,7 +57,7 @@ def test_a_failing_original_environment_is_one_message(tmp_path):
     weights = shared_path("weights", "astromer1-macho")
     broken = fake_python(tmp_path, "#!/bin/sh\necho 'ModuleNotFoundError: No module named ASTROMER' >&2\nexit 1\n")
     with pytest.raises(BenchError, match="The original library failed in .* \\(exit 1\\): ModuleNotFoundError"):
-        run_original(original_python=broken, weights=str(weights), light_curves=[4], repeats=1)
+        run_original(OriginalBench(original_python=broken, weights=str(weights), light_curves=[4], repeats=1))
 
 
 def test_an_original_run_stopped_by_the_timeout_gives_its_rate_so_far(tmp_path):
@@ -64,8 +65,8 @@ def test_an_original_run_stopped_by_the_timeout_gives_its_rate_so_far(tmp_path):
 
     weights = shared_path("weights", "astromer1-macho")
     start = time.monotonic()
-    rows = run_original(original_python=fake_python(tmp_path, SLOW_STAND_IN), weights=str(weights),
-                        light_curves=[20], batches=[8], repeats=1, original_chunk=4, original_timeout=3)
+    rows = run_original(OriginalBench(original_python=fake_python(tmp_path, SLOW_STAND_IN), weights=str(weights),
+                                      light_curves=[20], batches=[8], repeats=1, original_chunk=4, original_timeout=3))
     assert time.monotonic() - start < 50  # stopped, not waited for
     slow, fast, ours = rows
     assert (slow["batch"], slow["light_curves"], slow["of"], slow["complete"]) == (1, 8, 20, False)

@@ -1,15 +1,10 @@
 import importlib.util
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from astromer.bench import roofline
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.harness import ROOT, run_process
 
 # A small optimized module in XLA's text format: a Triton GEMM fusion, the
 # same GEMM as a cuBLAS call, and a bias-add loop fusion.
@@ -85,10 +80,10 @@ def _has_cuda_plugin():
 
 def test_bench_hlo_compiles_for_an_h100_without_one():
     pytest.importorskip("jax")
-    env = dict(os.environ, PYTHONPATH=str(ROOT), KERAS_BACKEND="jax")
-    command = [sys.executable, "-m", "astromer.cli.bench", "hlo", "--preset", "a1", "--mode", "embed",
-               "--batch", "16", "--precision", "bf16", "--attention", "fused"]
-    out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    # (a process of its own: the backend is chosen per process)
+    out = run_process("astromer.cli.bench", ["hlo", "--preset", "a1", "--mode", "embed", "--batch", "16",
+                                             "--precision", "bf16", "--attention", "fused"],
+                      cwd=ROOT, env={"KERAS_BACKEND": "jax"})
     if not _has_cuda_plugin():
         # Without JAX's CUDA plugin (as in CI): a clear way out, no traceback.
         assert out.returncode != 0 and "pip install 'jax[cuda12]'" in out.stderr

@@ -4,16 +4,12 @@ TensorFlow start (seconds), not as an internal error after them."""
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.conftest import shared_path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.harness import ROOT, run_fresh
 
 
 @pytest.fixture
@@ -99,6 +95,17 @@ def test_other_wrong_weights(place, capsys, weights, words):
         assert word in line, line
 
 
+def _exit_codes_and_frameworks(cases):
+    """(run by run_fresh: what a process imports) `astromer.cli.<name>.main(argv)`
+    for each (name, argv) of `cases`; the exit codes and the frameworks
+    imported."""
+    import importlib
+    import sys
+
+    codes = [importlib.import_module(f"astromer.cli.{name}").main(argv) for name, argv in cases]
+    return codes, sorted(m for m in ("keras", "tensorflow", "jax", "torch") if m in sys.modules)
+
+
 def test_wrong_paths_are_answered_before_the_frameworks_start(place):
     """Every command that takes --weights (and --data): one line each, exit 2,
     no Keras, TensorFlow, JAX or torch imported."""
@@ -111,14 +118,10 @@ def test_wrong_paths_are_answered_before_the_frameworks_start(place):
         ("export", ["--weights", "rnu/m.keras", "--out", "m.onnx"]),
         ("bench", ["embed", "--weights", "catalogue.parquet"]),
     ]
-    code = ("import importlib, json, sys\n"
-            "for name, argv in json.loads(sys.argv[1]):\n"
-            "    print('RC', importlib.import_module(f'astromer.cli.{name}').main(argv))\n"
-            "print('LOADED', sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(cases)], capture_output=True, text=True,
-                         cwd=place, timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert out.stdout.split("LOADED")[0].split() == ["RC", "2"] * len(cases), out.stdout + out.stderr
-    assert "LOADED []" in out.stdout, out.stdout
+    out = run_fresh(_exit_codes_and_frameworks, cases, cwd=place, timeout=120)
+    codes, loaded = out.value
+    assert codes == [2] * len(cases), out.stdout + out.stderr
+    assert loaded == [], loaded
     lines = out.stderr.strip().splitlines()
     assert [line.split(":")[0] for line in lines] == [f"astromer-{name}" for name, _ in cases], lines
     assert "(did you mean 'run'?)" in lines[0]
@@ -151,6 +154,20 @@ def test_checkpoint_index_or_prefix_loads_the_checkpoint(a1_macho):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
 
 
+def _load_feature_classifier_and_call():
+    """(run by run_fresh: a process that imported no model class yet)
+    `astromer.load_model("fc.keras")` called on x.npy, saved to y.npy; the
+    loaded model's class."""
+    import keras
+    import numpy as np
+
+    import astromer
+
+    model = astromer.load_model("fc.keras")
+    np.save("y.npy", keras.ops.convert_to_numpy(model({"features": np.load("x.npy")}, training=False)))
+    return type(model).__name__
+
+
 def test_feature_classifier_loads_in_a_fresh_process(tmp_path):
     """`astromer.load_model` finds every class the package registers with
     Keras, FeatureClassifier included (it was missing from a hand-kept list)."""
@@ -165,14 +182,9 @@ def test_feature_classifier_loads_in_a_fresh_process(tmp_path):
     expected = keras.ops.convert_to_numpy(model({"features": features}, training=False))
     model.save(tmp_path / "fc.keras")
     np.save(tmp_path / "x.npy", features)
-    code = ("import numpy as np, keras, astromer\n"
-            "m = astromer.load_model('fc.keras')\n"
-            "np.save('y.npy', keras.ops.convert_to_numpy(m({'features': np.load('x.npy')}, training=False)))\n"
-            "print(type(m).__name__)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    out = run_fresh(_load_feature_classifier_and_call, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["FeatureClassifier"]
+    assert out.value == "FeatureClassifier"
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, atol=1e-6)
 
 

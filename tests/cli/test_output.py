@@ -3,19 +3,16 @@ log): plain lines, no ANSI codes, no redraws, a bounded number of progress
 lines; and nothing from the frameworks' start-up, on every backend."""
 
 import io
-import os
 import re
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tests.conftest import shared_path
+from tests.harness import run_fresh, run_process, tiny_preset
 
-ROOT = Path(__file__).resolve().parents[2]
 CONTROL = re.compile(r"[\x1b\r\b]")
 
 
@@ -83,13 +80,10 @@ def test_keras_fit_to_a_file_gives_one_line_per_epoch(capsys):
 
 @pytest.mark.slow  # 150 s on 2 busy cores
 def test_training_log_has_no_redraws(tmp_path):
-    from tests.test_training import tiny_preset
-
     preset = tiny_preset(tmp_path, epochs=2, light_curves=80)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the command must silence TensorFlow itself
-    out = subprocess.run([sys.executable, "-m", "astromer.cli.train", "--preset", str(preset), "--out", "run"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    # the command must silence TensorFlow itself
+    out = run_process("astromer.cli.train", ["--preset", preset, "--out", "run"], cwd=tmp_path,
+                      env={"TF_CPP_MIN_LOG_LEVEL": None})
     assert out.returncode == 0, out.stderr[-3000:]
     assert not CONTROL.search(out.stdout + out.stderr), repr((out.stdout + out.stderr)[:2000])
     epochs = [line for line in out.stdout.splitlines() if line.startswith("Epoch ")]
@@ -97,23 +91,30 @@ def test_training_log_has_no_redraws(tmp_path):
     assert len(out.stdout.splitlines()) < 40, out.stdout
 
 
+def _start_jax_then_tensorflow():
+    """(run by run_fresh: start-up lines are a process's) The commands'
+    JAX start-up, then TensorFlow imported late; a value from each and
+    TensorFlow's loader."""
+    from astromer.cli.startup import start_frameworks
+
+    start_frameworks()
+    import jax.numpy as jnp
+    import tensorflow as tf  # as reading an original checkpoint or TFRecords does
+
+    return [float(jnp.ones(3).sum()), float(tf.constant(2.0).numpy()), tf.__loader__.__class__.__name__]
+
+
 def test_jax_start_up_and_a_late_tensorflow_import_are_silent(tmp_path):
     pytest.importorskip("jax")
-    code = ("from astromer.cli.startup import start_frameworks\n"
-            "start_frameworks()\n"
-            "import jax.numpy as jnp\n"
-            "import tensorflow as tf\n"  # as reading an original checkpoint or TFRecords does
-            "print(float(jnp.ones(3).sum()), tf.constant(2.0).numpy(), tf.__loader__.__class__.__name__)")
-    env = dict(os.environ, PYTHONPATH=str(ROOT), KERAS_BACKEND="jax")
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = run_fresh(_start_jax_then_tensorflow, cwd=tmp_path,
+                    env={"KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": None}, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     # TensorFlow itself, loaded as usual (the hook only held stderr).
-    assert out.stdout.split() == ["3.0", "2.0", "SourceFileLoader"]
+    assert out.value == [3.0, 2.0, "SourceFileLoader"]
     assert out.stderr == ""
 
 
+@pytest.mark.slow  # 24 CPU-s: a JAX process
 def test_jax_embedding_writes_only_its_own_lines(tmp_path):
     """Under JAX the original checkpoint is read with TensorFlow, loaded late:
     its absl/CUDA start-up lines must not reach stderr either."""
@@ -122,11 +123,8 @@ def test_jax_embedding_writes_only_its_own_lines(tmp_path):
     table = pd.read_parquet(shared_path("data", "eros1_lmc", "lightcurves.parquet"))
     ids = table["id"].drop_duplicates().iloc[:5]
     table[table["id"].isin(ids) & (table["band"] == "EROS_R")].to_parquet(tmp_path / "five.parquet")
-    env = dict(os.environ, PYTHONPATH=str(ROOT), KERAS_BACKEND="jax")
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
-    out = subprocess.run([sys.executable, "-m", "astromer.cli.embed", "--weights", str(weights), "--data",
-                          "five.parquet", "--out", "e.parquet"], cwd=tmp_path, env=env, capture_output=True,
-                         text=True, timeout=600)
+    out = run_process("astromer.cli.embed", ["--weights", weights, "--data", "five.parquet", "--out", "e.parquet"],
+                      cwd=tmp_path, env={"KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": None})
     assert out.returncode == 0, out.stderr[-3000:]
     assert "wrote 5 embeddings of size 256" in out.stdout
     # Only the progress lines, plain (absl wrote "WARNING: All log messages

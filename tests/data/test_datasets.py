@@ -1,22 +1,13 @@
-import os
-import subprocess
-import sys
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from astromer.data.datasets import (
-    NumpyWindowDataset,
-    PackedLightCurves,
-    PipelineConfig,
-    inference_windows,
-)
+from astromer.data.datasets import NumpyWindowDataset, PackedLightCurves, inference_windows
+from astromer.preprocessing import PretrainingPreprocessor
 from astromer.data.lightcurves import LightCurve
 from tests.conftest import shared_path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.harness import ROOT, run_cli, run_fresh
 INPUTS = ("magnitudes", "times", "errors", "padding_mask", "hidden_mask")
 
 
@@ -50,7 +41,7 @@ def test_numpy_and_tf_paths_give_identical_windows(raw_light_curves, mode):
     from astromer.data.tf_dataset import tf_dataset
 
     packed = oracle_packed(raw_light_curves)
-    config = PipelineConfig(input_names=INPUTS, seed=7)
+    config = PretrainingPreprocessor(input_names=INPUTS, seed=7)
     for epoch in (0, 3):
         numpy_path = NumpyWindowDataset(packed, config, batch_size=4, mode=mode, initial_epoch=epoch)
         tf_path, steps = tf_dataset(packed, config, 4, mode=mode, epochs=epoch + 1, initial_epoch=epoch)
@@ -75,7 +66,7 @@ def test_numpy_and_tf_paths_give_identical_windows(raw_light_curves, mode):
 
 def test_fresh_masks_each_epoch_and_exact_resume(raw_light_curves):
     packed = oracle_packed(raw_light_curves)
-    config = PipelineConfig(input_names=INPUTS)
+    config = PretrainingPreprocessor(input_names=INPUTS)
     data = NumpyWindowDataset(packed, config, batch_size=6)
     first = [data[i] for i in range(len(data))]
     data.on_epoch_end()
@@ -95,7 +86,7 @@ def test_fresh_masks_each_epoch_and_exact_resume(raw_light_curves):
 
 def test_pretraining_windows_are_random_200_obs_cuts(raw_light_curves):
     packed = oracle_packed(raw_light_curves)
-    config = PipelineConfig(input_names=INPUTS)
+    config = PretrainingPreprocessor(input_names=INPUTS)
     starts = defaultdict(set)
     lengths = dict(zip(packed.ids, packed.lengths))
     for epoch in range(30):
@@ -116,7 +107,7 @@ def test_compatibility_mode_reproduces_main_code_inference_windows(pipeline_orac
 
     lcs = sorted(read_records(shared_path("oracles", "records_a2_maincode")), key=lambda lc: lc.id)
     packed = PackedLightCurves.from_light_curves(lcs)
-    config = PipelineConfig(window_mode="original", float32_first=True, input_names=INPUTS)
+    config = PretrainingPreprocessor(window_mode="original", float32_first=True, input_names=INPUTS)
     data = NumpyWindowDataset(packed, config, batch_size=64, mode="inference")
     x, y = data[0]
     pairs = [
@@ -145,7 +136,7 @@ def test_compatibility_mode_reproduces_a1_library_record_windows():
     oracle = np.load(shared_path("oracles", "data_pipeline_a1lib_readback.npz"))
     lcs = list(read_records(shared_path("oracles", "records_a1_pylib", "train")))
     packed = PackedLightCurves.from_light_curves(lcs)
-    config = PipelineConfig(window_mode="original", float32_first=True, input_names=INPUTS)
+    config = PretrainingPreprocessor(window_mode="original", float32_first=True, input_names=INPUTS)
     x, _ = NumpyWindowDataset(packed, config, batch_size=64, mode="inference")[0]
     windows = inference_windows(packed, config)
     position, seen = {}, defaultdict(int)
@@ -161,45 +152,51 @@ def test_compatibility_mode_reproduces_a1_library_record_windows():
         np.testing.assert_array_equal(x["padding_mask"][row], oracle["mask_in"][j, :, 0])
 
 
-def test_numpy_path_trains_on_jax_without_tensorflow(tmp_path):
-    script = tmp_path / "no_tf.py"
-    script.write_text(
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'tensorflow' or name.startswith('tensorflow.'):\n"
-        "            raise ImportError('TensorFlow is blocked in this test')\n"
-        "sys.meta_path.insert(0, Block())\n"
-        "import numpy as np, keras\n"
-        "assert keras.backend.backend() == 'jax'\n"
-        "from astromer.data.datasets import NumpyWindowDataset, PackedLightCurves, PipelineConfig\n"
-        "from astromer.data.lightcurves import iter_light_curves\n"
-        "from astromer.models.astromer_backbone import AstromerBackbone\n"
-        "from astromer.models.pretrainer import Pretrainer\n"
-        "rng = np.random.default_rng(0)\n"
-        "lcs = [np.stack([np.sort(rng.uniform(0, 100, 80)), rng.normal(size=80), np.full(80, .1)], 1) for _ in range(16)]\n"
-        "packed = PackedLightCurves.from_light_curves(iter_light_curves(lcs))\n"
-        "model = Pretrainer(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=32))\n"
-        "config = PipelineConfig(window_size=32, input_names=model.backbone.input_names)\n"
-        "model.compile('adam')\n"
-        "h = model.fit(NumpyWindowDataset(packed, config, batch_size=8), epochs=2, verbose=0)\n"
-        "assert 'tensorflow' not in sys.modules\n"
-        "print('OK', h.history['loss'])\n"
-    )
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env)
-    assert out.returncode == 0 and "OK" in out.stdout, out.stderr[-3000:]
+def _fit_on_jax_with_tensorflow_blocked():
+    """(run by run_fresh: the backend is per process) Two epochs of a tiny
+    model on the NumPy input path with every TensorFlow import refused;
+    the losses, and whether TensorFlow was loaded."""
+    import sys
+
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name == "tensorflow" or name.startswith("tensorflow."):
+                raise ImportError("TensorFlow is blocked in this test")
+
+    sys.meta_path.insert(0, Block())
+    import keras
+    import numpy as np
+
+    assert keras.backend.backend() == "jax"
+    from astromer.data.datasets import NumpyWindowDataset, PackedLightCurves
+    from astromer.data.lightcurves import iter_light_curves
+    from astromer.preprocessing import PretrainingPreprocessor
+    from tests.harness import tiny_pretrainer
+
+    rng = np.random.default_rng(0)
+    lcs = [np.stack([np.sort(rng.uniform(0, 100, 80)), rng.normal(size=80), np.full(80, .1)], 1) for _ in range(16)]
+    packed = PackedLightCurves.from_light_curves(iter_light_curves(lcs))
+    model = tiny_pretrainer(32)
+    config = PretrainingPreprocessor(window_size=32, input_names=model.backbone.input_names)
+    model.compile("adam")
+    h = model.fit(NumpyWindowDataset(packed, config, batch_size=8), epochs=2, verbose=0)
+    return {"loss": h.history["loss"], "tensorflow": "tensorflow" in sys.modules}
+
+
+@pytest.mark.slow  # 16 CPU-s: a JAX process
+def test_numpy_path_trains_on_jax_without_tensorflow():
+    out = run_fresh(_fit_on_jax_with_tensorflow_blocked, env={"KERAS_BACKEND": "jax"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.value["tensorflow"] is False and len(out.value["loss"]) == 2, out.value
 
 
 def test_bench_data_command_prints_json():
     import json
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    out = subprocess.run(
-        [sys.executable, "-m", "astromer.cli.bench", "data", "--light-curves", "60", "--batch", "16",
-         "--steps", "3", "--warmup", "1", "--threads", "1"],
-        capture_output=True, text=True, env=env, cwd=ROOT,
-    )
+    from astromer.cli.bench import main as bench
+
+    out = run_cli(bench, ["data", "--light-curves", "60", "--batch", "16", "--steps", "3", "--warmup", "1",
+                          "--threads", "1"], cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert {r["path"] for r in rows} == {"tf.data", "numpy"}

@@ -1,7 +1,4 @@
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,8 +9,7 @@ tf = pytest.importorskip("tensorflow")
 from astromer.data.lightcurves import LightCurve  # noqa: E402
 from astromer.data.records import check_records, read_records, record_files, write_records  # noqa: E402
 from tests.conftest import shared_path  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.harness import run_cli, script_main  # noqa: E402
 
 
 @pytest.mark.parametrize("folder,cleaned", [("records_a2_maincode", True), ("records_a1_pylib", False)])
@@ -95,11 +91,8 @@ def test_pipeline_command(tmp_path):
     table.loc[3, "mag"] = np.nan
     table.to_parquet(tmp_path / "lcs.parquet")
     (tmp_path / "labels.csv").write_text("id,label\n" + "\n".join(f"lc{i},{'AB'[i % 2]}" for i in range(30)) + "\nghost,A\n")
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "pipelines" / "make_records.py"), str(tmp_path / "lcs.parquet"), str(tmp_path / "rec"),
-         "--labels", str(tmp_path / "labels.csv"), "--shards", "8"],
-        capture_output=True, text=True, cwd=ROOT,
-    )
+    out = run_cli(script_main("pipelines/make_records.py"),
+                  [tmp_path / "lcs.parquet", tmp_path / "rec", "--labels", tmp_path / "labels.csv", "--shards", "8"])
     assert out.returncode == 0, out.stderr
     assert "dropped 1 rows with NaN/inf" in out.stdout
     assert "1 labels name ids not in the table" in out.stdout

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.test_cli_errors import tiny_model  # noqa: F401 (fixture)
+from tests.harness import tiny_backbone
 
 
 def two_band_table(n=12, seed=0):
@@ -37,12 +37,11 @@ def test_count_rows_of_one_band(tmp_path, suffix):
 def test_progress_counts_the_rows_of_the_band_embedded(tmp_path, capsys, monkeypatch):
     import astromer.progress
     from astromer.embedding import Embedder
-    from astromer.models.astromer_backbone import AstromerBackbone
 
     monkeypatch.setattr(astromer.progress, "DELAY_S", 0.0)  # a line even for a short job
     table = two_band_table()
     table.to_parquet(tmp_path / "t.parquet")
-    embedder = Embedder(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=16), band="R")
+    embedder = Embedder(tiny_backbone(16), band="R")
     assert embedder.write_parquet(str(tmp_path / "t.parquet"), tmp_path / "e.parquet", progress=True) == 12
     last = capsys.readouterr().err.strip().splitlines()[-1]
     rows = int((table["filter"] == "R").sum())
@@ -50,7 +49,7 @@ def test_progress_counts_the_rows_of_the_band_embedded(tmp_path, capsys, monkeyp
     assert embedder.report.rows_in == rows
 
 
-def test_new_objects_standardised_alone_beside_a_catalogue_get_a_warning(tmp_path, capsys, tiny_model):  # noqa: F811
+def test_new_objects_standardised_alone_beside_a_catalogue_get_a_warning(tmp_path, capsys, tiny_model):
     from astromer.cli.embed import main as embed
 
     table = two_band_table()

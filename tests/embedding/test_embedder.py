@@ -1,26 +1,18 @@
 """Embedder: per-object embeddings, independence from batching, streaming."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+import functools
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from astromer.data.demo import simulate_survey
-from astromer.models.astromer_backbone import AstromerBackbone
 from astromer.embedding import Embedder
+from tests import harness
+from tests.harness import run_fresh
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def tiny_backbone(window=32):
-    import keras
-
-    keras.utils.set_random_seed(3)
-    return AstromerBackbone(num_layers=2, num_heads=2, head_dim=4, ff_dim=8, window_size=window, dropout=0.0)
+# Two blocks: the layer tests pick each of them.
+tiny_backbone = functools.partial(harness.tiny_backbone, 32, num_layers=2, dropout=0.0, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -110,33 +102,33 @@ def test_parquet_streaming_equals_in_memory(tmp_path, light_curves):
     assert list(written["n_obs"]) == [len(lc) for lc in light_curves]
 
 
+def _embed_and_measure_peak_memory(path):
+    """(run by run_fresh: a process's peak memory) Embeds the table at
+    `path` with a tiny model, reading 20,000 rows at a time; the peak RSS
+    in MB."""
+    import resource
+
+    from astromer.embedding import Embedder
+    from tests.harness import tiny_backbone
+
+    e = Embedder(tiny_backbone(32), batch_size=64, read_rows=20_000)
+    e.write_parquet(path, path + ".emb", progress=False)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.mark.slow  # 70 s: two processes embedding 2,000 and 20,000 light curves
 def test_peak_memory_does_not_grow_with_the_catalogue(tmp_path):
-    script = tmp_path / "mem.py"
-    script.write_text(
-        "import resource, sys\n"
-        "from astromer.data.demo import simulate_table\n"
-        "from astromer.models.astromer_backbone import AstromerBackbone\n"
-        "from astromer.embedding import Embedder\n"
-        "n = int(sys.argv[1])\n"
-        "if sys.argv[3] == 'make':\n"
-        "    simulate_table(sys.argv[2], n, chunk=500, min_obs=20, max_obs=120)\n"
-        "    sys.exit()\n"
-        "e = Embedder(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=32),\n"
-        "             batch_size=64, read_rows=20_000)\n"
-        "e.write_parquet(sys.argv[2], sys.argv[2] + '.emb', progress=False)\n"
-        "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
-    )
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    from astromer.data.demo import simulate_table
+
     peaks = []
     # Both far beyond one read of 20,000 rows; holding the 20,000-object table
     # in memory would cost ~120 MB more than the 2,000-object one.
     for n in (2000, 20000):
         path = str(tmp_path / f"t{n}.parquet")
-        for step in ("make", "embed"):
-            out = subprocess.run([sys.executable, str(script), str(n), path, step],
-                                 capture_output=True, text=True, env=env, timeout=600)
-            assert out.returncode == 0, out.stderr[-2000:]
-        peaks.append(float(out.stdout.split("PEAK")[1]))
+        simulate_table(path, n, chunk=500, min_obs=20, max_obs=120)
+        out = run_fresh(_embed_and_measure_peak_memory, path, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
+        assert out.returncode == 0, out.stderr[-2000:]
+        peaks.append(out.value)
     print(f"peak RSS: {peaks[0]:.0f} MB for 2,000 light curves, {peaks[1]:.0f} MB for 20,000")
     assert peaks[1] - peaks[0] < 50, peaks
 
@@ -206,7 +198,7 @@ def test_the_python_api_logs_what_it_cleaned(light_curves, caplog):
 
 
 def test_a_small_job_is_padded_to_a_small_compiled_shape(light_curves):
-    from astromer.embedding.embedder import padded_batch
+    from astromer.core.embedder import padded_batch
 
     assert [padded_batch(n, 256) for n in (1, 8, 9, 49, 129, 256)] == [8, 8, 16, 64, 256, 256]
     assert padded_batch(5, 4) == 4 and padded_batch(3, 6) == 6  # never above the batch
@@ -217,7 +209,7 @@ def test_a_small_job_is_padded_to_a_small_compiled_shape(light_curves):
     _, small = embedder.embed_array(light_curves[:3])
     assert calls and max(calls) <= 16  # not 256 for a handful of windows
     # The rest runs in power-of-two pieces, largest first: 49 windows are 32 + 16 + 1 (padded to 8).
-    from astromer.embedding.embedder import remainder_piece
+    from astromer.core.embedder import remainder_piece
 
     pieces, left = [], 49
     while left:

@@ -9,7 +9,7 @@ import pytest
 
 from astromer.embedding import Embedder
 from astromer.errors import DataError
-from astromer.models.astromer_backbone import AstromerBackbone
+from tests.harness import tiny_backbone
 
 
 def curves(n=6, length=40, seed=0):
@@ -24,7 +24,7 @@ def curves(n=6, length=40, seed=0):
 
 @pytest.fixture(scope="module")
 def backbone():
-    return AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=32, dropout=0.0)
+    return tiny_backbone(32, dropout=0.0)
 
 
 def test_bad_light_curve_is_skipped_by_id_and_the_rest_written(backbone, tmp_path, caplog):
@@ -63,7 +63,7 @@ def test_by_default_cleaning_drops_the_row_and_the_light_curve_is_embedded(backb
 
 
 def test_a_failed_embed_leaves_no_temporary_output(backbone, tmp_path):
-    from astromer.embedding.writer import write_parquet
+    from astromer.core.writer import write_parquet
 
     frame = curves()
     # lc0 comes back after other ids: found while streaming, after some rows were written.
@@ -74,7 +74,7 @@ def test_a_failed_embed_leaves_no_temporary_output(backbone, tmp_path):
     out = tmp_path / "emb.parquet"
     embedder = Embedder(backbone, read_rows=50)
     with pytest.raises(DataError, match=f"The rows of light curve 'lc0' in '{source}' are not contiguous"):
-        write_parquet(embedder, str(source), str(out), progress=False)
+        write_parquet(embedder.iter_embeddings(str(source)), str(out))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["unsorted.csv"]
 
 

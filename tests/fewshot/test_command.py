@@ -1,18 +1,15 @@
 """`astromer-fewshot` end to end on a small survey, and its option checks."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
+import pytest
 
 from astromer import fewshot
+from astromer.cli.fewshot import main as fewshot_command
+from tests.harness import run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
+@pytest.mark.slow  # 85 CPU-s: 8 heads trained, figures
 def test_command_end_to_end_on_a_small_survey(tmp_path):
     from astromer.data.demo import simulate_survey
 
@@ -26,14 +23,10 @@ def test_command_end_to_end_on_a_small_survey(tmp_path):
         "  ff_dim: 8\n  window_size: 64\n  dropout: 0.0\n  pe_base: 1000.0\n  mask_token: false\n"
         "pretraining:\n  uncertainty_weighted: false\n  learning_rate: 0.001\n  batch_size: 16\n  epochs: 2\n  patience: 2\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run(
-        [sys.executable, "-m", "astromer.cli.fewshot", "--data", str(tmp_path / "lcs.parquet"),
-         "--labels", str(tmp_path / "labels.csv"), "--preset", str(tmp_path / "tiny.yaml"),
-         "--spc", "4", "8", "--folds", "2", "--methods", "a2", "logreg", "emb_mlp", "--epochs", "30",
-         "--attention-maps", "1", "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, env=env, timeout=600,
-    )
+    out = run_cli(fewshot_command, [
+        "--data", tmp_path / "lcs.parquet", "--labels", tmp_path / "labels.csv", "--preset", tmp_path / "tiny.yaml",
+        "--spc", "4", "8", "--folds", "2", "--methods", "a2", "logreg", "emb_mlp", "--epochs", "30",
+        "--attention-maps", "1", "--out", tmp_path / "out"])
     assert out.returncode == 0, out.stderr[-3000:]
     assert "1 labelled ids are not in the table" in out.stdout
     results = pd.read_csv(tmp_path / "out" / "results.csv")
@@ -72,7 +65,12 @@ def test_command_rejects_bad_fold_and_seed_options_before_reading_data(tmp_path,
 
 
 def test_supervised_settings_are_read_as_bools_numbers_or_words():
-    from astromer.cli.fewshot import _setting
+    from astromer.cli.fewshot import parser, settings_of
+
+    def _setting(item):  # what --supervised-setting KEY=VALUE sets
+        args = parser().parse_args(["--data", "d", "--labels", "l", "--supervised-setting", item])
+        key = item.split("=")[0]
+        return key, getattr(settings_of(args).supervised, key)
 
     # "xla=false" must turn XLA off: a plain string "false" would be truthy.
     assert _setting("xla=false") == ("xla", False) and _setting("xla=True") == ("xla", True)
@@ -113,9 +111,10 @@ def test_one_fold_without_tsne_reports_the_band_it_reads(tmp_path, capsys):
         "  ff_dim: 8\n  window_size: 64\n  dropout: 0.0\n  pe_base: 1000.0\n  mask_token: false\n"
         "pretraining:\n  uncertainty_weighted: false\n  learning_rate: 0.001\n  batch_size: 16\n  epochs: 2\n  patience: 2\n"
     )
-    frame = fewshot.run_from_files(str(tmp_path / "lcs.parquet"), str(tmp_path / "labels.csv"),
-                                   out=str(tmp_path / "out"), preset=str(tmp_path / "tiny.yaml"), band="r",
-                                   methods=("logreg",), spcs=(4,), folds=2, only_folds=[1], tsne=False)
+    frame = fewshot.run_from_files(fewshot.FewshotSettings(
+        data=str(tmp_path / "lcs.parquet"), labels=str(tmp_path / "labels.csv"), out=str(tmp_path / "out"),
+        preset=str(tmp_path / "tiny.yaml"), band="r", methods=("logreg",), spcs=(4,), folds=2, only_folds=[1],
+        tsne=False))
     assert list(frame["fold"]) == [1]
     out = tmp_path / "out"
     # one samples-per-class value: a bar per method, not a line through one point
@@ -133,6 +132,7 @@ TINY = ("name: tiny\nmodel:\n  class: AstromerBackbone\n  num_layers: 1\n  num_h
         "  patience: 2\n")
 
 
+@pytest.mark.slow  # 20 CPU-s
 def test_finetune_on_two_classes_at_twenty_per_class(tmp_path):
     # 2 classes x 20 training light curves = 40, fewer than the preset's
     # batch (256) and the default cap (64): the batch becomes 40.
@@ -143,9 +143,13 @@ def test_finetune_on_two_classes_at_twenty_per_class(tmp_path):
     pd.DataFrame(rows, columns=["id", "time", "mag", "err"]).to_parquet(tmp_path / "lcs.parquet")
     (tmp_path / "labels.csv").write_text("id,label\n" + "\n".join(f"{lc.id},{lc.label}" for lc in lcs) + "\n")
     (tmp_path / "tiny.yaml").write_text(TINY)
-    frame = fewshot.run_from_files(str(tmp_path / "lcs.parquet"), str(tmp_path / "labels.csv"),
-                                   out=str(tmp_path / "out"), preset=str(tmp_path / "tiny.yaml"), methods=("logreg",),
-                                   spcs=(20,), folds=1, finetune=True, finetune_epochs=1, tsne=False)
+    from astromer.training.continued import continue_training
+
+    settings = fewshot.fewshot_settings(
+        ["continued_pretraining.epochs=1"], data=str(tmp_path / "lcs.parquet"), labels=str(tmp_path / "labels.csv"),
+        out=str(tmp_path / "out"), preset=str(tmp_path / "tiny.yaml"), methods=("logreg",), spcs=(20,), folds=1,
+        finetune=True, tsne=False)
+    frame = fewshot.run_from_files(settings, trainer=continue_training)
     assert list(frame["method"]) == ["logreg (finetuned)"]
     config = (tmp_path / "out" / "finetune" / "fold0_spc20" / "config.yaml").read_text()
     assert "batch_size: 40" in config
@@ -155,11 +159,13 @@ def test_a_split_too_small_to_finetune_fails_by_name():
     import pytest
 
     from astromer.data.demo import simulate_survey
-    from astromer.fewshot.finetune import finetune_encoder
-    from astromer.training import build_pretrainer, resolve_config
+    from astromer.fewshot.continued_pretraining import continue_pretraining
+    from astromer.training.continued import continue_training
+    from astromer.core.factory import build_pretrainer, resolve_config
 
     lcs = {lc.id: lc for lc in simulate_survey(4, seed=1, min_obs=30, max_obs=40)}
     config = resolve_config("a1")
     ids = list(lcs)
     with pytest.raises(ValueError, match="1 training and 3 validation light curves are too few"):
-        finetune_encoder(build_pretrainer(config), config, lcs, ids[:1], ids[1:], "unused", epochs=1)
+        continue_pretraining(build_pretrainer(config), config, lcs, {"train": ids[:1], "val": ids[1:]}, "unused",
+                             fewshot.method_settings()["continued_pretraining"], continue_training)

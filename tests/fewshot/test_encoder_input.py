@@ -65,9 +65,9 @@ def test_fewshot_embeds_each_object_as_astromer_embed_does(tmp_path, capsys):
     # The benchmark's cleaning (errors in (0, 1), compat default) gives other
     # vectors for the objects with such errors: the check above can fail.
     from astromer.data.lightcurves import iter_light_curves
-    from astromer.training import load_weights
+    from astromer.core.loading import load_backbone
 
-    default = Embedder(load_weights(weights)[0].backbone, band="EROS_R", compat="default")
+    default = Embedder(load_backbone(weights), band="EROS_R", compat="default")
     bad = ["101_10456", "100_2063", "364_3", "103_3501"]
     ids, vectors = default.embed_array([lc for lc in iter_light_curves(str(tmp_path / "eros.parquet")) if lc.id in bad])
     assert sorted(ids) == sorted(bad)
@@ -110,8 +110,9 @@ def _spy(monkeypatch):
     return embedded, featurised
 
 
+@pytest.mark.slow  # 18 CPU-s
 def test_only_the_objects_of_the_cells_run_are_embedded_and_featurised_once(tmp_path, monkeypatch):
-    from astromer.training import build_pretrainer, resolve_config
+    from astromer.core.factory import build_pretrainer, resolve_config
 
     (tmp_path / "tiny.yaml").write_text(TINY)
     config = resolve_config(str(tmp_path / "tiny.yaml"))
@@ -120,7 +121,8 @@ def test_only_the_objects_of_the_cells_run_are_embedded_and_featurised_once(tmp_
     embedded, featurised = _spy(monkeypatch)
     args = dict(methods=["features_logreg", "features_emb_rf", "logreg"], spcs=[3, 5], folds=3, only_folds=[1],
                 verbose=False, tsne=True)
-    frame = fewshot.run(lcs, labels, model, config, tmp_path / "out", cache_dir=str(tmp_path / "cache"), **args)
+    settings = fewshot.FewshotSettings(out=str(tmp_path / "out"), cache=str(tmp_path / "cache"), **args)
+    frame = fewshot.run(settings, lcs, labels, model, config)
     assert len(frame) == 6
     splits = fewshot.read_splits(tmp_path / "out" / "splits", 3, [3, 5])
     cells = set(splits[(1, 3)]["id"]) | set(splits[(1, 5)]["id"])
@@ -132,8 +134,8 @@ def test_only_the_objects_of_the_cells_run_are_embedded_and_featurised_once(tmp_
     # a second run of another fold with the same cache computes only the
     # objects the first did not, and scores the same on the shared fold
     embedded.clear(), featurised.clear()
-    again = fewshot.run(lcs, labels, model, config, tmp_path / "out2", cache_dir=str(tmp_path / "cache"),
-                        **{**args, "only_folds": [1, 2]})
+    again = fewshot.run(fewshot.FewshotSettings(out=str(tmp_path / "out2"), cache=str(tmp_path / "cache"),
+                                                **{**args, "only_folds": [1, 2]}), lcs, labels, model, config)
     fold2 = set(splits[(2, 3)]["id"]) | set(splits[(2, 5)]["id"])
     assert sorted(featurised) == sorted(fold2 - cells)
     assert sorted(i for _, i in embedded) == sorted(fold2 - cells)
@@ -161,14 +163,15 @@ def test_features_of_a_subset_equal_those_computed_with_every_object():
 
 
 def test_max_pool_embeds_its_max_pass_for_the_same_objects(tmp_path, monkeypatch):
-    from astromer.training import build_pretrainer, resolve_config
+    from astromer.core.factory import build_pretrainer, resolve_config
 
     (tmp_path / "tiny.yaml").write_text(TINY)
     config = resolve_config(str(tmp_path / "tiny.yaml"))
     lcs, labels = _survey()
     embedded, _ = _spy(monkeypatch)
-    fewshot.run(lcs, labels, build_pretrainer(config), config, tmp_path / "out", methods=["max_pool", "a2"],
-                spcs=[3], folds=3, only_folds=[0], verbose=False, tsne=False, head_settings={"epochs": 2})
+    settings = fewshot.fewshot_settings(["heads.epochs=2"], out=str(tmp_path / "out"), methods=["max_pool", "a2"],
+                                        spcs=[3], folds=3, only_folds=[0], verbose=False, tsne=False)
+    fewshot.run(settings, lcs, labels, build_pretrainer(config), config)
     split = fewshot.read_splits(tmp_path / "out" / "splits", 3, [3])[(0, 3)]
     for pooling in ("mean", "max"):
         assert sorted(i for p, i in embedded if p == pooling) == sorted(set(split["id"]))

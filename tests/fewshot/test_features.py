@@ -1,6 +1,8 @@
 """Hand-crafted light-curve features: against the `light-curve` package,
 closed forms, short light curves, and the reference baseline."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -129,6 +131,7 @@ def eros_subset(fold=0, spc=20):
     return table, dict(zip(labels["id"], labels["label"])), root / "splits"
 
 
+@pytest.mark.slow  # 29 CPU-s
 def test_features_rf_reproduces_the_reference_cell(tmp_path):
     # The check that the features are right: the reference baseline's
     # macro-F1 on fold 0, 20 per class, EROS_R (FEATURES.md), through the
@@ -140,8 +143,9 @@ def test_features_rf_reproduces_the_reference_cell(tmp_path):
     table, labels, splits = eros_subset()
     reference = pd.read_csv(shared_path("baselines", "eros1_reference_per_fold.csv"))
     expected = reference.query("method == 'light-curve features + RF (R)' and fold == 0 and spc == 20")["macro_f1"]
-    frame = fewshot.run(list(iter_light_curves(table)), labels, None, None, tmp_path, methods=["features_rf"],
-                        spcs=[20], only_folds=[0], band="EROS_R", splits_dir=str(splits), verbose=False)
+    settings = fewshot.FewshotSettings(out=str(tmp_path), methods=["features_rf"], spcs=[20], only_folds=[0],
+                                       band="EROS_R", splits=str(splits), verbose=False)
+    frame = fewshot.run(settings, list(iter_light_curves(table)), labels)
     assert frame["macro_f1"].iloc[0] == pytest.approx(float(expected.iloc[0]), abs=0.02)
     # Per-class F1 next to macro-F1: their mean is the macro-F1.
     per_class = frame[[c for c in frame.columns if c.startswith("f1_")]]
@@ -171,8 +175,8 @@ def test_features_with_embeddings_head_accepts_nan_features(capsys):
     # The MLP on features + embeddings: NaN features (a missing band, too
     # few observations) are imputed with the training median and counted.
     from astromer.fewshot.feature_methods import run_features, score_with_embeddings
-    from astromer.fewshot.heads import HEAD_SETTINGS
-    from astromer.fewshot.methods import Cell
+    from astromer.fewshot.methods import Cell, Run
+    from astromer.fewshot.settings import fewshot_settings
 
     rng = np.random.default_rng(0)
     ids = [f"o{i}" for i in range(60)]
@@ -189,13 +193,13 @@ def test_features_with_embeddings_head_accepts_nan_features(capsys):
         def rows(self, which):
             return np.array([self.index[i] for i in which])
 
-    cell = Cell(fold=0, spc=20, ids={"train": ids[:40], "val": ids[40:50], "test": ids[50:]}, y_by_id=y,
-                num_classes=2, settings={**HEAD_SETTINGS, "epochs": 5}, model=None, light_curves=lcs, bands=None,
-                variants=["single"], features={"single": Encoder()})
+    run = Run(fewshot_settings(["heads.epochs=5"], verbose=False), lcs, y, ["0", "1"])
+    cell = Cell(run, fold=0, spc=20, ids={"train": ids[:40], "val": ids[40:50], "test": ids[50:]},
+                features={"single": Encoder()})
     predicted, truth, _ = score_with_embeddings("features_emb_mlp", cell, "single")
     assert len(predicted) == 10 and set(predicted) <= {0, 1}
     np.testing.assert_array_equal(truth, [y[i] for i in ids[50:]])
-    imputed = cell.shared["imputed"][("features_emb_mlp", 20, 0)]
+    imputed = cell.run.shared["imputed"][("features_emb_mlp", 20, 0)]
     assert imputed == int(np.isnan(run_features(cell)[0]).sum()) > 0
     assert "were NaN and were replaced by the training median" in capsys.readouterr().out
 
@@ -217,7 +221,7 @@ def test_stacking_probabilities_of_training_objects_are_out_of_fold():
     ids, y = objects[rows], label[rows]
     embedding = np.eye(40)[rows] * 5
     test = np.eye(40)[:6] * 5
-    train_p, (test_p,) = out_of_fold_probabilities(embedding, y, ids, [test], num_classes=3)
+    train_p, (test_p,) = out_of_fold_probabilities(embedding, y, ids, [test], num_classes=3, c=0.1, folds=5)
     truth = train_p[np.arange(len(y)), y]
     assert abs(truth.mean() - 0.5) < 0.05  # chance
     seen = LogisticRegression(C=0.1, max_iter=5000, class_weight="balanced").fit(
@@ -229,14 +233,15 @@ def test_stacking_probabilities_of_training_objects_are_out_of_fold():
     np.testing.assert_allclose(train_p.sum(1), 1.0)
     assert (train_p[:, 2] == 0).all() and (test_p[:, 2] == 0).all()
     with pytest.raises(ValueError, match="at least 2 distinct training objects of every class"):
-        out_of_fold_probabilities(embedding[:3], [0, 1, 1], ["a", "b", "c"], [], num_classes=2)
+        out_of_fold_probabilities(embedding[:3], [0, 1, 1], ["a", "b", "c"], [], num_classes=2, c=0.1, folds=5)
 
 
 def _noise_features_cell(seed, num_classes):
     """A few-shot cell of 80 objects in two alternating classes whose light
     curves are noise (features that do not separate the classes) and whose
     embedding (last layer) does: `(cell, ids, labels, embedding)`."""
-    from astromer.fewshot.methods import Cell
+    from astromer.fewshot.methods import Cell, Run
+    from astromer.fewshot.settings import FewshotSettings
 
     rng = np.random.default_rng(seed)
     ids = [f"o{i}" for i in range(80)]
@@ -255,9 +260,9 @@ def _noise_features_cell(seed, num_classes):
         def rows(self, which):
             return np.array([self.index[i] for i in which])
 
-    cell = Cell(fold=0, spc=20, ids={"train": ids[:40] + ids[:10], "val": ids[40:50], "test": ids[50:]}, y_by_id=y,
-                num_classes=num_classes, settings={}, model=None, light_curves=lcs, bands=None,
-                variants=["single"], features={"single": Encoder()})
+    run = Run(FewshotSettings(verbose=False), lcs, y, [str(c) for c in range(num_classes)])
+    cell = Cell(run, fold=0, spc=20, ids={"train": ids[:40] + ids[:10], "val": ids[40:50], "test": ids[50:]},
+                features={"single": Encoder()})
     return cell, ids, labels, embedding
 
 
@@ -280,16 +285,17 @@ def test_blend_is_the_weighted_mean_of_forest_and_embedding_regression():
     # weight 0 is the reference forest alone (the "features_rf" row's
     # predictions), weight 1 the regression alone (accurate), any weight the
     # convex combination; a class absent from training gets probability 0.
-    from astromer.fewshot.feature_methods import (BLEND_WEIGHT, blend_probabilities, run_features, score_features,
-                                                  score_with_embeddings)
+    from astromer.fewshot.feature_methods import blend_probabilities, run_features, score_features, score_with_embeddings
 
     cell, ids, labels, embedding = _noise_features_cell(2, num_classes=3)
     values, index, _ = run_features(cell)
     features = values[[index[i] for i in ids]]
     rows = {name: np.array([ids.index(i) for i in split]) for name, split in cell.ids.items()}
-    only_forest, _ = blend_probabilities(features, embedding, labels, rows, 3, weight=0.0)
-    only_regression, _ = blend_probabilities(features, embedding, labels, rows, 3, weight=1.0)
-    blended, _ = blend_probabilities(features, embedding, labels, rows, 3)
+    settings = cell.run.settings.features
+    BLEND_WEIGHT = settings.blend_weight
+    only_forest, _ = blend_probabilities(features, embedding, labels, rows, 3, replace(settings, blend_weight=0.0))
+    only_regression, _ = blend_probabilities(features, embedding, labels, rows, 3, replace(settings, blend_weight=1.0))
+    blended, _ = blend_probabilities(features, embedding, labels, rows, 3, settings)
     np.testing.assert_allclose(blended, (1 - BLEND_WEIGHT) * only_forest + BLEND_WEIGHT * only_regression)
     np.testing.assert_allclose(blended.sum(1), 1.0)
     assert (blended[:, 2] == 0).all()

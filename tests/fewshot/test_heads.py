@@ -1,5 +1,7 @@
 """Frozen-encoder heads: several seeds average their probabilities."""
 
+import dataclasses
+
 import numpy as np
 
 from astromer import fewshot
@@ -14,10 +16,10 @@ def test_head_seeds_average_the_probabilities_of_single_seed_heads():
     x = (rng.normal(size=(36, 3, 8)) + 0.6 * y[:, None, None]).astype("float32")
     features = SimpleNamespace(mean_layers=x, max_last=x[:, -1])
     rows = {"train": np.arange(0, 36, 2), "val": np.arange(1, 36, 4), "test": np.arange(3, 36, 4)}
-    settings = {**fewshot.HEAD_SETTINGS, "epochs": 5}
+    settings = fewshot.method_settings(["heads.epochs=5"])["heads"]
     singles = [fewshot.train_head("linear", features, y, rows, 3, settings, seed=7 + fewshot.SEED_STRIDE * k)
                for k in range(2)]
-    both, gamma = fewshot.train_head("linear", features, y, rows, 3, {**settings, "seeds": 2}, seed=7)
+    both, gamma = fewshot.train_head("linear", features, y, rows, 3, dataclasses.replace(settings, seeds=2), seed=7)
     p0, p1 = (predict.probabilities(rows["test"]) for predict, _ in singles)
     assert np.abs(p0 - p1).max() > 1e-3  # the seeds matter, so the average is a real test
     np.testing.assert_allclose(both.probabilities(rows["test"]), (p0 + p1) / 2, atol=1e-5)

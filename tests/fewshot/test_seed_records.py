@@ -1,14 +1,17 @@
 """Supervised seeds kept on disk as they finish and read back by a rerun."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from astromer.fewshot import seed_records, supervised
-from astromer.fewshot.methods import Cell
+from astromer.fewshot.methods import Cell, Run
+from astromer.fewshot.settings import FewshotSettings, method_settings
 from tests.fewshot.test_supervised import EAGER
+from tests.harness import tiny_pretrainer
 
 TINY = {"warmup_epochs": 2, "epochs": 2, "batch_size": 8, **EAGER}
 
@@ -26,33 +29,32 @@ def survey():
 def _encoder(seed=0):
     import keras
 
-    from astromer.models.astromer_backbone import AstromerBackbone
-    from astromer.models.pretrainer import Pretrainer
-
     keras.utils.set_random_seed(seed)
-    return Pretrainer(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=32,
-                                       dropout=0.0))
+    return tiny_pretrainer(32, dropout=0.0)
 
 
-def _cell(survey, encoder, out_dir, settings=TINY, seeds=2):
+def _cell(survey, encoder, out_dir, settings=TINY, seeds=2, verbose=False):
     light_curves, ids, y = survey
-    return Cell(fold=1, spc=8, ids=ids, y_by_id=y, num_classes=2, settings={"seeds": seeds, "supervised": settings},
-                model=encoder, light_curves=light_curves, bands=None, variants=["single"], encoder=encoder,
-                classes=["EB", "RRL"], out_dir=str(out_dir))
+    defaults = method_settings()
+    run = Run(FewshotSettings(out=str(out_dir), verbose=verbose, heads=replace(defaults["heads"], seeds=seeds),
+                              supervised=replace(defaults["supervised"], **settings)),
+              light_curves, y, ["EB", "RRL"], model=encoder)
+    return Cell(run, fold=1, spc=8, ids=ids, encoder=encoder)
 
 
 def _counting(monkeypatch):
     calls = []
-    real = supervised.finetune_supervised
+    real = supervised.train_end_to_end
 
     def counted(*args, **kwargs):
         calls.append(kwargs["seed"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(supervised, "finetune_supervised", counted)
+    monkeypatch.setattr(supervised, "train_end_to_end", counted)
     return calls
 
 
+@pytest.mark.slow  # 52 CPU-s
 def test_a_rerun_reads_every_finished_seed_back_and_predicts_the_same(survey, tmp_path, monkeypatch):
     from sklearn.metrics import f1_score
 
@@ -83,7 +85,7 @@ def test_a_rerun_reads_every_finished_seed_back_and_predicts_the_same(survey, tm
     assert calls == [1, 1001]
     np.testing.assert_array_equal(predicted_again, predicted)
     np.testing.assert_array_equal(truth_again, truth)
-    assert again.shared["supervised_read_back"] == ["supervised spc 8 fold 1 seed 0",
+    assert again.run.shared["supervised_read_back"] == ["supervised spc 8 fold 1 seed 0",
                                                     "supervised spc 8 fold 1 seed 1"]
 
     # A third seed asked for later: only it is trained.
@@ -91,13 +93,13 @@ def test_a_rerun_reads_every_finished_seed_back_and_predicts_the_same(survey, tm
     assert calls == [1, 1001, 2001]
 
 
+@pytest.mark.slow  # 55 CPU-s
 def test_a_seed_made_otherwise_is_trained_again(survey, tmp_path, monkeypatch, capsys):
     calls = _counting(monkeypatch)
     encoder = _encoder()
     supervised.score("supervised", _cell(survey, encoder, tmp_path, seeds=1))
     # Other settings: trained again, and the run says why.
-    cell = _cell(survey, encoder, tmp_path, settings={**TINY, "epochs": 1}, seeds=1)
-    cell.verbose = True
+    cell = _cell(survey, encoder, tmp_path, settings={**TINY, "epochs": 1}, seeds=1, verbose=True)
     supervised.score("supervised", cell)
     assert calls == [1, 1]
     assert "training again" in capsys.readouterr().out

@@ -1,18 +1,27 @@
 """Supervised finetuning: encoder and head trained end to end on few labels."""
 
+from dataclasses import replace
+
 import keras
 import numpy as np
 import pandas as pd
 import pytest
 
-from astromer.fewshot.supervised import class_weights, finetune_supervised
+from astromer.fewshot.settings import method_settings
+from astromer.fewshot.supervised import class_weights, train_end_to_end
 from tests.conftest import shared_path
 from tests.fewshot.test_features import eros_subset
+from tests.harness import tiny_backbone, tiny_pretrainer
 
 FAST = {"warmup_epochs": 4, "epochs": 4, "patience": 4, "encoder_learning_rate": 1e-4}
 # XLA (the default) costs seconds of compiling per phase, more than these
 # few-epoch runs train; the test on the real subset keeps it.
 EAGER = {"xla": False}
+
+
+def _settings(changes):
+    """The supervised settings of the preset data with `changes`."""
+    return replace(method_settings()["supervised"], **changes)
 
 
 def test_class_weights_make_every_class_weigh_the_same():
@@ -37,11 +46,11 @@ def eros_fold0():
     return light_curves, y, ids
 
 
+@pytest.mark.slow  # 92 CPU-s
 def test_supervised_finetuning_moves_the_encoder_and_lowers_the_validation_loss(a1_model, eros_fold0):
     light_curves, y, ids = eros_fold0
     before = [w.copy() for w in a1_model.backbone.get_weights()]
-    classifier = finetune_supervised(a1_model, light_curves, ids["train"], ids["val"], y, 4, band="EROS_R",
-                                     settings=FAST, seed=0)
+    classifier = train_end_to_end(a1_model, light_curves, ids, y, _settings(FAST), band="EROS_R", seed=0)
     history = classifier.history
     # End to end beats the frozen-encoder head on the validation objects, so
     # its weights are the ones kept, and they differ from the published ones.
@@ -58,10 +67,11 @@ def test_supervised_finetuning_moves_the_encoder_and_lowers_the_validation_loss(
     np.testing.assert_allclose(probs[3], probs[0])
 
 
+@pytest.mark.slow  # 72 CPU-s
 def test_finetune_supervised_runs_on_two_classes_at_twenty_per_class(tmp_path):
     # A 2-class task at 20 per class through the command's workflow: splits
     # drawn (no --splits), the published weights, the "supervised" row added.
-    from astromer.fewshot import run_from_files
+    from astromer.fewshot import FewshotSettings, run_from_files
 
     table, labels, _ = eros_subset(0, 100)
     two = {oid: label for oid, label in labels.items() if label in ("Mira", "RRL")}
@@ -69,37 +79,36 @@ def test_finetune_supervised_runs_on_two_classes_at_twenty_per_class(tmp_path):
     data, label_file = tmp_path / "lcs.parquet", tmp_path / "labels.csv"
     table.to_parquet(data)
     pd.DataFrame({"id": list(two), "label": list(two.values())}).to_csv(label_file, index=False)
-    frame = run_from_files(str(data), str(label_file), out=str(tmp_path / "run"),
-                           weights=str(shared_path("weights", "astromer1-macho")), spcs=[20], folds=1,
-                           methods=["logreg"], finetune=["supervised"], supervised={**FAST, **EAGER})
+    frame = run_from_files(FewshotSettings(data=str(data), labels=str(label_file), out=str(tmp_path / "run"),
+                                           weights=str(shared_path("weights", "astromer1-macho")), spcs=[20], folds=1,
+                                           methods=["logreg"], finetune=["supervised"],
+                                           supervised=_settings({**FAST, **EAGER})))
     assert list(frame["method"]) == ["logreg", "supervised"]
     assert list(frame.columns[-2:]) == ["f1_Mira", "f1_RRL"]
     assert (frame["macro_f1"] > 0.5).all()  # two well-separated classes, above chance
 
 
 @pytest.mark.parametrize("kind", ["astroco", "joint"])
+@pytest.mark.slow  # 31 and 26 CPU-s
 def test_supervised_finetuning_reads_astroco_and_joint_multiband_encoders(kind):
     # The same call on an AstroCo encoder (errors input) and on a joint
     # multi-band encoder (every band, band indices); light curves longer than
     # the window give a random window per epoch.
     from astromer.data.demo import simulate_survey
-    from astromer.models.astroco_backbone import AstroCoBackbone
-    from astromer.models.astromer_backbone import AstromerBackbone
     from astromer.models.pretrainer import Pretrainer
 
     if kind == "astroco":
-        backbone = AstroCoBackbone(num_layers=1, num_heads=2, head_dim=4, window_size=32, dropout=0.0)
+        backbone = tiny_backbone(32, kind="astroco", dropout=0.0)
         curves = simulate_survey(24, seed=3, min_obs=20, max_obs=80)
     else:
-        backbone = AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=32, dropout=0.0,
-                                    band_names=["B", "R"])
+        backbone = tiny_backbone(32, dropout=0.0, band_names=["B", "R"])
         curves = simulate_survey(24, seed=3, min_obs=20, max_obs=80, bands=["B", "R"])
     by_id = {lc.id: lc for lc in curves}
     ids = list(by_id)
     y = {oid: i % 2 for i, oid in enumerate(ids)}
     before = [w.copy() for w in backbone.get_weights()]
-    classifier = finetune_supervised(Pretrainer(backbone), by_id, ids[:16], ids[16:20], y, 2,
-                                     settings={"warmup_epochs": 1, "epochs": 2, "batch_size": 8, "head": "a2", **EAGER})
+    classifier = train_end_to_end(Pretrainer(backbone), by_id, {"train": ids[:16], "val": ids[16:20]}, y,
+                                  _settings({"warmup_epochs": 1, "epochs": 2, "batch_size": 8, "head": "a2", **EAGER}))
     assert set(classifier.history) >= {"warmup", "best_val_loss"}
     # a joint encoder's head reads each band's pooled steps
     assert classifier.model.per_band == (kind == "joint")
@@ -112,10 +121,8 @@ def test_supervised_finetuning_reads_astroco_and_joint_multiband_encoders(kind):
 
 def test_several_bands_make_a_single_band_encoder_joint():
     from astromer.fewshot.supervised import encoder_for_bands
-    from astromer.models.astromer_backbone import AstromerBackbone
-    from astromer.models.pretrainer import Pretrainer
 
-    single = Pretrainer(AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=16))
+    single = tiny_pretrainer(16)
     assert encoder_for_bands(single, ["R"]) is single and encoder_for_bands(single, None) is single
     joint = encoder_for_bands(single, ["B", "R"])
     assert joint.backbone.band_names == ["B", "R"]
@@ -131,7 +138,10 @@ def test_evaluation_windows_are_full_like_the_training_windows():
     # a short tail window at evaluation (40 of 240 two-band observations)
     # put validation out of the training distribution and made the head
     # collapse on both EROS bands. Every evaluation window is now full.
-    from astromer.fewshot.supervised_windows import windows
+    from astromer.preprocessing import ClassificationPreprocessor
+
+    def windows(array, bands, size, start=None):
+        return ClassificationPreprocessor(size).windows((array, bands), start)
 
     rng = np.random.default_rng(0)
 
@@ -185,6 +195,7 @@ def test_the_head_on_pooled_encoder_outputs_is_the_classifier(head, joint):
     assert {id(w) for w in head_model.trainable_weights} <= {id(w) for w in model.weights}
 
 
+@pytest.mark.slow  # 36 CPU-s
 def test_the_warmup_on_pooled_outputs_follows_the_full_classifier(a1_model, eros_fold0, monkeypatch):
     # The same warm-up (seed, batches, dropout) with the encoder run every
     # epoch: the same validation losses.
@@ -194,29 +205,27 @@ def test_the_warmup_on_pooled_outputs_follows_the_full_classifier(a1_model, eros
     # Head dropout 0: the comparison must not depend on how a backend draws
     # dropout masks in two different graphs.
     settings = {"warmup_epochs": 3, "epochs": 0, "head_dropout": 0.0, **EAGER}
-    fast = finetune_supervised(a1_model, light_curves, ids["train"], ids["val"], y, 4, band="EROS_R",
-                               settings=settings, seed=1)
+    fast = train_end_to_end(a1_model, light_curves, ids, y, _settings(settings), band="EROS_R", seed=1)
     monkeypatch.setattr(supervised, "pooled_head_models", lambda model: None)
-    full = finetune_supervised(a1_model, light_curves, ids["train"], ids["val"], y, 4, band="EROS_R",
-                               settings=settings, seed=1)
+    full = train_end_to_end(a1_model, light_curves, ids, y, _settings(settings), band="EROS_R", seed=1)
     np.testing.assert_allclose(fast.history["warmup"]["val_loss"], full.history["warmup"]["val_loss"], rtol=1e-3)
     np.testing.assert_allclose(fast.history["warmup"]["loss"], full.history["warmup"]["loss"], rtol=1e-3)
 
 
+@pytest.mark.slow  # 17 CPU-s
 def test_progress_reports_each_phase_with_its_epochs_and_best_validation_loss(capsys):
     # The line a user reads during an hour-long cell must agree with the
     # history the classifier keeps: epochs run, best loss and its epoch.
     from astromer.data.demo import simulate_survey
-    from astromer.models.astromer_backbone import AstromerBackbone
     from astromer.models.pretrainer import Pretrainer
 
-    backbone = AstromerBackbone(num_layers=1, num_heads=2, head_dim=4, ff_dim=8, window_size=32, dropout=0.0)
+    backbone = tiny_backbone(32, dropout=0.0)
     by_id = {lc.id: lc for lc in simulate_survey(24, seed=5, min_obs=20, max_obs=30)}
     ids = list(by_id)
     y = {oid: i % 2 for i, oid in enumerate(ids)}
-    classifier = finetune_supervised(Pretrainer(backbone), by_id, ids[:16], ids[16:20], y, 2,
-                                     settings={"warmup_epochs": 3, "epochs": 2, "batch_size": 8, **EAGER},
-                                     progress=True, label="cell 7")
+    classifier = train_end_to_end(Pretrainer(backbone), by_id, {"train": ids[:16], "val": ids[16:20]}, y,
+                                  _settings({"warmup_epochs": 3, "epochs": 2, "batch_size": 8, **EAGER}),
+                                  label="cell 7")
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("cell 7 ")]
     assert len(lines) == 2
     history = classifier.history

@@ -2,7 +2,6 @@
 
 import math
 
-import keras
 import numpy as np
 import pytest
 
@@ -11,6 +10,7 @@ from astromer.layers.conformer_block import ConformerBlock
 from astromer.layers.conv_module import ConformerConvModule
 from astromer.layers.gated_ffn import GatedFeedForward
 from tests.conftest import to_numpy
+from tests.harness import run_layer_test
 
 ATOL = 3e-5
 
@@ -349,10 +349,7 @@ def test_configs_round_trip_and_validate():
                        attention_implementation="explicit"),
     ]
     for layer in layers:
-        clone = type(layer).from_config(layer.get_config())
-        assert clone.get_config() == layer.get_config()
-        restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
-        assert type(restored) is type(layer)
+        run_layer_test(layer)
     with pytest.raises(ValueError, match=r"`hidden_dim` must be at least 2.*got 1"):
         AstroCoInputEmbedding(1)
     with pytest.raises(ValueError, match=r"`kernel_size` must be a positive integer, got 0"):

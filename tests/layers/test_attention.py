@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from astromer.layers.attention import AstromerAttention, attention_bias, scaled_dot_product_attention
+from tests.harness import run_layer_test
 
 ALPHAS = {"m0p5": -0.5, "m1e9": -1e9, "p1": 1.0}
 
@@ -93,9 +94,7 @@ def test_layer_matches_numpy_with_set_weights():
 
 
 def test_config_round_trip_and_bad_arguments():
-    layer = AstromerAttention(4, 8, mask_alpha=-0.5, mask_format="QK", temperature=2.0)
-    clone = AstromerAttention.from_config(layer.get_config())
-    assert clone.get_config() == layer.get_config()
+    run_layer_test(AstromerAttention(4, 8, mask_alpha=-0.5, mask_format="QK", temperature=2.0))
     with pytest.raises(ValueError, match="'KQ'"):
         AstromerAttention(4, 8, mask_format="KQ")
     with pytest.raises(ValueError, match="flash"):

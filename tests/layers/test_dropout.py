@@ -4,6 +4,7 @@ import pytest
 
 from astromer.layers.dropout import HashDropout, hash32
 from tests.conftest import to_numpy
+from tests.harness import run_layer_test
 
 
 def test_identity_at_inference_and_rate_zero():
@@ -30,8 +31,7 @@ def test_keep_fraction_scale_and_fresh_masks():
 def test_bad_rate_and_config():
     with pytest.raises(ValueError, match="rate"):
         HashDropout(1.0)
-    layer = HashDropout(0.1, seed=3, name="d")
-    assert HashDropout.from_config(layer.get_config()).get_config() == layer.get_config()
+    run_layer_test(HashDropout(0.1, seed=3, name="d"))
 
 
 def test_mixed_precision_dtype():

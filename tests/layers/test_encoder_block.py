@@ -5,6 +5,7 @@ from astromer.layers.encoder_block import AstromerEncoderBlock
 from astromer.layers.heads import ReconstructionHead
 from astromer.layers.mask_token import MaskToken
 from tests.conftest import to_numpy
+from tests.harness import run_layer_test
 
 
 def layer_norm(x, gamma, beta, eps=1e-6):
@@ -72,9 +73,7 @@ def test_block_has_no_identity_residual():
 
 
 def test_block_config_round_trip():
-    block = AstromerEncoderBlock(4, 8, 16, dropout=0.2, mask_alpha=1.0, mask_format="QK", use_leak=True)
-    clone = AstromerEncoderBlock.from_config(block.get_config())
-    assert clone.get_config() == block.get_config()
+    run_layer_test(AstromerEncoderBlock(4, 8, 16, dropout=0.2, mask_alpha=1.0, mask_format="QK", use_leak=True))
     with pytest.raises(ValueError, match="dropout"):
         AstromerEncoderBlock(4, 8, 16, dropout=1.5)
 

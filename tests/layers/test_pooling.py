@@ -4,6 +4,7 @@ import pytest
 
 from astromer.layers.pooling import LayerMix, MaskedMaxPooling, MaskedMeanPooling
 from tests.conftest import to_numpy
+from tests.harness import run_layer_test
 
 # Two windows of 4 steps, 2 features. Window 0 has 3 real steps; window 1
 # is all padding. Padded rows hold large values that must never show up.
@@ -85,9 +86,7 @@ def test_layer_mix_with_set_weights_matches_hand_softmax():
 def test_layer_mix_round_trips_and_checks_inputs():
     xs = [np.ones((1, 2, 3), "float32")] * 2
     mix = LayerMix(name="layer_mix")
-    mix(xs)
-    clone = LayerMix.from_config(mix.get_config())
-    assert clone.get_config() == mix.get_config()
+    run_layer_test(mix, xs)  # (builds it for 2 inputs)
     with pytest.raises(ValueError, match=r"one shape; got shapes \[\(1, 2, 3\), \(1, 2, 4\)\]"):
         LayerMix()([np.ones((1, 2, 3), "float32"), np.ones((1, 2, 4), "float32")])
     with pytest.raises(ValueError, match="built for 2 inputs, got 3"):

@@ -1,5 +1,6 @@
 """AstroCoBackbone: masking, padding, serialization, presets, training."""
 
+import functools
 import inspect
 
 import keras
@@ -11,18 +12,13 @@ from astromer.losses import masked_rmse
 from astromer.models.astroco_backbone import AstroCoBackbone
 from astromer.models.astromer_backbone import AstromerBackbone
 from astromer.models.pretrainer import Pretrainer
+from tests import harness
 from tests.conftest import to_numpy
+from tests.harness import check_config, run_backbone_test
 
 WINDOW = 12
-
-
-def tiny_backbone(**kwargs):
-    config = dict(
-        num_layers=2, num_heads=2, head_dim=4, window_size=WINDOW, dropout=0.1,
-        conv_kernel_size=4, ffn_expansion=2,
-    )
-    config.update(kwargs)
-    return AstroCoBackbone(**config)
+tiny_backbone = functools.partial(harness.tiny_backbone, kind="astroco", num_layers=2, window_size=WINDOW,
+                                  dropout=0.1, conv_kernel_size=4, ffn_expansion=2)
 
 
 def random_inputs(n=3, window=WINDOW, seed=0):
@@ -145,6 +141,7 @@ def sine_windows(n=64, window=WINDOW, seed=0):
     return x, y
 
 
+@pytest.mark.slow  # 22 CPU-s
 def test_pretrainer_learns_and_round_trips(tmp_path):
     x, y = sine_windows()
     # One block keeps the train-step compilation short (JAX: seconds per block).
@@ -173,16 +170,10 @@ def test_pretrainer_learns_and_round_trips(tmp_path):
 
 
 def test_backbone_keras_file_round_trip(tmp_path):
-    backbone = tiny_backbone(pe_base=1000.0, layer_norm_epsilon=1e-6)
-    x = random_inputs()
-    expected = backbone.predict_on_batch(x)
-    backbone.save(tmp_path / "backbone.keras")
-    loaded = keras.saving.load_model(tmp_path / "backbone.keras")
+    # sequence_output, every block's output and the input embedding, bit
+    # for bit, through .keras and .weights.h5
+    _, loaded = run_backbone_test(tiny_backbone(pe_base=1000.0, layer_norm_epsilon=1e-6), random_inputs(), tmp_path)
     assert isinstance(loaded, AstroCoBackbone)
-    got = loaded.predict_on_batch(x)
-    np.testing.assert_array_equal(got["sequence_output"], expected["sequence_output"])
-    for a, b in zip(got["block_outputs"], expected["block_outputs"]):
-        np.testing.assert_array_equal(a, b)
 
 
 def test_config_round_trip_and_validation():
@@ -190,13 +181,9 @@ def test_config_round_trip_and_validation():
         pe_base=1000.0, conv_kernel_size=3, ffn_expansion=3, attention_implementation="explicit",
         dtype="mixed_bfloat16",
     )
-    config = backbone.get_config()
-    clone = AstroCoBackbone.from_config(config)
-    assert clone.get_config() == config
+    clone = check_config(backbone)  # with every constructor argument
     assert clone.layer_dtype.name == "mixed_bfloat16"
     assert clone.get_layer("block_1").dtype_policy.name == "mixed_bfloat16"
-    arguments = set(inspect.signature(AstroCoBackbone.__init__).parameters) - {"self", "kwargs"}
-    assert arguments <= set(config)
     for kwargs, message in (
         ({"num_layers": 0}, r"`num_layers` must be a positive integer, got 0"),
         ({"conv_kernel_size": -2}, r"`conv_kernel_size` must be a positive integer, got -2"),

@@ -1,7 +1,5 @@
 """Classifier heads on a backbone. Shared helpers for tests/models/test_baselines.py."""
 
-import inspect
-
 import keras
 import numpy as np
 import pytest
@@ -9,6 +7,7 @@ import pytest
 from astromer.models.classifier import Classifier
 from tests.models.test_serialization import tiny_backbone
 from tests.conftest import to_numpy
+from tests.harness import run_backbone_test
 
 WINDOW = 12
 
@@ -83,18 +82,7 @@ def check_padding_never_changes_the_logits(make):
 
 def check_keras_file_and_config_round_trip(model, tmp_path):
     x, _ = sinusoids(n=4)
-    expected = logits(model, x)
-    config = model.get_config()
-    clone = type(model).from_config(config)
-    assert clone.get_config() == config
-    arguments = set(inspect.signature(type(model).__init__).parameters) - {"self", "kwargs"}
-    assert arguments <= set(config)
-
-    model.save(tmp_path / "model.keras")
-    loaded = keras.saving.load_model(tmp_path / "model.keras")
-    assert type(loaded) is type(model) and loaded.get_config() == config
-    np.testing.assert_array_equal(logits(loaded, x), expected)
-    return loaded
+    return run_backbone_test(model, x, tmp_path)[1]
 
 
 def check_learns_a_separable_toy_problem(model, learning_rate=1e-2, **data):
@@ -123,6 +111,7 @@ def test_keras_file_and_config_round_trip(tmp_path, head):
     assert loaded.freeze_backbone and not loaded.backbone.trainable_weights
 
 
+@pytest.mark.slow  # 16 CPU-s
 def test_trained_model_round_trip_keeps_compile_and_optimizer_state(tmp_path):
     # Max pooling with an all-padding window in the batch: the gradient
     # through the masked maximum must stay finite.
@@ -190,6 +179,7 @@ def test_embeddings_and_gamma_weights_values():
     assert max_model.gamma_weights() is None
 
 
+@pytest.mark.slow  # 21 CPU-s
 def test_a2_head_learns_a_separable_toy_problem():
     # Short vs long periods (noisy vs smooth windows). Trained end to end: a
     # frozen *random* tiny encoder is not a reliable feature extractor (the

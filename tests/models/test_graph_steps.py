@@ -6,22 +6,17 @@ import numpy as np
 import pytest
 
 from astromer.bench.workload import synthetic_windows
-from astromer.models.astroco_backbone import AstroCoBackbone
-from astromer.models.astromer_backbone import AstromerBackbone
 from astromer.models.pretrainer import Pretrainer
 from tests.conftest import backend, to_numpy
+from tests.harness import tiny_backbone
 
 WINDOW = 24
 
 
 def tiny_pretrainer(dropout=0.2, optimizer=None, jit_compile=False, astroco=False, dtype=None):
-    keras.utils.set_random_seed(5)
-    if astroco:
-        backbone = AstroCoBackbone(num_layers=2, num_heads=2, head_dim=4, window_size=WINDOW, dropout=dropout,
-                                   conv_kernel_size=4, ffn_expansion=2, dtype=dtype)
-    else:
-        backbone = AstromerBackbone(num_layers=2, num_heads=2, head_dim=4, ff_dim=8,
-                                    window_size=WINDOW, dropout=dropout, dtype=dtype)
+    """A compiled two-block Pretrainer (seed 5) of tests.harness.tiny_backbone."""
+    extra = dict(kind="astroco", conv_kernel_size=4, ffn_expansion=2) if astroco else {}
+    backbone = tiny_backbone(WINDOW, seed=5, num_layers=2, dropout=dropout, dtype=dtype, **extra)
     model = Pretrainer(backbone, uncertainty_weighted=not astroco, dtype=dtype)
     model.compile(optimizer or keras.optimizers.Adam(1e-2), jit_compile=jit_compile)
     return model
@@ -37,6 +32,7 @@ def states(model):
     return [to_numpy(v.value) for v in model.variables + model.optimizer.variables]
 
 
+@pytest.mark.slow  # 22 CPU-s: an XLA compilation
 def test_other_backends_keep_keras_steps():
     if backend() == "torch":
         pytest.skip("the PyTorch backend is what the rest of this file tests")

@@ -1,18 +1,20 @@
 """Keras-native save/load, SavedModel export, and input validation."""
 
+import functools
+
 import keras
 import numpy as np
 import pytest
 
 from astromer.models.astromer_backbone import AstromerBackbone
 from astromer.models.pretrainer import Pretrainer
+from tests import harness
 from tests.conftest import requires_tensorflow_backend, to_numpy
+from tests.harness import check_config, run_backbone_test
 
-
-def tiny_backbone(**kwargs):
-    config = dict(num_layers=2, num_heads=2, head_dim=4, ff_dim=8, window_size=12, dropout=0.1)
-    config.update(kwargs)
-    return AstromerBackbone(**config)
+# Two blocks (outputs are compared block by block), window 12; also the
+# backbone of tests/models/test_classifier.py and test_pretrainer.py.
+tiny_backbone = functools.partial(harness.tiny_backbone, num_layers=2, window_size=12, dropout=0.1)
 
 
 def random_inputs(n=3, window=12, seed=0):
@@ -30,36 +32,21 @@ def random_inputs(n=3, window=12, seed=0):
 
 @pytest.mark.parametrize("kwargs", [{}, {"use_leak": True, "mask_alpha": -0.5, "mask_token": False}])
 def test_keras_file_round_trip(tmp_path, kwargs):
+    # The same outputs after a .keras and a .weights.h5 round trip.
     model = Pretrainer(tiny_backbone(**kwargs), uncertainty_weighted=True)
-    x = random_inputs()
-    expected = model.predict_on_batch(x)
-    path = tmp_path / "model.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)
+    _, loaded = run_backbone_test(model, random_inputs(), tmp_path)
     assert isinstance(loaded, Pretrainer) and isinstance(loaded.backbone, AstromerBackbone)
     assert loaded.uncertainty_weighted and loaded.backbone.get_config() == model.backbone.get_config()
-    np.testing.assert_array_equal(loaded.predict_on_batch(x), expected)
 
 
 def test_weights_file_round_trip(tmp_path):
-    backbone = tiny_backbone()
-    x = random_inputs()
-    expected = backbone.predict_on_batch(x)["sequence_output"]
-    backbone.save_weights(tmp_path / "b.weights.h5")
-    other = tiny_backbone()
-    assert not np.allclose(other.predict_on_batch(x)["sequence_output"], expected)
-    other.load_weights(tmp_path / "b.weights.h5")
-    np.testing.assert_array_equal(other.predict_on_batch(x)["sequence_output"], expected)
+    # Every output (sequence, blocks, input embedding) through .keras and
+    # .weights.h5; a fresh copy's own weights give other outputs.
+    run_backbone_test(tiny_backbone(), random_inputs(), tmp_path)
 
 
 def test_backbone_config_has_every_argument():
-    backbone = tiny_backbone(pe_base=1000.0, temperature=2.0, attention_implementation="explicit")
-    clone = AstromerBackbone.from_config(backbone.get_config())
-    assert clone.get_config() == backbone.get_config()
-    import inspect
-
-    arguments = set(inspect.signature(AstromerBackbone.__init__).parameters) - {"self", "kwargs"}
-    assert arguments <= set(backbone.get_config())
+    check_config(tiny_backbone(pe_base=1000.0, temperature=2.0, attention_implementation="explicit"))
 
 
 def test_saved_model_export(tmp_path):

@@ -20,7 +20,8 @@ def original_like_model(tmp_path_factory):
     (`a1-original`), the quirk that makes compat "auto" pick "original"."""
     import keras
 
-    from astromer import presets, training
+    from astromer import presets
+    from astromer.core.factory import build_pretrainer, resolve_config
 
     keras.utils.set_random_seed(0)
     config = presets.load_preset("a1-original")
@@ -28,7 +29,7 @@ def original_like_model(tmp_path_factory):
     root = tmp_path_factory.mktemp("a1o")
     (root / "a1o.yaml").write_text(yaml.safe_dump(config))
     path = root / "a1o.keras"
-    training.build_pretrainer(training.resolve_config(str(root / "a1o.yaml"))).save(path)
+    build_pretrainer(resolve_config(str(root / "a1o.yaml"))).save(path)
     return str(path)
 
 
@@ -50,6 +51,7 @@ def dropped_for_error(printed):
 
 
 @pytest.mark.parametrize("compat,dropped,centring", [("auto", 0, True), ("default", 90, False)])
+@pytest.mark.slow  # 44 and 38 CPU-s
 def test_finetune_reads_light_curves_as_embed_does_for_the_weights(original_like_model, tmp_path, capsys,
                                                                     compat, dropped, centring):
     data = table_with_bad_errors(tmp_path / "t.parquet")
@@ -70,6 +72,7 @@ def test_finetune_reads_light_curves_as_embed_does_for_the_weights(original_like
     assert pipeline_config(Model, saved).float32_first is centring
 
 
+@pytest.mark.slow  # 34 CPU-s
 def test_finetune_under_float32_first_centring_moves_julian_dates_to_mjd(original_like_model, tmp_path, capsys):
     data = table_with_bad_errors(tmp_path / "t.parquet")
     table = pd.read_parquet(data)

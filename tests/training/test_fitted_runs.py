@@ -28,11 +28,16 @@ import pytest
 import yaml
 
 from astromer import presets, training
+from astromer.core import factory
 from astromer.cli.finetune import main as finetune
+from astromer.core.loading import load_for_finetuning
 from astromer.cli.train import main as train
 from tests.conftest import shared_path
 
 TINY_MODEL = dict(num_layers=1, num_heads=2, head_dim=8, ff_dim=16, window_size=48)
+# Every test here trains on the run of 500 light curves the `trained` fixture
+# makes (40, 35 and 50 CPU-s, the fixture counted once).
+pytestmark = pytest.mark.slow
 
 
 def write_table(path, n, seed):
@@ -94,8 +99,8 @@ def test_train_on_500_light_curves_with_no_set_fits_the_data(trained, capsys):
     # The untrained model: the run's seed gives the run's initial weights.
     data = training.prepare_data(trained["table"], config, "unused", verbose=False)
     keras.utils.set_random_seed(int(settings["seed"]))
-    model = training.build_pretrainer(config)
-    model.compile(training.make_optimizer(settings))
+    model = factory.build_pretrainer(config)
+    model.compile(factory.make_optimizer(settings))
     assert_no_divergence(run, initial_loss(model, config, data))
     summary = json.loads((run / "summary.json").read_text())
     assert summary["epochs_run"] == 1 and all(math.isfinite(v) for v in summary["test"].values())
@@ -191,7 +196,7 @@ def test_finetune_300_light_curves_with_no_set(trained, tmp_path, capsys):
             "settings: 32], 15 steps per epoch; learning rate 7.99e-05 [rule: 1.13e-04 x sqrt(16 / 32)]; warm-up 15 "
             "steps [rule: the first epoch]; up to 1 epochs [command line]") in printed
     config = yaml.safe_load((out / "config.yaml").read_text())
-    model, _ = training.load_for_finetuning(weights)
+    model, _ = load_for_finetuning(weights)
     data = training.prepare_data(table, config, "unused", verbose=False)
     assert_no_divergence(out, initial_loss(model, config, data))
     report = json.loads((out / "finetune.json").read_text())
@@ -222,15 +227,15 @@ def test_a2_on_crts(tmp_path, request, capsys):
     config = yaml.safe_load((run / "config.yaml").read_text())
     data = training.prepare_data(str(tmp_path / "crts500.parquet"), config, "unused", verbose=False)
     keras.utils.set_random_seed(int(config["pretraining"]["seed"]))
-    model = training.build_pretrainer(config)
-    model.compile(training.make_optimizer(config["pretraining"]))
+    model = factory.build_pretrainer(config)
+    model.compile(factory.make_optimizer(config["pretraining"]))
     start = initial_loss(model, config, data)
     assert_no_divergence(run, start)
     out = tmp_path / "ft"
     assert finetune(["--weights", str(run), "--data", str(tmp_path / "crts300.parquet"), "--epochs", "1", "--out",
                      str(out), "--quiet"]) == 0
     config = yaml.safe_load((out / "config.yaml").read_text())
-    model, _ = training.load_for_finetuning(str(run))
+    model, _ = load_for_finetuning(str(run))
     data = training.prepare_data(str(tmp_path / "crts300.parquet"), config, "unused", verbose=False)
     finetune_start = initial_loss(model, config, data)
     assert_no_divergence(out, finetune_start)

@@ -3,8 +3,9 @@
 
 import pytest
 
+from astromer.core.factory import resolve_config
+from astromer.errors import ConfigError
 from astromer.training.scaling import check_values, fit_to_data, without_rule_keys
-from astromer.training.settings import ConfigError, resolve_config
 
 
 def a2(*overrides):

@@ -51,7 +51,7 @@ def controls(train, val, test, y_train, train_ids, num_classes, fold):
         out[f"rf+lrfeat_C{c}_w0.25"] = tuple(0.75 * p + 0.25 * logreg.predict_proba(scale.transform(x))
                                              for p, x in zip(out["rf"], (val, test)))
     for c in (0.1, 0.01):
-        p_train, p_others = out_of_fold_probabilities(train, y_train, train_ids, [val, test], num_classes, c=c,
+        p_train, p_others = out_of_fold_probabilities(train, y_train, train_ids, [val, test], num_classes, c=c, folds=5,
                                                       seed=fold)
         stacked = forest().fit(np.hstack([train, p_train]), y_train)
         out[f"rf_stackfeat_C{c}"] = tuple(stacked.predict_proba(np.hstack([x, p]))

@@ -55,8 +55,8 @@ def folded_light_curves(light_curves, table, span=SPAN):
 
 
 def main(argv=None):
-    from astromer import training
-    from astromer.fewshot.encoder_features import EncoderFeatures
+    from astromer.core.loading import load_backbone
+    from astromer.fewshot.encoder_features import EncoderFeatures, EncoderPasses
 
     args = arguments(__doc__, argv)
     if len(args.bands) != 1:
@@ -64,8 +64,7 @@ def main(argv=None):
     light_curves, table = load_features(args.data, args.bands)
     folded, unfolded = folded_light_curves(light_curves, table)
     print(f"{len(folded) - unfolded:,} light curves folded, {unfolded:,} without a period embedded unfolded")
-    model, _ = training.load_for_finetuning(args.weights, None)
-    encoder = EncoderFeatures(model.backbone, folded, args.variant, args.bands)
+    encoder = EncoderFeatures(EncoderPasses(load_backbone(args.weights), folded), args.variant, args.bands)
     score_schemes(args, table, encoder.ids, encoder.mean_layers[:, -1])
 
 

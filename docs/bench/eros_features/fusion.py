@@ -72,12 +72,11 @@ READOUTS = {
 
 
 def load(data, weights, variant, bands, readout="mean_last"):
-    from astromer import training
-    from astromer.fewshot.encoder_features import EncoderFeatures
+    from astromer.core.loading import load_backbone
+    from astromer.fewshot.encoder_features import EncoderFeatures, EncoderPasses
 
     light_curves, table = load_features(data, bands)
-    model, _ = training.load_for_finetuning(weights, None)
-    encoder = EncoderFeatures(model.backbone, light_curves, variant, bands)
+    encoder = EncoderFeatures(EncoderPasses(load_backbone(weights), light_curves), variant, bands)
     return table, encoder.ids, READOUTS[readout](encoder)
 
 
@@ -85,9 +84,9 @@ def forest(seed=0):
     """The reference forest (FEATURES.md); `seed` 0 is the reference's own."""
     from sklearn.ensemble import RandomForestClassifier
 
-    from astromer.fewshot.feature_methods import RF_SETTINGS
+    from astromer.fewshot.settings import method_settings
 
-    return RandomForestClassifier(n_jobs=-1, **{**RF_SETTINGS, "random_state": seed})
+    return RandomForestClassifier(n_jobs=-1, **{**method_settings()["features"].forest, "random_state": seed})
 
 
 def schemes(ftr, fva, fte, etr, eva, ete, ytr, train_ids, fold, forest_seeds=1):
@@ -130,7 +129,7 @@ def schemes(ftr, fva, fte, etr, eva, ete, ytr, train_ids, fold, forest_seeds=1):
                 a, b = out[base], out[f"lr_emb_C{c}"]
                 out[f"{base}+lr{c}_w{w}"] = tuple((1 - w) * x + w * y for x, y in zip(a, b))
     for c in (0.01, 0.1):
-        p_train, p_others = out_of_fold_probabilities(etr, ytr, train_ids, [eva, ete], int(ytr.max()) + 1, c=c,
+        p_train, p_others = out_of_fold_probabilities(etr, ytr, train_ids, [eva, ete], int(ytr.max()) + 1, c=c, folds=5,
                                                          seed=fold)
         out[f"rf_stack_C{c}"] = fit(forest(), *(np.hstack([f, q]) for f, q in zip((itr, iva, ite),
                                                                                    [p_train, *p_others])))

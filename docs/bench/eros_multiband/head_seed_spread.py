@@ -16,7 +16,8 @@ import sys
 import numpy as np
 from sklearn.metrics import f1_score
 
-from astromer import fewshot, training
+from astromer import fewshot
+from astromer.core.loading import load_backbone
 from astromer.data.lightcurves import iter_light_curves
 
 SHARED = os.environ.get("SHARED", os.path.join(os.path.dirname(__file__), "../../../../shared"))
@@ -26,10 +27,10 @@ run_dir, variant = sys.argv[1], sys.argv[2]
 spc = int(sys.argv[3]) if len(sys.argv) > 3 else 20
 fold = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 seeds = int(sys.argv[5]) if len(sys.argv) > 5 else 5
-model, _ = training.load_for_finetuning(run_dir, "a1-original")
 light_curves = list(iter_light_curves(os.path.join(EROS, "lightcurves.parquet")))
 bands = ["EROS_B", "EROS_R"] if variant.startswith("band_") else None
-features = fewshot.EncoderFeatures(model.backbone, light_curves, variant, bands)
+features = fewshot.EncoderFeatures(fewshot.EncoderPasses(load_backbone(run_dir, "a1-original"), light_curves), variant,
+                                   bands)
 split = fewshot.read_splits(os.path.join(EROS, "splits"), 3, (spc,))[(fold, spc)]
 labels = dict(np.loadtxt(os.path.join(EROS, "labels.csv"), dtype=str, delimiter=",", skiprows=1))
 classes = sorted(set(labels.values()))
@@ -39,7 +40,7 @@ truth = y[rows["test"]]
 single, probabilities = [], []
 for k in range(seeds):
     # the same heads that --head-seeds trains and averages
-    predict, _ = fewshot.train_head("a2", features, y, rows, len(classes), fewshot.HEAD_SETTINGS,
+    predict, _ = fewshot.train_head("a2", features, y, rows, len(classes), fewshot.method_settings()["heads"],
                                     seed=fold + fewshot.SEED_STRIDE * k)
     single.append(f1_score(truth, predict(rows["test"]), average="macro"))
     probabilities.append(predict.probabilities(rows["test"]))

@@ -20,6 +20,7 @@ import sys
 
 import astromer
 from astromer import fewshot, training
+from astromer.core.factory import make_optimizer, resolve_config
 from astromer.data.cleaning import CleaningConfig, clean_light_curves
 from astromer.data.datasets import PackedLightCurves
 from astromer.data.lightcurves import LightCurve, iter_light_curves
@@ -81,19 +82,19 @@ if FOLD:
     print(f"{len(lcs) - unfolded} sequences folded, {unfolded} without a period left unfolded")
 packed = PackedLightCurves.from_light_curves(lcs, band_names=model.backbone.band_names)
 train, val = packed.split((0.9, 0.1), seed=0)
-config = training.resolve_config("a1-original", [
+config = resolve_config("a1-original", [
     f"pretraining.epochs={epochs}", "pretraining.batch_size=64", "pretraining.learning_rate=1e-4",
     "pretraining.warmup_steps=100", "pretraining.patience=20"])
 config["model"] = {"class": "AstromerBackbone", **{
     k: v for k, v in model.backbone.get_config().items() if k not in ("name", "trainable")}}
 data = training.TrainingData("packed", train, val, description=f"EROS-1 non-test objects, {mode}")
-model.compile(training.make_optimizer(config["pretraining"]))
+model.compile(make_optimizer(config["pretraining"]))
 before = training.evaluate_masked(model, val, config, 64)
 # Hidden steps: the probes the model cannot see (since issue 22 training
 # never shows them, whatever the preset); the number that cannot be copied.
 hidden_before = training.evaluate_hidden(model, val, config, 64)
 print("validation before:", before, "hidden steps:", hidden_before)
-summary = training.pretrain(config, data, out_dir, resume=RESUME, initial_model=model, verbose=2, input_path="numpy")
+summary = training.pretrain(config, data, out_dir, resume=RESUME, initial_model=model, verbose=2)
 summary["mode"], summary["objects"], summary["sequences"] = mode, len(curves), len(lcs)
 summary["folded"] = FOLD
 summary["val_before"] = before

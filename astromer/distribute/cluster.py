@@ -1,15 +1,12 @@
 """Who trains together: the cluster settings of a run (TensorFlow's
 `TF_CONFIG`; JAX's coordinator, number of processes and process id, from
-flags, the environment or Slurm), checked before anything starts with
-one-line errors naming the bad value, and joining the others with the
-engines' own machinery (`MultiWorkerMirroredStrategy`,
-`jax.distributed.initialize`) under a deadline.
+flags, the environment or Slurm), checked before anything starts, and
+joining the others under a deadline (docs/distributed.md).
 
 Both engines wait in C++ for a peer that never comes (TensorFlow's
 coordination leader without any limit and deaf to SIGTERM, JAX until it
 aborts the process with a stack trace), so a watchdog ends the process
-with a one-line error instead (exit status 2). Training together is in
-`astromer.training.distributed`.
+with a one-line error instead (exit status 2).
 """
 
 import contextlib
@@ -20,24 +17,17 @@ import sys
 import threading
 import time
 
-from astromer.training.settings import ConfigError
+from astromer.errors import ConfigError
 
 # How long every process waits for the others to join, by default (s).
 JOIN_TIMEOUT = 300
 TF_JOBS = ("chief", "worker")
 
 
-# ----------------------------------------------------------------------------
-# Cluster settings
-
-
 class Cluster:
     """This process's place in a run: `count` workers (processes), this one
-    `index` (0 is the chief, who writes the outputs), and how they meet.
-
-    kind: "tf_config" (TensorFlow, `TF_CONFIG`), "jax" (JAX processes), or
-    "single" (one process).
-    """
+    `index` (0 is the chief, who writes the outputs), and how they meet
+    (`kind`: "tf_config", "jax" or "single")."""
 
     def __init__(self, kind="single", count=1, index=0, leader=None, addresses=(), source=""):
         self.kind, self.count, self.index = kind, int(count), int(index)
@@ -69,11 +59,9 @@ def parse_address(value, what):
 
 
 def parse_tf_config(text):
-    """The `Cluster` of a `TF_CONFIG` value, checked: a JSON object with
-    `cluster` (jobs `chief` and/or `worker`, lists of distinct `host:port`)
-    and `task` (`type` one of those jobs, `index` an integer within it).
-    Workers are numbered as TensorFlow numbers them: the chief, then the
-    workers in order. Raises ConfigError naming the bad value."""
+    """The `Cluster` of a `TF_CONFIG` value (jobs `chief` and/or `worker`;
+    workers numbered as TensorFlow does: the chief, then the workers), or a
+    ConfigError naming the bad value."""
     shown = " ".join(str(text).split())
     shown = shown if len(shown) <= 200 else shown[:200] + "..."
     fix = ('Expected e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
@@ -132,12 +120,9 @@ def _int_setting(value, what, minimum):
 
 
 def jax_cluster(coordinator=None, num_processes=None, process_id=None, environ=None):
-    """The `Cluster` of JAX processes: from the flags, else Keras' variables
-    (`KERAS_DISTRIBUTION_JOB_ADDRESSES`, `..._NUM_PROCESSES`,
-    `..._PROCESS_ID`), else JAX's (`JAX_COORDINATOR_ADDRESS`,
-    `JAX_NUM_PROCESSES`, `JAX_PROCESS_ID`), else a Slurm job step of several
-    tasks (JAX finds its coordinator). A single process when none is set.
-    Raises ConfigError naming a bad or missing value."""
+    """The `Cluster` of JAX processes: from the flags, else Keras' or JAX's
+    variables, else a Slurm job step of several tasks (JAX finds its
+    coordinator), else one process; ConfigError naming a bad or missing value."""
     env = os.environ if environ is None else environ
     named = {"coordinator": "--coordinator", "num_processes": "--num-processes", "process_id": "--process-id"}
     values = {"coordinator": coordinator, "num_processes": num_processes, "process_id": process_id}
@@ -170,9 +155,8 @@ def jax_cluster(coordinator=None, num_processes=None, process_id=None, environ=N
 
 
 def cluster_settings(backend, strategy="auto", coordinator=None, num_processes=None, process_id=None):
-    """The `Cluster` a run joins on `backend`, checked without starting
-    anything: `TF_CONFIG` on TensorFlow, the JAX settings on JAX. Raises
-    ConfigError for a bad value or for settings the backend cannot use."""
+    """The `Cluster` a run joins on `backend` (`TF_CONFIG` on TensorFlow, the
+    JAX settings on JAX), checked without starting anything."""
     jax_flags = {"--coordinator": coordinator, "--num-processes": num_processes, "--process-id": process_id}
     given = [flag for flag, value in jax_flags.items() if value is not None]
     if backend == "jax":
@@ -234,10 +218,6 @@ def check_command(strategy="auto", global_batch=None, coordinator=None, num_proc
     return cluster
 
 
-# ----------------------------------------------------------------------------
-# Joining
-
-
 def _reachable(address):
     host, port = parse_address(address, "address")
     try:
@@ -264,12 +244,12 @@ def wait_for(address, timeout, what):
 
 @contextlib.contextmanager
 def deadline(seconds, message, prog="astromer-train"):
-    """Ends the process with `message` (one line, exit status 2) when the
+    """Ends the process with `message()` (one line, exit status 2) when the
     block takes longer than `seconds`. For the engines' joins only: they
     wait in C++ code that no exception or SIGTERM interrupts."""
 
     def give_up():
-        print(f"{prog}: error: {message() if callable(message) else message}", file=sys.stderr, flush=True)
+        print(f"{prog}: error: {message()}", file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(2)
 
@@ -287,9 +267,12 @@ def join_tensorflow(cluster, timeout=JOIN_TIMEOUT):
     `timeout` seconds (else a one-line error, exit 2)."""
     import tensorflow as tf
 
+    from astromer.distribute.tf_internals import configure_coordination
+
     if not cluster.chief:
         wait_for(cluster.leader, timeout, "The TF_CONFIG cluster's first task (coordination service) at")
-    _configure_coordination(cluster, timeout)
+    jobs = json.loads(os.environ["TF_CONFIG"])["cluster"]
+    configure_coordination({job: len(jobs[job]) for job in TF_JOBS if jobs.get(job)}, timeout)
 
     def why():
         others = [a for i, a in enumerate(cluster.addresses) if i != cluster.index]
@@ -307,46 +290,15 @@ def join_tensorflow(cluster, timeout=JOIN_TIMEOUT):
             raise ConfigError(f"{why()} ({' '.join(str(error).split())[:200]})") from None
 
 
-def _configure_coordination(cluster, timeout):
-    """TensorFlow's coordination service with a deadline for every task to
-    register (its default is an hour, and without the registration barrier
-    the first task waits in C++ for ever, holding the interpreter so that
-    no Python watchdog runs): the strategy keeps a service configured
-    before it is created. Its heartbeat (10 s) finds a dead worker."""
-    try:
-        from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
-        from tensorflow.python.eager import context
-    except ImportError:  # another TensorFlow layout: its defaults then
-        return
-    if context.context().coordination_service is not None:
-        return
-    config = json.loads(os.environ["TF_CONFIG"])["cluster"]
-    jobs = [coordination_config_pb2.CoordinatedJob(name=job, num_tasks=len(config[job]))
-            for job in TF_JOBS if config.get(job)]
-    leader = "chief" if config.get("chief") else "worker"
-    context.context().configure_coordination_service(
-        service_type="standalone", service_leader=f"/job:{leader}/replica:0/task:0",
-        cluster_register_timeout_in_ms=int(timeout * 1000), coordinated_jobs=jobs)
-    service = getattr(context.context(), "_coordination_service_config", None)
-    if service is not None and hasattr(service, "cluster_register_with_barrier"):
-        service.cluster_register_with_barrier = True
-
-
 def join_jax(cluster, timeout=JOIN_TIMEOUT):
-    """Joins the JAX processes (`jax.distributed.initialize`, CPU
+    """Joins the JAX processes (`jax.distributed.initialize`, which
+    `keras.distribution.initialize` calls, here for its timeout; CPU
     collectives over Gloo) within `timeout` seconds, else a one-line error
-    (exit 2).
-
-    `jax.distributed.initialize` is what `keras.distribution.initialize`
-    calls; called directly for its timeouts: JAX aborts a process that
-    waits longer than `initialization_timeout`, so the deadline here comes
-    first and says what was missing."""
+    (exit 2) that comes before JAX's own abort."""
     import jax
 
-    try:
+    with contextlib.suppress(AttributeError, ValueError):  # a JAX that has it by default or not at all
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    except (AttributeError, ValueError):  # a JAX that has it by default or not at all
-        pass
     if cluster.leader is not None and not cluster.chief:
         wait_for(cluster.leader, timeout, f"The JAX coordinator ({cluster.source}) at")
 

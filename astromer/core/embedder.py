@@ -1,22 +1,14 @@
 """Embeddings of whole light curves (any length) from a backbone: the
-`Embedder` cuts light curves into windows, runs a pooled model over batches
-of windows and combines the window vectors per object, streaming.
-
-Writing them to Parquet is `astromer.embedding.writer`; the command-line
-workflow is `astromer.embedding.table.embed_table`.
+`Embedder` reads light curves through an `InferencePreprocessor`, runs a
+pooled model over batches of windows and combines the window vectors per
+object, streaming. `write_parquet` streams them to a file
+(`astromer.core.writer`); `astromer-embed` is `astromer.embedding.table`.
 """
-
-import os
 
 import numpy as np
 
-from astromer.data.time_scale import shifted, to_mjd
-from astromer.data.windows import sequential_windows
-from astromer.embedding.arrays import as_array, as_light_curves, is_series
-from astromer.embedding.batching import padded_batch, remainder_piece
-from astromer.compat import original_settings, resolve_compat
-from astromer.embedding.selection import readable_light_curves
-from astromer.embedding.writer import write_parquet
+from astromer.core.writer import rows_read, write_parquet
+from astromer.preprocessing.inference import InferencePreprocessor, as_array, is_series
 
 LAYERS_HELP = '"last" (last block), "input" (input embedding), "mix" (layer mix), "all", or a block index'
 
@@ -24,8 +16,8 @@ LAYERS_HELP = '"last" (last block), "input" (input embedding), "mix" (layer mix)
 class Embedder:
     """Per-object embeddings: windows -> backbone -> pooled -> averaged per object.
 
-    Each light curve is cut into sequential windows
-    (`astromer.data.windows.sequential_windows`); windows of many light
+    Each light curve is cut into sequential windows (`self.preprocessor`,
+    an `astromer.preprocessing.InferencePreprocessor`); windows of many light
     curves share a batch; the chosen layer is pooled over the real
     (non-padded) steps of each window inside the model; window vectors are
     combined per object:
@@ -42,9 +34,7 @@ class Embedder:
     otherwise) or `"all"` (one vector per layer, `(num_layers + 1, dim)`).
 
     Results do not depend on the batch size or on which light curves share a
-    batch, and times are centred in float64 (an MJD offset does not change
-    an embedding). With float32-first centring (compat original) Julian
-    Dates are converted to MJD first (`astromer.data.time_scale`).
+    batch.
 
     Example:
     >>> embedder = Embedder.from_weights("path/to/astromer1-macho")
@@ -56,42 +46,32 @@ class Embedder:
         layer: which output to pool (see above).
         pooling: "mean" or "max".
         layer_weights: `(num_layers + 1,)` weights for `layer="mix"`.
-        window_mode: "nonoverlapping" or "original" (A1 library windows).
-        float32_first: original float32 centring (exact A1 inputs).
         batch_size: windows per model call.
-        cleaning: `astromer.data.cleaning.CleaningConfig` or dict applied to
-            every light curve (default: drop NaN/inf rows, errors outside
-            (0, 1), keep light curves with at least 1 observation); dropped
-            rows and light curves are counted in `self.report`.
-        band: embed only the observations of this band (single-band
-            models on multi-band tables); a light curve with several bands
-            and no `band` fails with the band names.
         read_rows: table rows read at a time when streaming from files (the
             memory it needs does not grow with the catalogue).
-        compat: "default", "original" (windows, centring and cleaning of
-            the original library: `astromer.compat`; an explicit
-            `cleaning` still applies) or "auto" ("original" for weights
-            converted from an original checkpoint).
         per_band: joint multi-band backbones only: pool each band's steps
             separately (after attention over all bands) and concatenate the
             per-band vectors in `band_names` order, `(num_bands * dim)`; a
             band an object lacks gives zeros.
-        time_offset: days subtracted from every time as it is read (e.g.
-            a survey's own epoch, to bring times to MJD).
         on_error: "skip" (default): a light curve whose windows or
             embedding are not finite is left out, logged by id (and file)
             and counted in `self.report`; the rest of the catalogue is
             embedded. "raise": it stops the run with a `DataError` naming it.
+        compat, window_mode, float32_first, band, cleaning, time_offset:
+            how light curves are read (`InferencePreprocessor`; `compat`
+            "auto": "original" for weights converted from an original
+            checkpoint). Dropped rows and light curves are counted in
+            `self.report`.
     """
 
     def __init__(self, backbone, layer="last", pooling="mean", layer_weights=None,
                  window_mode="nonoverlapping", float32_first=False, batch_size=256, cleaning=None,
                  band=None, read_rows=500_000, per_band=False, compat="default", on_error="skip",
                  time_offset=0.0):
+        from astromer.data.cleaning import CleaningReport
+
         if on_error not in ("skip", "raise"):
             raise ValueError(f"Unknown on_error {on_error!r}; use 'skip' or 'raise'.")
-        self.on_error = on_error
-        self.time_offset = float(time_offset)
         if pooling not in ("mean", "max"):
             raise ValueError(f"Unknown pooling {pooling!r}; use 'mean' or 'max'.")
         valid_layer = layer in ("last", "input", "mix", "all") or (
@@ -104,29 +84,18 @@ class Embedder:
                 f"layer_weights needs {backbone.num_layers + 1} values (input embedding + "
                 f"{backbone.num_layers} blocks), got {len(layer_weights)}."
             )
-        self.compat = resolve_compat(compat, backbone)
-        if self.compat == "original":
-            original = original_settings()
-            window_mode, float32_first = original["window_mode"], original["float32_first"]
-            cleaning = original["cleaning"] if cleaning is None else cleaning
+        self.preprocessor = InferencePreprocessor.from_backbone(
+            backbone, compat, window_mode=window_mode, float32_first=float32_first, band=band, cleaning=cleaning,
+            time_offset=time_offset)
         self.backbone = backbone
         self.layer = layer
         self.pooling = pooling
         self.layer_weights = None if layer_weights is None else np.asarray(layer_weights, np.float64)
-        self.window_mode = window_mode
-        self.float32_first = bool(float32_first)
         self.batch_size = int(batch_size)
-        from astromer.data.cleaning import CleaningConfig, CleaningReport
-
-        if cleaning is None:
-            cleaning = CleaningConfig(min_observations=1)
-        elif not isinstance(cleaning, CleaningConfig):
-            cleaning = CleaningConfig.from_dict(cleaning)
-        self.cleaning = cleaning
         self.report = CleaningReport()
-        self.band = band
         self.read_rows = int(read_rows)
         self.per_band = bool(per_band)
+        self.on_error = on_error
         self.num_bands = len(getattr(backbone, "band_names", None) or [])
         if self.per_band and not self.num_bands:
             raise ValueError("per_band=True needs a joint multi-band backbone (one with band_names).")
@@ -140,9 +109,9 @@ class Embedder:
         the published Astromer 1 MACHO weights) or a `.weights.h5` + preset;
         `compat` defaults to "auto" (the original library's preprocessing
         for weights converted from an original checkpoint)."""
-        from astromer.training import load_weights
+        from astromer.core.loading import load_backbone
 
-        return cls(load_weights(weights, preset)[0].backbone, **{"compat": "auto", **kwargs})
+        return cls(load_backbone(weights, preset), **{"compat": "auto", **kwargs})
 
     @classmethod
     def from_preset(cls, preset, weights=None, **kwargs):
@@ -201,44 +170,20 @@ class Embedder:
 
     # ---------------------------------------------------------- windows
 
-    def _light_curves(self, source, ids=None, on_rows=None):
-        from astromer.data.lightcurves import iter_light_curves, stream_light_curves
-
-        if isinstance(source, (str, os.PathLike)):
-            stream = stream_light_curves(source, on_rows=on_rows, batch_rows=self.read_rows)
-        else:
-            stream = iter_light_curves(source, ids=ids)
-        if self.time_offset:
-            stream = (shifted(lc, self.time_offset) for lc in stream)
-        return readable_light_curves(stream, self.backbone, self.band, self.cleaning, self.report)
-
     def _windows(self, light_curves):
-        size = self.backbone.window_size
-        multi_band = bool(getattr(self.backbone, "band_names", None))
+        """(index, light curve, one-window dict) of every window of light
+        curves already read (`self.preprocessor.read`)."""
         for index, lc in enumerate(light_curves):
-            if self.float32_first:
-                # float32-first centring depends on the time scale: JD -> MJD.
-                lc = to_mjd(lc, self.report)
-            bands = self.backbone.band_indices(lc.band) if multi_band else None
-            windows = sequential_windows(lc.as_array(), size, mode=self.window_mode,
-                                         float32_first=self.float32_first, bands=bands)
-            if not all(np.all(np.isfinite(windows[key])) for key in ("times", "magnitudes", "errors") if key in windows):
+            windows = self.preprocessor.windows(lc)
+            if not all(np.all(np.isfinite(windows[key])) for key in ("times", "magnitudes", "errors")):
                 self._not_embedded(lc, "its centred float32 windows are not finite")
                 continue
             for k in range(len(windows["starts"])):
                 yield index, lc, {key: windows[key][k] for key in windows}
 
-    def _inputs(self, batch):
-        inputs = {
-            "magnitudes": np.stack([w["magnitudes"] for w in batch]),
-            "times": np.stack([w["times"] for w in batch]),
-            "errors": np.stack([w["errors"] for w in batch]),
-            "padding_mask": np.stack([w["padding_mask"] for w in batch]),
-        }
-        inputs["hidden_mask"] = np.zeros_like(inputs["padding_mask"])
-        if "bands" in batch[0]:
-            inputs["bands"] = np.stack([w["bands"] for w in batch])
-        return self.backbone.validate_inputs(inputs)
+    def _run(self, model, windows, output=None):
+        out = model.predict_on_batch(self.backbone.validate_inputs(self.preprocessor.inputs(windows)))
+        return np.asarray(out if output is None else out[output])
 
     def _batched(self, items, run):
         pending = []
@@ -262,11 +207,11 @@ class Embedder:
 
     def window_embeddings(self, light_curves):
         """Yields `(light curve index, window dict, (window_size, dim) array)`
-        of the backbone's `sequence_output` (per-step embeddings)."""
-        def run(windows):
-            return np.asarray(self.backbone.predict_on_batch(self._inputs(windows))["sequence_output"])
-
-        for (index, _, window), out in self._batched(self._windows(as_light_curves(light_curves)), run):
+        of the backbone's `sequence_output` (per-step embeddings); the light
+        curves are read in their band and time scale, not cleaned."""
+        light_curves = self.preprocessor.read(light_curves, self.report, clean=False)
+        run = lambda w: self._run(self.backbone, w, "sequence_output")  # noqa: E731
+        for (index, _, window), out in self._batched(self._windows(light_curves), run):
             yield index, window, out
 
     def step_embeddings(self, light_curves):
@@ -277,7 +222,7 @@ class Embedder:
         `encode(concatenate=True)` (whose objects come in `np.unique(ids)`
         order instead): overlapping rows of the last window are repeated.
         """
-        light_curves = list(as_light_curves(light_curves))
+        light_curves = list(light_curves)
         parts = [[] for _ in light_curves]
         for index, window, out in self.window_embeddings(light_curves):
             parts[index].append(out[: window["lengths"]])
@@ -289,9 +234,6 @@ class Embedder:
         """Yields `(id, embedding, n_obs, n_windows)` per light curve, streaming."""
         model = self.pooled_model()
 
-        def run(windows):
-            return np.asarray(model.predict_on_batch(self._inputs(windows)))
-
         def finished(lc, acc, weight, n_windows):
             vector = self._finish(acc, weight)
             if np.all(np.isfinite(vector)):
@@ -299,8 +241,9 @@ class Embedder:
             self._not_embedded(lc, "the model's output is not finite")
             return []
 
+        light_curves = self.preprocessor.read(source, self.report, ids, on_rows, self.read_rows)
         current, acc, weight, n_windows = None, None, 0, 0
-        for (index, lc, window), vector in self._batched(self._windows(self._light_curves(source, ids, on_rows)), run):
+        for (index, lc, window), vector in self._batched(self._windows(light_curves), lambda w: self._run(model, w)):
             if current is not None and lc is not current:
                 yield from finished(current, acc, weight, n_windows)
                 acc, weight, n_windows = None, 0, 0
@@ -355,16 +298,10 @@ class Embedder:
 
         if ids is not None and is_series(source) and is_series(ids):
             return self.one(source, ids)
-
         rows = list(self.iter_embeddings(source, ids=ids))
-        return pd.DataFrame(
-            {
-                "id": [r[0] for r in rows],
-                "n_obs": [r[2] for r in rows],
-                "n_windows": [r[3] for r in rows],
-                "embedding": [r[1].astype(np.float32) for r in rows],
-            }
-        )
+        return pd.DataFrame({"id": [r[0] for r in rows], "n_obs": [r[2] for r in rows],
+                             "n_windows": [r[3] for r in rows],
+                             "embedding": [r[1].astype(np.float32) for r in rows]})
 
     def one(self, time, mag, err=None):
         """The `(dim,)` float32 embedding of one light curve given as arrays.
@@ -383,7 +320,7 @@ class Embedder:
 
             lost = sorted(int(i) for i in set(ids) - set(got))
             raise DataError(f"Light curve(s) at position {lost} have no usable observation after cleaning "
-                             "(counts in Embedder.report).")
+                            "(counts in Embedder.report).")
         return vectors
 
     def embed_array(self, source, ids=None):
@@ -391,9 +328,52 @@ class Embedder:
         rows = list(self.iter_embeddings(source, ids=ids))
         return [r[0] for r in rows], np.stack([r[1] for r in rows]).astype(np.float32)
 
+    def describe(self):
+        """What the encoder is really given, in one line (printed by
+        astromer-embed and astromer-fewshot): windows, centring, the error
+        bounds applied (the open interval and the magnitude bound together:
+        compat original keeps (-inf, inf) but rows beyond `max_abs_err` are
+        still dropped) and the time scale."""
+        cleaning = self.cleaning
+        low, high, bound = cleaning.min_error, cleaning.max_error, cleaning.max_abs_err
+        bounds = f"errors kept in ({low:g}, {high:g})"
+        if bound is not None and (low < -bound or high > bound):
+            bounds += f" and |error| <= {bound:g}"
+        centring = "float32 centring (Julian Dates moved to MJD)" if self.float32_first else "float64 centring"
+        offset = f", {self.time_offset:g} days subtracted from times" if self.time_offset else ""
+        return (f"windows {self.window_mode}, {centring}{offset}, {bounds}, "
+                f"at least {cleaning.min_observations} observation(s) per light curve")
+
     def write_parquet(self, source, path, chunk=10_000, progress=True, transform=None):
         """Streams embeddings of `source` into a Parquet file (`id`, `n_obs`,
         `n_windows`, `embedding` as a list of float32) with constant memory;
         `transform` is applied to each row group's embeddings first.
         Returns the number of light curves written."""
-        return write_parquet(self, source, path, chunk=chunk, progress=progress, transform=transform)
+        status = rows_read(self.report, self.band, source) if progress else None
+        return write_parquet(self.iter_embeddings(source), path, chunk, transform, status)
+
+
+def _setting(name):
+    """How light curves are read lives in the preprocessor; the Embedder
+    shows (and sets) it under the names it always had."""
+    return property(lambda self: getattr(self.preprocessor, name),
+                    lambda self, value: setattr(self.preprocessor, name, value))
+
+
+for _name in ("compat", "window_mode", "float32_first", "band", "cleaning", "time_offset"):
+    setattr(Embedder, _name, _setting(_name))
+
+
+def remainder_piece(count, batch_size, smallest=8):
+    """How many of `count` leftover windows the next call takes: the largest
+    power of two not above `count` (and at least `smallest`, at most
+    `batch_size`); the last piece is then padded by `padded_batch`."""
+    if count <= smallest:
+        return count
+    return min(1 << (int(count).bit_length() - 1), int(batch_size))
+
+
+def padded_batch(count, batch_size, smallest=8):
+    """The batch a last batch of `count` windows is padded to: the next
+    power of two, at least `smallest`, at most `batch_size`."""
+    return min(max(int(smallest), 1 << max(int(count) - 1, 0).bit_length()), int(batch_size))
