@@ -2,7 +2,7 @@
 not how to build a model or run a command:
 
 - `tiny_backbone` / `tiny_pretrainer`: the one tiny-model factory (one block
-  of 2 heads x 4, FFN 8: builds and compiles in well under a second);
+  of 2 heads x 4, FFN 8);
 - `run_layer_test` / `run_backbone_test`: what every layer and backbone must
   do (config round trip with every constructor argument, serialization,
   `.keras` and `.weights.h5` round trips with identical outputs, dtype);
@@ -61,24 +61,6 @@ def tiny_pretrainer(window_size=16, seed=None, uncertainty_weighted=False, **ove
     from astromer.models.pretrainer import Pretrainer
 
     return Pretrainer(tiny_backbone(window_size, seed=seed, **overrides), uncertainty_weighted=uncertainty_weighted)
-
-
-def model_inputs(n=3, window=16, seed=0, errors=False):
-    """Random backbone inputs of `n` windows: row 0 padded from step 8 on,
-    sorted times, about 30% of the real steps hidden (`errors`: an
-    `errors` input too, as AstroCo takes)."""
-    rng = np.random.default_rng(seed)
-    pad = np.zeros((n, window), "float32")
-    pad[0, min(8, window - 1):] = 1
-    x = {
-        "magnitudes": (rng.normal(size=(n, window)) * (1 - pad)).astype("float32"),
-        "times": (np.sort(rng.uniform(-50, 50, (n, window)), 1) * (1 - pad)).astype("float32"),
-        "padding_mask": pad,
-        "hidden_mask": ((rng.uniform(size=(n, window)) < 0.3) * (1 - pad)).astype("float32"),
-    }
-    if errors:
-        x["errors"] = (rng.uniform(0.01, 0.2, (n, window)) * (1 - pad)).astype("float32")
-    return x
 
 
 def _numpy(x):

@@ -17,9 +17,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("tf2onnx")
 
 from astromer.export import LIMITS  # noqa: E402
-from tests.harness import tiny_backbone
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.harness import ROOT, process_env, tiny_backbone
 
 
 def run_export(args, cwd):
@@ -27,7 +25,7 @@ def run_export(args, cwd):
     script = Path(sys.executable).with_name("astromer-export")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "astromer.cli.export"]
     return subprocess.run(command + list(args), cwd=cwd, capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                          env=process_env())
 
 
 @pytest.fixture(scope="module")
