@@ -18,5 +18,7 @@ def test_wheel_ships_every_preset(tmp_path):
     assert result.returncode == 0, result.stderr
     (wheel,) = tmp_path.glob("astromer-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    shipped = {Path(n).name for n in names if n.startswith("astromer/preset_files/") and n.endswith(".yaml")}
-    assert shipped == {p.name for p in (ROOT / "presets").glob("*.yaml")}
+    # Every YAML under presets/, the workflow settings in presets/workflows/ included.
+    prefix = "astromer/preset_files/"
+    shipped = {n[len(prefix):] for n in names if n.startswith(prefix) and n.endswith(".yaml")}
+    assert shipped == {p.relative_to(ROOT / "presets").as_posix() for p in (ROOT / "presets").rglob("*.yaml")}
