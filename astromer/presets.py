@@ -14,6 +14,7 @@ import importlib
 import os
 from importlib import resources
 
+import numpy as np
 import yaml
 
 PRESET_PACKAGE = "astromer.preset_files"
@@ -138,3 +139,16 @@ def build_backbone(preset, **overrides):
     config = load_preset(preset)
     cls = backbone_class(config["model"]["class"])
     return cls.from_preset(config, **overrides)
+
+
+def plain(value):
+    """`value` in plain Python types: configs taken from a built model hold
+    Keras' tracked list wrappers, tuples and NumPy scalars, which safe_dump
+    refuses (run configs and preprocessors' get_config)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -6,10 +6,9 @@ benchmarks build from here."""
 
 from contextlib import contextmanager
 
-import numpy as np
-
 from astromer import presets
 from astromer.errors import ConfigError
+from astromer.presets import plain
 
 DEMO_DEFAULTS = {"light_curves": 1500, "seed": 0}
 
@@ -40,18 +39,6 @@ def resolve_config(preset, overrides=(), demo=False):
             config = presets.apply_overrides(config, demo_overrides)
             config["demo"] = {**DEMO_DEFAULTS, **{k: v for k, v in demo_section.items() if "." not in k}}
         return presets.apply_overrides(config, overrides)
-
-
-def plain(value):
-    """`value` in plain Python types: configs taken from a built model hold
-    Keras' tracked list wrappers and NumPy scalars, which safe_dump refuses."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def write_config(config, path):

@@ -11,12 +11,15 @@ them from the sections a preset already has (`model.window_size`,
 
 import inspect
 
+from astromer.presets import plain
+
+
 class Preprocessor:
     """Base class: `get_config` / `from_config` over the constructor's arguments."""
 
     def get_config(self):
         names = [n for n in inspect.signature(type(self).__init__).parameters if n != "self"]
-        return {name: _plain(getattr(self, name)) for name in names}
+        return {name: plain(getattr(self, name)) for name in names}
 
     @classmethod
     def from_config(cls, config):
@@ -25,15 +28,6 @@ class Preprocessor:
     def __repr__(self):
         settings = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({settings})"
-
-
-def _plain(value):
-    """Config values as YAML/JSON writes them (tuples as lists)."""
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
 
 
 def model_settings(config, backbone=None):

@@ -17,7 +17,8 @@ import time
 import numpy as np
 
 from astromer.backend import keras_backend, tensorflow_available
-from astromer.core.factory import build_pretrainer, make_optimizer, plain, write_config
+from astromer.core.factory import build_pretrainer, make_optimizer, write_config
+from astromer.presets import plain
 from astromer.distribute import make_distribution
 from astromer.errors import ConfigError, TooFewLightCurves
 from astromer.progress import keras_verbose
