@@ -22,19 +22,13 @@ def original_settings():
             "cleaning": {"min_error": float("-inf"), "max_error": float("inf"), "min_observations": 1}}
 
 
-def is_original(backbone):
-    """Whether a backbone carries an original code's attention quirk (the +1
-    bonus of Astromer 1, the soft -0.5 of Astromer 2): weights converted
-    from an original checkpoint."""
+def resolve_compat(compat, backbone):
+    """"auto" -> "original" for a backbone with an original code's attention
+    quirk (`convert.original_code`), else "default"; others checked."""
     from astromer.convert import original_code
 
-    return original_code(backbone) is not None
-
-
-def resolve_compat(compat, backbone):
-    """"auto" -> "original" or "default" for `backbone`; others checked."""
     if compat not in COMPAT_MODES:
         raise ValueError(f"Unknown compat {compat!r}; use one of {COMPAT_MODES}.")
     if compat == "auto":
-        return "original" if is_original(backbone) else "default"
+        return "original" if original_code(backbone) is not None else "default"
     return compat

@@ -32,7 +32,7 @@ class WeightsError(ConfigError):
 
     A `ConfigError`, since the weights are what a `--weights` setting names:
     `astromer.load_model` and the training loaders raised `ConfigError` for
-    them before (tests/test_damaged_weights.py checks it)."""
+    them before (tests/core/test_damaged_weights.py checks it)."""
 
 
 class MissingWeightsFile(WeightsError, FileNotFoundError):

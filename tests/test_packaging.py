@@ -8,7 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_wheel_ships_every_preset(tmp_path):
+def test_wheel_ships_every_preset_and_every_module(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
         capture_output=True, text=True,
@@ -22,3 +22,7 @@ def test_wheel_ships_every_preset(tmp_path):
     prefix = "astromer/preset_files/"
     shipped = {n[len(prefix):] for n in names if n.startswith(prefix) and n.endswith(".yaml")}
     assert shipped == {p.relative_to(ROOT / "presets").as_posix() for p in (ROOT / "presets").rglob("*.yaml")}
+    # Every module of the package (setup.cfg lists the packages by name: a
+    # new one left out of the list would install without its code).
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "astromer").rglob("*.py")}
+    assert modules - set(names) == set()

@@ -1,10 +1,6 @@
-"""Throughput benchmarks behind `astromer-bench`, one workflow per subcommand.
-
-    run_data      input pipelines: tf.data vs NumPy windows/s  (pipeline.py)
-    run_model     training/embedding windows/s, TFLOP/s, memory (model.py)
-    run_embed     catalogue embedding light curves/s, peak RSS  (embed.py)
-    run_hlo       roofline estimate of a step compiled for an H100 (hlo.py)
-    run_original  embedding speed against the original library (original.py)
+"""Throughput benchmarks behind `astromer-bench`, one workflow per subcommand
+(`run_data`, `run_model`, `run_embed`, `run_hlo`, `run_original`; what each
+measures: docs/performance.md).
 
 Each takes its settings (`astromer.bench.settings`), prints one JSON row per
 measurement as soon as it is made and returns the rows; `run(settings)`

@@ -21,9 +21,6 @@ def run_model(settings):
     when the reference fails."""
     import keras
 
-    from astromer.core.embedder import Embedder
-    from astromer.core.factory import make_optimizer
-
     s = settings
     s.check(keras.backend.backend())
     if s.prng and keras.backend.backend() == "jax":
@@ -36,15 +33,8 @@ def run_model(settings):
     theirs_by_batch = run_reference(s.reference, s.mode, s.steps, s.batches) if s.reference else None
     results = []
     for batch in s.batches:
-        model, x, y = model_and_windows(config, batch, s.mode)
-        backbone = model.backbone
-        if s.mode == "train":
-            model.compile(make_optimizer(config["pretraining"]), jit_compile=s.jit)
-            x, y = on_device(x), on_device(y)
-        else:
-            model = Embedder(model.backbone, batch_size=batch).pooled_model()
-            model.compile(jit_compile=s.jit)
-            x, y = on_device(x), None
+        model, backbone, x, y = model_and_windows(config, batch, s.mode, s.jit)
+        x, y = on_device(x), None if y is None else on_device(y)
         if s.torch_compile_mode:
             model.torch_compile_mode = s.torch_compile_mode
         run = model_steps(model, s.mode, x, y, s.sync)

@@ -76,8 +76,6 @@ def _original(settings, npz, workdir):
     timed). A child still running after `settings.original_timeout` seconds
     is stopped; its row then holds the light curves it finished (in
     `original_chunk`-sized calls) and their time."""
-    import threading
-
     python, chunk, timeout = settings.original_python, settings.original_chunk, settings.original_timeout
 
     child = os.path.join(workdir, "child.py")
@@ -91,19 +89,14 @@ def _original(settings, npz, workdir):
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         except OSError as error:
             raise BenchError(f"Cannot run --original-python {python!r}: {error}") from None
-        lines, errors = [], []
-        readers = [threading.Thread(target=lambda s=s, to=to: to.extend(s), daemon=True)
-                   for s, to in ((proc.stdout, lines), (proc.stderr, errors))]
-        for reader in readers:
-            reader.start()
         try:
-            code = proc.wait(timeout=timeout)
+            out, errors = proc.communicate(timeout=timeout)
             stopped = False
         except subprocess.TimeoutExpired:
+            # communicate() again collects what the child wrote before it was stopped.
             os.killpg(proc.pid, signal.SIGKILL)
-            code, stopped = proc.wait(), True
-        for reader in readers:
-            reader.join()
+            (out, errors), stopped = proc.communicate(), True
+        code, lines = proc.returncode, out.splitlines()
         found = [json.loads(line[4:]) for line in lines if line.startswith("ROW ")]
         parts = [json.loads(line[5:]) for line in lines if line.startswith("PART ")]
         if found and not stopped:
@@ -122,7 +115,7 @@ def _original(settings, npz, workdir):
             raise BenchError(f"The original library finished no chunk of {chunk or 'all'} light curves at batch "
                              f"{batch} within --original-timeout {timeout} s; use a smaller --original-chunk.")
         else:
-            tail = "\n".join("".join(errors).strip().splitlines()[-3:])
+            tail = "\n".join(errors.strip().splitlines()[-3:])
             raise BenchError(f"The original library failed in {python!r} (exit {code}): {tail}")
     return rows
 

@@ -33,16 +33,26 @@ def bench_config(preset, precision, attention, overrides=()):
     return resolve_config(preset, [f"model.dtype={policy}", f"model.attention_implementation={attention}", *overrides])
 
 
-def model_and_windows(config, batch, mode):
-    """A freshly seeded pretrainer and `batch` synthetic windows for it (x, y)."""
+def model_and_windows(config, batch, mode, jit=True):
+    """`(model, backbone, x, y)`: a freshly seeded pretrainer compiled for
+    training steps ("train"), or its pooled embedding model ("embed", y
+    None), and `batch` synthetic windows for it."""
     import keras
 
-    from astromer.core.factory import build_pretrainer
+    from astromer.core.embedder import Embedder
+    from astromer.core.factory import build_pretrainer, make_optimizer
 
     keras.utils.set_random_seed(0)
     model = build_pretrainer(config)
-    x, y = synthetic_windows(batch, model.backbone.window_size, masked=mode == "train")
-    return model, {k: v for k, v in x.items() if k in model.backbone.input_names}, y
+    backbone = model.backbone
+    x, y = synthetic_windows(batch, backbone.window_size, masked=mode == "train")
+    x = {k: v for k, v in x.items() if k in backbone.input_names}
+    if mode == "train":
+        model.compile(make_optimizer(config["pretraining"]), jit_compile=jit)
+        return model, backbone, x, y
+    model = Embedder(backbone, batch_size=batch).pooled_model()
+    model.compile(jit_compile=jit)
+    return model, backbone, x, None
 
 
 def model_flops(backbone, mode):

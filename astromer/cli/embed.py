@@ -15,17 +15,16 @@ output; --no-standardize writes them raw (e.g. to compare with the original
 library).
 """
 
-import argparse
 import sys
 
 from astromer.cli.errors import console_script
-from astromer.cli.startup import add_verbose_option, check_inputs, start_frameworks
+from astromer.cli.startup import add_verbose_option, check_inputs, new_parser, start_frameworks
+from astromer.compat import COMPAT_MODES
 
 
 @console_script("astromer-embed")
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="astromer-embed", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = new_parser("astromer-embed", __doc__)
     parser.add_argument("--weights", required=True)
     parser.add_argument("--data", required=True, help="Parquet/CSV file or folder (id, time, mag, err[, band])")
     parser.add_argument("--out", default="embeddings.parquet")
@@ -37,7 +36,7 @@ def main(argv=None):
                         help="original: the A1 library's right-aligned last window")
     parser.add_argument("--float32-first", action="store_true", help="original float32 centring")
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--compat", default="auto", choices=("auto", "default", "original"),
+    parser.add_argument("--compat", default="auto", choices=COMPAT_MODES,
                         help="original: the original library's windows, float32 centring and cleaning (errors "
                              "outside (0, 1) kept), to reproduce its embeddings; auto (default): original for "
                              "weights converted from an original checkpoint")

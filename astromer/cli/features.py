@@ -11,16 +11,15 @@ with what was dropped or NaN (and the periodogram baseline: pass it again
 with --max-baseline for new objects a trained classifier will read).
 """
 
-import argparse
 import sys
 
 from astromer.cli.errors import add_debug_option, console_script
+from astromer.cli.startup import new_parser
 
 
 @console_script("astromer-features")
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="astromer-features", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = new_parser("astromer-features", __doc__)
     parser.add_argument("data", help="Parquet/CSV table or folder: id, time, mag, err[, band]")
     parser.add_argument("--out", required=True, help="output table (.parquet, .csv or .csv.gz)")
     parser.add_argument("--bands", nargs="+", help="bands, in column order (default: every band, sorted)")

@@ -13,16 +13,15 @@ trains is preset data (presets/workflows/fewshot.yaml), changed with
 --set section.key=value. Outputs and methods: docs/fewshot.md.
 """
 
-import argparse
 import sys
 
 from astromer.cli.errors import console_script
-from astromer.cli.startup import add_verbose_option, check_inputs, start_frameworks
+from astromer.cli.startup import add_verbose_option, check_inputs, new_parser, start_frameworks
+from astromer.compat import COMPAT_MODES
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="astromer-fewshot", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = new_parser("astromer-fewshot", __doc__)
     p.add_argument("--data", required=True, help="Parquet/CSV table: id, time, mag, err[, band]")
     p.add_argument("--labels", required=True, help="CSV with id,label")
     p.add_argument("--weights", help="pretrained encoder (run folder, .keras, original checkpoint)")
@@ -68,7 +67,7 @@ def parser():
     p.add_argument("--periods", help="CSV id,period to fold the attention maps")
     p.add_argument("--no-tsne", dest="tsne", action="store_false",
                    help="skip the t-SNE figure of the encoder's layers (drawn on at most 500 test objects)")
-    p.add_argument("--compat", default="auto", choices=("auto", "default", "original"),
+    p.add_argument("--compat", default="auto", choices=COMPAT_MODES,
                    help="how the encoder reads the light curves, as astromer-embed --compat: original (the "
                         "original library's windows, float32 centring, errors outside (0, 1) kept), default "
                         "(the papers': non-overlapping windows, float64 centring, errors in (0, 1)), auto "

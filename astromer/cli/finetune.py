@@ -20,21 +20,20 @@ target's training split, scaled from the weights' own settings
 a batch the data does not fill is refused, before the "before" scores.
 """
 
-import argparse
 import sys
 
 from astromer.cli.errors import console_script
-from astromer.cli.startup import check_inputs, start_frameworks
+from astromer.cli.startup import check_inputs, new_parser, start_frameworks
 from astromer.cli.train import add_run_options, command_overrides
+from astromer.compat import COMPAT_MODES
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="astromer-finetune", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = new_parser("astromer-finetune", __doc__)
     parser.add_argument("--weights", required=True, help="pretrained model (see above)")
     parser.add_argument("--data", required=True, help="TFRecord folder (train/ val/ test/) or Parquet/CSV table")
     parser.add_argument("--preset", help="preset of --weights when it cannot be read from them")
-    parser.add_argument("--compat", default="auto", choices=("auto", "default", "original"),
+    parser.add_argument("--compat", default="auto", choices=COMPAT_MODES,
                         help="how the light curves are read, as astromer-embed --compat: original (errors outside "
                              "(0, 1) kept, float32-first centring) for weights converted from an original "
                              "checkpoint under auto (default), else default (the papers')")

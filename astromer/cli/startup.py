@@ -13,11 +13,17 @@ rather than loaded up front (seconds a command may not need). `--verbose`
 shows them again.
 """
 
+import argparse
 import contextlib
 import importlib.abc
 import importlib.machinery
 import os
 import sys
+
+
+def new_parser(prog, doc):
+    """The command's parser, its module docstring as the --help text."""
+    return argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def add_verbose_option(parser):

@@ -29,7 +29,7 @@ import os
 import sys
 
 from astromer.cli.errors import console_script
-from astromer.cli.startup import add_verbose_option, start_frameworks
+from astromer.cli.startup import add_verbose_option, new_parser, start_frameworks
 
 
 def add_run_options(parser, out_help):
@@ -67,8 +67,8 @@ def command_overrides(args):
     return list(args.overrides) + ([f"pretraining.epochs={args.epochs}"] if args.epochs is not None else [])
 
 
-def build_parser(prog="astromer-train", doc=__doc__):
-    parser = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    parser = new_parser("astromer-train", __doc__)
     parser.add_argument("--preset", default="a2", help="preset name or YAML file (default a2)")
     parser.add_argument("--data", help="TFRecord folder or Parquet/CSV table (default: the demo survey)")
     add_run_options(parser, out_help="run folder (default runs/<preset>-<time>)")

@@ -7,10 +7,9 @@ benchmarks build from here."""
 from contextlib import contextmanager
 
 from astromer import presets
+from astromer.data.demo import DEMO_DEFAULTS
 from astromer.errors import ConfigError
 from astromer.presets import plain
-
-DEMO_DEFAULTS = {"light_curves": 1500, "seed": 0}
 
 
 @contextmanager

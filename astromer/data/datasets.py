@@ -13,6 +13,7 @@ batches.
 import math
 import zlib
 
+import keras
 import numpy as np
 
 from astromer.data.masking import NumpyOps, hash_uniform
@@ -145,13 +146,7 @@ def inference_windows(packed, preprocessor):
     return np.asarray(items, np.int64).reshape(-1, 2)
 
 
-def _pydataset_base():
-    import keras
-
-    return keras.utils.PyDataset
-
-
-class NumpyWindowDataset(_pydataset_base()):
+class NumpyWindowDataset(keras.utils.PyDataset):
     """NumPy input path: a `keras.utils.PyDataset` over in-memory light curves.
 
     Works with every Keras backend and without TensorFlow. In "pretrain"
@@ -159,7 +154,7 @@ class NumpyWindowDataset(_pydataset_base()):
     (Keras calls `on_epoch_end`); `initial_epoch` resumes the sequence.
     Keras' `fit` also calls `on_epoch_end` after peeking at a batch before
     the first epoch, which alone would train epoch e on the draws of e + 1:
-    under `fit` add `training.callbacks.DataEpoch(dataset)` (training does),
+    under `fit` add `preprocessing.pretraining_data.DataEpoch(dataset)` (training does),
     which sets the epoch from fit's own count.
 
     Args:
@@ -217,7 +212,7 @@ class NumpyWindowDataset(_pydataset_base()):
 
     def set_epoch(self, epoch):
         """Draws the windows and masks of `epoch` from now on (training sets
-        it from `fit`'s own epoch count: `training.callbacks.DataEpoch`)."""
+        it from `fit`'s own epoch count: `preprocessing.pretraining_data.DataEpoch`)."""
         if self.mode == "pretrain":
             self.epoch = int(epoch)
 

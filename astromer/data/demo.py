@@ -19,6 +19,8 @@ import numpy as np
 from astromer.data.lightcurves import LightCurve
 
 CLASSES = ("RRL", "Cep", "EB", "LPV", "noise")
+# The demo survey a run trains on without --data (a preset's `demo` section overrides).
+DEMO_DEFAULTS = {"light_curves": 1500, "seed": 0}
 
 
 def survey_cadence(rng, n_target, start=55000.0):

@@ -18,6 +18,7 @@ column must have a value in every row. Problems are `DataError`s naming
 the file.
 """
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 
@@ -71,8 +72,6 @@ class LightCurve:
         holds under a band name it never had."""
         if self.band is None:
             if len(bands):
-                from astromer.errors import DataError
-
                 raise DataError(no_band_column(bands, f"the table (light curve {self.id!r})"))
             return self
         keep = np.isin(self.band.astype(str), np.array([str(b) for b in bands]))
@@ -87,8 +86,6 @@ class LightCurve:
             return self.only_bands([band])
         names = self.band_names()
         if len(names) > 1:
-            from astromer.errors import DataError
-
             raise DataError(f"light curve {self.id!r} has bands {names}; this single-band model needs one: "
                             f"{how_to_choose}")
         return self
@@ -175,14 +172,20 @@ def _nonempty(frame, source):
 
 
 def _read_file(file):
-    """One Parquet/CSV file as a DataFrame; an unreadable file is a
-    `DataError` naming it."""
+    """One Parquet/CSV file as a DataFrame."""
+    with _reading(file):
+        return pd.read_csv(file) if file.endswith((".csv", ".csv.gz")) else pd.read_parquet(file)
+
+
+@contextlib.contextmanager
+def _reading(file):
+    """Read errors of `file` as `DataError`s naming it."""
     try:
-        if file.endswith((".csv", ".csv.gz")):
-            return pd.read_csv(file)
-        return pd.read_parquet(file)
+        yield
     except pd.errors.EmptyDataError:
         raise DataError(f"Light-curve table {file!r} is empty (no header, no rows).") from None
+    except (DataError, GeneratorExit):
+        raise
     except Exception as error:  # the reader's own message says what broke
         raise DataError(f"Cannot read light-curve table {file!r} (damaged or not a table?): "
                         f"{type(error).__name__}: {error}") from None
@@ -358,11 +361,10 @@ def _new_light_curves(frame, labels, finished, file):
 
 
 def _chunks(file, batch_rows):
-    """DataFrames of at most `batch_rows` rows of one file; read errors are
-    `DataError`s naming it."""
+    """DataFrames of at most `batch_rows` rows of one file."""
     import pyarrow.parquet as pq
 
-    try:
+    with _reading(file):
         if file.endswith((".csv", ".csv.gz")):
             chunks = pd.read_csv(file, chunksize=batch_rows)
         else:
@@ -370,12 +372,4 @@ def _chunks(file, batch_rows):
             # stays flat however many batches are read (with them it grows).
             reader = pq.ParquetFile(file, pre_buffer=False)
             chunks = (b.to_pandas() for b in reader.iter_batches(batch_size=batch_rows, use_threads=False))
-        for chunk in chunks:
-            yield chunk
-    except pd.errors.EmptyDataError:
-        raise DataError(f"Light-curve table {file!r} is empty (no header, no rows).") from None
-    except (DataError, GeneratorExit):
-        raise
-    except Exception as error:  # the reader's own message says what broke
-        raise DataError(f"Cannot read light-curve table {file!r} (damaged or not a table?): "
-                        f"{type(error).__name__}: {error}") from None
+        yield from chunks

@@ -1,17 +1,10 @@
 """Checking TFRecord files before they are read: the framing of every
-record, and the number of records of every shard against `manifest.json`.
-
-Our writer (`astromer.data.records`) puts `manifest.json` next to the split folders, with the
-number of records of every shard (`splits.<split>.shards`). Every reader
-(`check_records`, hence `read_records`, the tf.data path and
-`astromer-train --data`) compares what it reads with it and fails naming
-the shard (`DataError`) when a shard holds fewer or more records, is
-missing, or is not listed: a TFRecord file cut at a record boundary, or
-to a few bytes, or to nothing, reads as a shorter file without any error
-from TensorFlow. Manifests of older versions have only the count per
-split, which is compared when a whole split is read. Records without a
-manifest (the original pipelines') are checked for corruption and for an
-incomplete last record only.
+record, and the number of records of every shard against the writer's
+`manifest.json` (`splits.<split>.shards`; older manifests: the count per
+split). TensorFlow reads a file cut at a record boundary as a shorter file
+without an error; every reader fails naming the shard instead (`DataError`;
+what is checked: docs/robustness.md, "Records"). Records without a manifest
+(the original pipelines') are checked for corruption only.
 
 Reading needs TensorFlow (imported when a function here is called).
 """
@@ -60,12 +53,7 @@ def record_files(path):
         return [path]
     if not os.path.isdir(path):
         raise FileNotFoundError(f"Record path {path!r} does not exist.")
-    files = sorted(
-        os.path.join(root, f)
-        for root, _, names in os.walk(path)
-        for f in names
-        if f.endswith((".record", ".tfrecord", ".tfrecords"))
-    )
+    files = sorted(_record_paths(path))
     if not files:
         raise FileNotFoundError(f"No .record/.tfrecord files under {path!r}.")
     return files

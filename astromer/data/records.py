@@ -22,9 +22,8 @@ offset does not change what they feed their models. Multi-band records
 add a `band` feature list (int64 band index per step) and context
 `band_names` (bytes, comma-separated).
 
-Our writer also puts `manifest.json` next to the split folders, with the
-number of records of every shard, which every reader compares with what it
-reads (`astromer.data.record_checks`).
+Our writer also puts `manifest.json` next to the split folders, which every
+reader checks (`astromer.data.record_checks`).
 
 Reading needs TensorFlow (imported when a function here is called).
 """

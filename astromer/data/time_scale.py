@@ -1,13 +1,11 @@
 """Times on the scale the original float32 centring was trained on (MJD).
 
-Float64 centring subtracts a window's mean time before the float32 cast, so
-any offset cancels. The original code bases cast raw times to float32
-first (`float32_first`, which the published weights need): their float32
-step is then 0.004 day near MJD 50,000 but 0.25 day near JD 2,450,000
-(embeddings move by up to 0.69 on EROS, issue 42). `to_mjd` moves Julian
-Dates (median 2e6 to 3e6 days) to MJD, leaves MJD-like medians (-1e5 to
-2e6) alone and refuses other scales, naming the ways out; the table of
-cases is in docs/robustness.md, "Times".
+Float64 centring makes any time offset cancel. The original code bases cast
+raw times to float32 first (`float32_first`, which the published weights
+need): the float32 step is 0.004 day near MJD 50,000 but 0.25 day near
+JD 2,450,000 (embeddings move by up to 0.69 on EROS). `to_mjd` moves Julian
+Dates to MJD, leaves MJD-like times alone and refuses other scales, naming
+the ways out (the cases: docs/robustness.md, "Times").
 """
 
 import numpy as np

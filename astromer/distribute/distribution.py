@@ -83,7 +83,7 @@ class Distribution:
     def fit(self, model, inputs, epochs, initial_epoch, callbacks, verbose):
         """`model.fit` on `inputs` (train, val, steps per epoch, validation
         steps); under a TensorFlow strategy `tf_steps.fit` instead."""
-        train, val, steps, val_steps = inputs
+        train, val, steps, val_steps = inputs[:4]
         if self.strategy is not None:
             from astromer.distribute import tf_steps
 
@@ -92,6 +92,14 @@ class Distribution:
         # themselves (Keras would only warn that it ignores the default).
         return model.fit(train, validation_data=val, epochs=epochs, initial_epoch=initial_epoch, shuffle=False,
                          steps_per_epoch=steps, validation_steps=val_steps, callbacks=callbacks, verbose=verbose)
+
+    def distribute_dataset(self, make_dataset):
+        """`make_dataset(worker, workers)` (one replica's batches) as the
+        TensorFlow strategy's input (the input pipeline calls this, so it
+        names no `tf.distribute`)."""
+        from astromer.distribute import tf_steps
+
+        return tf_steps.distribute(self.strategy, make_dataset)
 
     def evaluate(self, model, make_dataset):
         """The logs of evaluating `model` under a TensorFlow strategy, every

@@ -107,7 +107,7 @@ def fit(model, strategy, inputs, epochs, callbacks, verbose):
     History callback."""
     import keras
 
-    train, val, steps, _ = inputs
+    train, val, steps, _ = inputs[:4]
     initial_epoch, end = (int(e) for e in epochs)
     history = keras.callbacks.History()
     callbacks = keras.callbacks.CallbackList(list(callbacks) + [history], add_progbar=verbose != 0,

@@ -6,7 +6,6 @@ Parquet writer."""
 import dataclasses
 from typing import NamedTuple
 
-from astromer.core.writer import rows_read, write_parquet
 from astromer.core.embedder import Embedder
 from astromer.embedding.standardize import (embedding_statistics, read_statistics, standardize_parquet,
                                             standardizer, statistics_path, write_statistics)
@@ -79,8 +78,7 @@ def run(settings):
               + ("; --compat default for the papers' preprocessing" if embedder.compat == "original" else ""))
     # A catalogue's statistics standardise as the rows are written, in one pass.
     transform = standardizer(read_statistics(settings.statistics)) if settings.statistics else None
-    status = rows_read(embedder.report, embedder.band, settings.data) if settings.progress else None
-    count = write_parquet(embedder.iter_embeddings(settings.data), settings.out, transform=transform, status=status)
+    count = embedder.write_parquet(settings.data, settings.out, progress=settings.progress, transform=transform)
     if settings.standardize and not settings.statistics:
         # This table's own statistics exist only once it is all embedded.
         stats = embedding_statistics(settings.out)

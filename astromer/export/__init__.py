@@ -7,6 +7,9 @@
   `check_savedmodel` (an exported file against the Keras model).
 - `files`: `export_model` (ONNX or SavedModel) and `run(ExportSettings)`
   (`astromer-export`: export, check, then rename into place).
+- `metadata`: the `HubPreprocessor` saved in an exported model (ONNX
+  metadata, a SavedModel's `assets.extra/`) and `read_preprocessor`, its
+  way back.
 - `onnx_ops`: TensorFlow operations tf2onnx lacks, in ONNX ones (AstroCo's
   exact GELU).
 """
@@ -14,6 +17,7 @@
 from astromer.export.checks import LIMITS, CheckLimits, check_onnx, check_savedmodel, random_hub_inputs
 from astromer.export.files import FORMATS, ExportSettings, export_model, run
 from astromer.export.hub import hub_model
+from astromer.export.metadata import read_preprocessor
 
 __all__ = ["FORMATS", "LIMITS", "CheckLimits", "ExportSettings", "check_onnx", "check_savedmodel", "export_model",
-           "hub_model", "random_hub_inputs", "run"]
+           "hub_model", "random_hub_inputs", "read_preprocessor", "run"]

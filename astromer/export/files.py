@@ -19,9 +19,12 @@ FORMATS = ("onnx", "savedmodel")
 def export_model(backbone, out, format="onnx"):
     """Exports `hub_model(backbone)` to `out`: an ONNX file (dynamic batch,
     through Keras' exporter: tf2onnx under TensorFlow) or a TensorFlow
-    SavedModel folder. Raises ValueError naming the layer when a layer has
-    no ONNX equivalent. Returns the Keras hub model."""
+    SavedModel folder, with the preprocessor that makes its inputs saved in
+    it (`metadata.save_preprocessor`). Raises ValueError naming the layer
+    when a layer has no ONNX equivalent. Returns the Keras hub model."""
     from astromer.export.hub import hub_model
+    from astromer.export.metadata import save_preprocessor
+    from astromer.preprocessing.hub import HubPreprocessor
 
     if format not in FORMATS:
         raise ValueError(f"Unknown export format {format!r}; use one of {FORMATS}.")
@@ -47,6 +50,8 @@ def export_model(backbone, out, format="onnx"):
         raise ValueError(f"Cannot export to {format}: {error}" + (f" (layer {layer!r})" if layer else "")) from error
     if format == "onnx":
         _check_loads(out, model)
+    # compat "auto": the windows astromer-embed reads these weights with
+    save_preprocessor(out, HubPreprocessor.from_backbone(backbone, compat="auto"), format)
     return model
 
 

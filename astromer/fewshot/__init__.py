@@ -1,18 +1,7 @@
-"""The few-shot classification benchmark of the Astromer papers.
+"""The few-shot classification benchmark of the Astromer papers (docs/fewshot.md).
 
-For each fold and samples per class, every method is trained on a few
-labelled objects and scored by macro-F1 on the fold's test objects
-(protocol: `astromer.fewshot.splits`; loop: `astromer.fewshot.protocol`;
-settings: `astromer.fewshot.settings`).
-
-Methods (registry: `astromer.fewshot.methods`): heads on a frozen encoder
-(`heads`: "a2", "max_pool", "linear", "logreg"); baselines without
-pretraining on raw windows (`baselines`: "raw_gru", "emb_gru", "emb_mlp");
-hand-crafted light-curve features with a classifier, alone or with the
-encoder's embeddings (`features`, `feature_methods`: "features_*"); and
-"supervised", encoder and head trained end to end (`supervised`).
-Continued pretraining (`--finetune self`) first trains the encoder further
-on each fold's training light curves (`continued_pretraining`).
+Protocol: `astromer.fewshot.splits`; loop: `protocol`; settings:
+`settings`; the methods and their families: `methods`.
 
     from astromer import fewshot
     settings = fewshot.fewshot_settings(out="runs/fewshot", methods=("a2", "logreg"))
@@ -25,13 +14,13 @@ from astromer.fewshot.continued_pretraining import continue_pretraining
 from astromer.fewshot.encoder_features import EncoderFeatures, EncoderPasses
 from astromer.fewshot.features import FeatureReport, light_curve_features, write_feature_table
 from astromer.fewshot.heads import FEATURE_HEADS, SEED_STRIDE, train_head
-from astromer.fewshot.methods import FAMILIES, FEATURE_METHODS, METHODS, SUPERVISED, Cell, Family, Run, family_of
+from astromer.fewshot.methods import FAMILIES, FEATURE_METHODS, METHODS, Cell, Family, Run, family_of
 from astromer.fewshot.protocol import run
 from astromer.fewshot.report import markdown_table, summarize
 from astromer.fewshot.settings import (VARIANTS, FewshotSettings, HeadSettings, SupervisedSettings, fewshot_settings,
                                        method_settings)
 from astromer.fewshot.splits import make_splits, read_splits, reconcile, write_splits
-from astromer.fewshot.supervised import train_end_to_end
+from astromer.fewshot.supervised import SUPERVISED, train_end_to_end
 
 __all__ = [
     "BASELINES", "FAMILIES", "FEATURE_HEADS", "FEATURE_METHODS", "METHODS", "SEED_STRIDE", "SUPERVISED", "VARIANTS",

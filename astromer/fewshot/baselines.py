@@ -65,4 +65,4 @@ def score(method, cell, variant=None):
         run.shared["windows"] = windows_of(run.light_curves, window_size, band)
     predict = train_baseline(method, run.shared["windows"], cell.ids, run.y_by_id, run.num_classes, window_size,
                              run.settings.heads, seed=cell.fold)
-    return predict(cell.ids["test"]), np.array([run.y_by_id[i] for i in cell.ids["test"]]), None
+    return predict(cell.ids["test"]), run.labels(cell.ids["test"]), None

@@ -37,12 +37,6 @@ class EncoderPasses:
             self._passes[key] = ObjectEmbeddings(self, band, per_band, pooling)
         return self._passes[key]
 
-    def embedder(self):
-        """The `Embedder` of the passes (its compat, windows, cleaning)."""
-        from astromer.core.embedder import Embedder
-
-        return Embedder(self.backbone, compat=self.compat)
-
 
 class ObjectEmbeddings:
     """One encoder pass: per-object vectors of one band (None: as the model
@@ -65,7 +59,6 @@ class ObjectEmbeddings:
             "float32_first": self.embedder.float32_first, "cleaning": dataclasses.asdict(self.embedder.cleaning),
             "time_offset": getattr(self.embedder, "time_offset", 0.0), "window_size": backbone.window_size}
         self.cache = ObjectCache(passes.cache_dir, f"embeddings-{pooling}", key)
-        self.embedded, self.from_cache = 0, 0
 
     def get(self, ids):
         """`{id: vector}` of the `ids` the encoder can read (those its
@@ -74,7 +67,6 @@ class ObjectEmbeddings:
         if todo:
             found, missing, hashes = self.cache.lookup({i: self.by_id[i] for i in todo})
             self.vectors.update(found)
-            self.from_cache += len(found)
             line = self._embed(missing, hashes) if missing else f"{self.label}: nothing to embed"
             self.lost.update(i for i in missing if i not in self.vectors)
             if self.verbose:
@@ -92,7 +84,6 @@ class ObjectEmbeddings:
                 new[oid] = np.asarray(vector, np.float32)
                 bar.update()
         self.vectors.update(new)
-        self.embedded += len(new)
         self.cache.store(new, hashes)
         rows_in, rows_out = report.rows_in - before[0], report.rows_out - before[1]
         return (f"{self.label}: {len(new):,} of {len(ids):,} light curves embedded ({rows_in - rows_out:,} of "

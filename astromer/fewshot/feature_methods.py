@@ -1,18 +1,11 @@
 """Few-shot methods on hand-crafted light-curve features, alone and with the encoder.
 
 Two families (`astromer.fewshot.methods`; what each method is: docs/features.md):
-features alone, the encoder unused ("features_rf", the reference baseline,
-"features_hgb", "features_logreg"), and features + the encoder's mean
-embedding of the last block (per encoder variant, after continued
-pretraining when the run does it: "features_emb_rf", "features_emb_hgb",
-"features_emb_mlp", "features_emb_stack", "features_emb_blend"). Their
-classifiers' settings are `FeatureSettings`.
-
-Features are computed for the objects of the cells a run scores, once each
-(`astromer.fewshot.feature_store`). NaN features (too few observations, a
-missing band) are replaced by the training objects' median for the
-classifiers that cannot take NaN; gradient boosting reads NaN as missing.
-Every imputed value is counted and printed.
+features alone, the encoder unused (`FEATURE_ONLY`), and features + the
+encoder's mean embedding of the last block, per encoder variant
+(`WITH_EMBEDDINGS`). Their classifiers' settings are `FeatureSettings`.
+Features are computed once per object (`astromer.fewshot.feature_store`);
+every NaN imputed by the training median is counted and printed.
 """
 
 import dataclasses
@@ -20,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from astromer.fewshot.fitting import scaled_logreg
 from astromer.fewshot.heads import average_probabilities, fit_heads
 
 FEATURE_ONLY = ("features_rf", "features_hgb", "features_logreg")
@@ -88,14 +82,6 @@ def _forest(settings):
     return RandomForestClassifier(n_jobs=-1, **settings.forest)
 
 
-def _logreg(**options):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, **options))
-
-
 def _fit_sklearn(method, model, x, rows, cell, native_nan=False):
     """`model` fitted on the training rows of `x = (features, labels)`; the
     test rows' predicted classes."""
@@ -149,7 +135,7 @@ def out_of_fold_probabilities(embedding, y, ids, others, num_classes, c, folds, 
                          f"(out-of-fold probabilities), got {smallest}; use features_emb_rf.")
 
     def fit(rows):
-        return _logreg(C=c, class_weight="balanced").fit(embedding[rows], y[rows])
+        return scaled_logreg(C=c, class_weight="balanced").fit(embedding[rows], y[rows])
 
     train = np.zeros((len(y), num_classes))
     splitter = StratifiedKFold(min(folds, smallest), shuffle=True, random_state=seed)
@@ -183,9 +169,8 @@ def blend_probabilities(features, embedding, y, rows, num_classes, settings):
     train, test, count = impute_median(features[rows["train"]], features[rows["test"]])
     y_train = y[rows["train"]]
     forest = _class_probabilities(_forest(settings).fit(train, y_train), test, num_classes)
-    logreg = _class_probabilities(_logreg(C=settings.blend_c, class_weight="balanced").fit(embedding[rows["train"]],
-                                                                                          y_train),
-                                  embedding[rows["test"]], num_classes)
+    logreg = scaled_logreg(C=settings.blend_c, class_weight="balanced").fit(embedding[rows["train"]], y_train)
+    logreg = _class_probabilities(logreg, embedding[rows["test"]], num_classes)
     weight = settings.blend_weight
     return (1 - weight) * forest + weight * logreg, count
 
@@ -201,12 +186,8 @@ def _classify(method, x, y, rows, cell):
 
         boosting = HistGradientBoostingClassifier(class_weight="balanced", random_state=cell.fold)
         return _fit_sklearn(method, boosting, (x, y), rows, cell, native_nan=True)
-    model = _forest(cell.run.settings.features) if kind == "rf" else _logreg()
+    model = _forest(cell.run.settings.features) if kind == "rf" else scaled_logreg()
     return _fit_sklearn(method, model, (x, y), rows, cell)
-
-
-def _labels(cell, ids):
-    return np.array([cell.run.y_by_id.get(i, -1) for i in ids])
 
 
 def score_features(method, cell, variant=None):
@@ -215,7 +196,7 @@ def score_features(method, cell, variant=None):
     if method not in FEATURE_ONLY:
         raise ValueError(f"Unknown feature method {method!r}; use one of {FEATURE_ONLY}.")
     values, index, _ = run_features(cell)
-    y = _labels(cell, list(index))
+    y = cell.run.labels(index)
     rows = {name: _rows(index, split_ids) for name, split_ids in cell.ids.items()}
     return _classify(method, values, y, rows, cell), y[rows["test"]], None
 
@@ -231,7 +212,7 @@ def score_with_embeddings(method, cell, variant):
     ids = [i for i in encoder.ids if i in index]
     features, embedding = values[_rows(index, ids)], encoder.mean_layers[encoder.rows(ids), -1]
     joint = {oid: i for i, oid in enumerate(ids)}
-    y = _labels(cell, ids)
+    y = cell.run.labels(ids)
     rows = {name: _rows(joint, split_ids) for name, split_ids in cell.ids.items()}
     if method == "features_emb_stack":
         return _stack(method, features, embedding, y, rows, cell), y[rows["test"]], None

@@ -32,7 +32,7 @@ class FeatureStore:
             "bands": self.bands, "max_baseline": self.max_baseline, "columns": self.names,
             "light_curve": light_curve.__version__})
         self.rows, self._values, self._table = {}, [], None
-        self.computed, self.from_cache = 0, 0
+        self.from_cache = 0
 
     def ensure(self, ids):
         """Computes (or reads from the cache) the features of `ids` not yet
@@ -53,7 +53,6 @@ class FeatureStore:
             computed = dict(zip(missing, table.to_numpy(np.float64)))
             found.update(computed)
             self.cache.store(computed, hashes)
-            self.computed += len(missing)
         self.from_cache += len(todo) - len(missing)
         for i in todo:
             self.rows[i] = len(self._values)

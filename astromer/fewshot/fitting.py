@@ -1,5 +1,6 @@
 """What every trained few-shot method shares: the early-stopped Keras fit,
-and object-level class probabilities from window-level ones."""
+object-level class probabilities from window-level ones, and the
+standardised logistic regression."""
 
 import numpy as np
 
@@ -39,3 +40,12 @@ def object_probabilities(model, windows, ids, input_names=None, batch_size=512):
         out[i] = probs[start:start + n].mean(axis=0)
         start += n
     return np.stack([out[i] for i in ids])
+
+
+def scaled_logreg(max_iter=5000, **options):
+    """scikit-learn's logistic regression on standardised features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, **options))

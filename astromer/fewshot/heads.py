@@ -9,7 +9,8 @@ regression on the mean embedding of the last block.
 
 import numpy as np
 
-from astromer.fewshot.fitting import fit_early_stopping
+from astromer.fewshot.fitting import fit_early_stopping, scaled_logreg
+
 FEATURE_HEADS = ("a2", "max_pool", "linear", "logreg")
 # Head k of a split uses seed `fold + SEED_STRIDE * k` (`HeadSettings.seeds`).
 SEED_STRIDE = 1000
@@ -50,12 +51,8 @@ def train_head(method, features, y, rows, num_classes, settings, seed):
     `predict(rows)` gives class indices, `predict.probabilities(rows)` the
     averaged class probabilities (not for logreg)."""
     if method == "logreg":
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
         x = features.mean_layers[:, -1]
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
+        model = scaled_logreg(max_iter=2000)
         model.fit(x[rows["train"]], y[rows["train"]])
         return (lambda r: model.predict(x[r])), None
     x = features.max_last if method == "max_pool" else features.mean_layers
@@ -77,9 +74,7 @@ def score(method, cell, variant):
     """Trains `method` on the cell's features of `variant`; returns (predicted
     and true class indices of the test objects, gamma weights or None)."""
     features = cell.features[variant]
-    # Objects without a label (in the table, not in the labels) get -1; no
-    # split row points at them.
-    y = np.array([cell.run.y_by_id.get(i, -1) for i in features.ids])
+    y = cell.run.labels(features.ids)
     rows = {name: features.rows(ids) for name, ids in cell.ids.items()}
     predict, gamma = train_head(method, features, y, rows, cell.run.num_classes, cell.run.settings.heads,
                                 seed=cell.fold)

@@ -11,6 +11,8 @@ layer-mix weights or None. A new family is one such module and one line in
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 from astromer.fewshot import baselines, feature_methods, heads, supervised
 
 
@@ -34,10 +36,7 @@ FAMILIES = (
     Family(feature_methods.WITH_EMBEDDINGS, feature_methods.score_with_embeddings, reads_encoder=True),
     Family(supervised.SUPERVISED, supervised.score, reads_encoder=False),
 )
-FEATURE_HEADS = heads.FEATURE_HEADS
-BASELINES = baselines.BASELINES
 FEATURE_METHODS = feature_methods.FEATURE_ONLY + feature_methods.WITH_EMBEDDINGS
-SUPERVISED = supervised.SUPERVISED
 METHODS = tuple(method for family in FAMILIES for method in family.methods)
 
 
@@ -63,6 +62,11 @@ class Run:
     @property
     def num_classes(self):
         return len(self.classes)
+
+    def labels(self, ids):
+        """Class indices of `ids`; -1 for an object of the table without a
+        label (no split row points at one)."""
+        return np.array([self.y_by_id.get(i, -1) for i in ids])
 
     def light_curve(self, oid):
         """The run's light curve of object `oid`."""

@@ -1,6 +1,8 @@
 """Figures of a few-shot run (matplotlib, Agg backend): macro-F1, confusion
 matrices, gamma weights, t-SNE per block and attention maps."""
 
+import numpy as np
+
 
 def _pyplot():
     import matplotlib
@@ -54,8 +56,6 @@ def f1_limits(low, high, margin=0.05, step=0.1):
     """y-limits of a macro-F1 axis: the values with a margin, widened to
     whole tenths inside [0, 1], so that a difference of 0.01 looks like
     one (matplotlib alone stretches two close points over the whole axis)."""
-    import numpy as np
-
     low, high = float(np.nanmin(low)), float(np.nanmax(high))
     return (max(0.0, np.floor((low - margin) / step) * step), min(1.0, np.ceil((high + margin) / step) * step))
 
@@ -73,8 +73,6 @@ def f1_bars(summary, path, folds=None):
     """Macro-F1 of each method at one samples-per-class value, one bar per
     method (with the std over folds when there are several): a line against
     samples per class would be single points."""
-    import numpy as np
-
     plt = _pyplot()
     methods = list(dict.fromkeys(summary["method"]))
     fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(methods) + 2), 4.2))
@@ -93,8 +91,6 @@ def f1_bars(summary, path, folds=None):
 
 def confusion_matrix(matrix, classes, path, title=None):
     """Row-normalised confusion matrix with counts."""
-    import numpy as np
-
     plt = _pyplot()
     matrix = np.asarray(matrix)
     norm = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
@@ -116,8 +112,6 @@ def confusion_matrix(matrix, classes, path, title=None):
 def gamma_weights(gammas, path):
     """Learned layer-mix weights (index 0: input embedding), mean over folds,
     per head and samples per class (Astromer 2 paper, Fig. 13)."""
-    import numpy as np
-
     plt = _pyplot()
     grouped = {}
     for (method, spc, _), gamma in gammas.items():
@@ -133,7 +127,6 @@ def gamma_weights(gammas, path):
 def tsne_per_layer(features, labels, path, seed=0, title=None, verbose=True):
     """t-SNE of per-object embeddings `(N, layers, dim)`, one panel per layer
     (Astromer 2 paper, Figs. 14-15); `title` says which objects."""
-    import numpy as np
     from sklearn.manifold import TSNE
     from threadpoolctl import threadpool_limits
 
@@ -169,8 +162,6 @@ def attention_maps(backbone, light_curve, path, period=None, block=0, title=None
     folded by `period` when given (Astromer 2 paper, Figs. 8-9): each panel
     colours the observations by the attention they receive (mean over
     queries), the last panel by the mean over heads."""
-    import numpy as np
-
     from astromer.data.lightcurves import iter_light_curves
     from astromer.preprocessing import InferencePreprocessor
 

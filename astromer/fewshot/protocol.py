@@ -8,6 +8,7 @@ training light curves, then frozen. Which methods exist and how each is
 trained: `astromer.fewshot.methods`.
 """
 
+import dataclasses
 import json
 import os
 import time
@@ -19,8 +20,9 @@ from astromer.fewshot import report
 from astromer.fewshot.continued_pretraining import continue_pretraining
 from astromer.fewshot.encoder_features import EncoderFeatures, EncoderPasses
 from astromer.fewshot.feature_methods import run_features
-from astromer.fewshot.methods import FEATURE_METHODS, SUPERVISED, Cell, Run, family_of
+from astromer.fewshot.methods import FEATURE_METHODS, Cell, Run, family_of
 from astromer.fewshot.splits import reconcile, splits_for
+from astromer.fewshot.supervised import SUPERVISED
 from astromer.progress import progress
 
 TSNE_OBJECTS = 500
@@ -61,8 +63,7 @@ def run(settings, light_curves, labels, model=None, config=None, encoder_light_c
     encoder_curves = light_curves if encoder_light_curves is None else list(encoder_light_curves)
     frozen, encoder_input = {}, None
     if reads_encoder:
-        encoder_input = _describe_encoder(EncoderPasses(model.backbone, [], settings.compat).embedder(),
-                                          settings.compat)
+        encoder_input = _describe_encoder(model.backbone, settings.compat)
         if settings.verbose:
             print(encoder_input, flush=True)
         if not settings.continues_pretraining:
@@ -95,7 +96,7 @@ def run(settings, light_curves, labels, model=None, config=None, encoder_light_c
     summary = report.write_tables(settings.out, frame, confusions, run_.classes)
     report.write_per_class(settings.out, frame, run_.classes)
     shared = run_.shared
-    record = {"classes": run_.classes, "splits": source, "notes": notes, "settings": settings.record(),
+    record = {"classes": run_.classes, "splits": source, "notes": notes, "settings": dataclasses.asdict(settings),
               "folds_run": sorted({fold for fold, _ in cell_ids}), "encoder_input": encoder_input,
               "feature_report": (shared["light_curve_features"].report_dict()
                                  if "light_curve_features" in shared else None),
@@ -184,9 +185,12 @@ def _score(cell, method, variant):
     return row, confusion_matrix(truth, predicted, labels=classes), gamma
 
 
-def _describe_encoder(embedder, compat):
+def _describe_encoder(backbone, compat):
     """The one line that says what the encoder is given (the same words as
     `astromer-embed`'s)."""
+    from astromer.core.embedder import Embedder
+
+    embedder = Embedder(backbone, compat=compat)
     why = (" (auto: weights converted from an original checkpoint)" if embedder.compat == "original"
            else " (auto)") if compat == "auto" else ""
     return (f"encoder input, compat {embedder.compat}{why}: {embedder.describe()}; "

@@ -23,17 +23,18 @@ def markdown_table(summary, reference_rows=None):
     """A Markdown table: one row per method, one column per spc, mean +- std
     over folds (a single fold's cell says so instead of a fake +- 0)."""
     spcs = sorted(summary["spc"].unique())
-    lines = ["| method | " + " | ".join(f"{s} per class" for s in spcs) + " |",
-             "|---|" + "---|" * len(spcs)]
+    rows = []
     for method, part in summary.groupby("method", sort=False):
-        cells = []
-        for s in spcs:
-            row = part[part["spc"] == s]
-            cells.append(_mean_std(row.iloc[0]) if len(row) else "")
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        cells = [part[part["spc"] == s] for s in spcs]
+        rows.append([method, *(_mean_std(row.iloc[0]) if len(row) else "" for row in cells)])
     for name, values in (reference_rows or {}).items():
-        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" if v is not None else "" for v in values) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append([name, *(f"{v:.3f}" if v is not None else "" for v in values)])
+    return _markdown(["method", *(f"{s} per class" for s in spcs)], rows)
+
+
+def _markdown(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows]) + "\n"
 
 
 def _mean_std(row):
@@ -47,15 +48,15 @@ def write_per_class(out_dir, frame, classes):
     """Writes per_class_f1.csv (mean and std, ddof=0, over folds of each
     class's F1: one row per method, spc and class) and per_class_f1.md (the
     means: one row per method and spc, one column per class)."""
-    rows, lines = [], ["| method | per class | " + " | ".join(classes) + " |", "|---|---|" + "---|" * len(classes)]
+    rows, lines = [], []
     for (method, spc), part in frame.groupby(["method", "spc"], sort=False):
         rows += [{"method": method, "spc": spc, "class": c, "mean": part[f"f1_{c}"].mean(),
                   "std": part[f"f1_{c}"].std(ddof=0), "folds": len(part)} for c in classes]
-        lines.append(f"| {method} | {spc} | " + " | ".join(f"{part[f'f1_{c}'].mean():.3f}" for c in classes) + " |")
+        lines.append([method, spc, *(f"{part[f'f1_{c}'].mean():.3f}" for c in classes)])
     per_class = pd.DataFrame(rows)
     per_class.to_csv(os.path.join(out_dir, "per_class_f1.csv"), index=False)
     with open(os.path.join(out_dir, "per_class_f1.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write(_markdown(["method", "per class", *classes], lines))
     return per_class
 
 

@@ -72,12 +72,8 @@ def write(out_dir, fold, spc, k, record, test_ids, probabilities, truth):
     # a record that was not written for it.
     if os.path.exists(json_path):
         os.remove(json_path)
-    for path, save in ((csv_path, lambda p: table.to_csv(p, index=False, float_format="%.8g")),
-                       (json_path, lambda p: _dump(record, p))):
-        save(path + ".part")
-        os.replace(path + ".part", path)
-
-
-def _dump(record, path):
-    with open(path, "w") as f:
+    table.to_csv(csv_path + ".part", index=False, float_format="%.8g")
+    os.replace(csv_path + ".part", csv_path)
+    with open(json_path + ".part", "w") as f:
         json.dump(record, f, indent=2)
+    os.replace(json_path + ".part", json_path)

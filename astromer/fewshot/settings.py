@@ -10,16 +10,15 @@ read from the preset data `presets/workflows/fewshot.yaml` and changed by
     fewshot.run_from_files(settings)
 """
 
-import dataclasses
 import os
 from dataclasses import dataclass
 
 from astromer import presets
+from astromer.compat import COMPAT_MODES
 from astromer.errors import ConfigError
 
 FINETUNE_MODES = ("self", "supervised")
 VARIANTS = ("single", "band_mean", "band_concat", "joint", "joint_per_band")
-COMPAT_MODES = ("auto", "default", "original")
 
 
 @dataclass(frozen=True)
@@ -178,10 +177,6 @@ class FewshotSettings:
     @property
     def continues_pretraining(self):
         return "self" in self.finetune
-
-    def record(self):
-        """The settings as JSON-ready data (run.json)."""
-        return dataclasses.asdict(self)
 
 
 def fewshot_settings(assignments=(), **options):

@@ -1,17 +1,9 @@
 """Method "supervised": a `Classifier` (encoder and the A2 head) trained end to end.
 
-Both papers freeze the encoder and train a head on its embeddings; with a
-few labelled objects the encoder itself can also move toward the classes.
-`train_end_to_end` trains on one cell's training objects: a warm-up of the
-head on the frozen encoder (its pooled outputs computed once where every
-light curve fits in one window: `pooled_head_models`), then everything at
-the lower encoder rate, each phase early-stopped on the validation objects,
-the second undone when it never beats the first. The loss is class-balanced;
-each epoch reads one random window per training object
-(`astromer.preprocessing.ClassificationPreprocessor`); an object's probabilities are the
-mean of its windows'. Settings: `SupervisedSettings`; what the method is
-and how its settings were chosen: docs/features.md. Each seed's test
-probabilities are kept as it finishes and read back by a rerun
+Both papers freeze the encoder; with a few labelled objects the encoder
+itself can also move toward the classes. How it trains and how its
+settings (`SupervisedSettings`) were chosen: docs/features.md. Each seed's
+test probabilities are kept as it finishes and read back by a rerun
 (`astromer.fewshot.seed_records`).
 """
 
@@ -237,7 +229,7 @@ def score(method, cell, variant=None):
     band = bands[0] if (bands and len(bands) == 1 and not joint) else None
     by_id = {oid: run.light_curve(oid) for ids in cell.ids.values() for oid in ids}
     test = cell.ids["test"]
-    truth = np.array([run.y_by_id[i] for i in test])
+    truth = run.labels(test)
     settings = run.settings.supervised
     probabilities = []
     for k in range(int(run.settings.heads.seeds)):

@@ -3,9 +3,11 @@
 import keras
 from keras import ops
 
+from astromer.layers.base import AstromerLayer
+
 
 @keras.saving.register_keras_serializable(package="astromer")
-class BandEmbedding(keras.layers.Layer):
+class BandEmbedding(AstromerLayer):
     """Adds `E[band]` to each step's embedding (joint multi-band models).
 
     Observations of all bands share one time-ordered sequence; this vector
@@ -42,8 +44,3 @@ class BandEmbedding(keras.layers.Layer):
 
     def compute_output_shape(self, embedding_shape, bands_shape=None):
         return tuple(embedding_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"num_bands": self.num_bands, "hidden_dim": self.hidden_dim})
-        return config

@@ -15,8 +15,8 @@ def check_dropout(dropout):
 
 
 def check_positive_int(name, value):
-    """`value` as an int, which must be positive (`name` is for the error)."""
-    if int(value) <= 0:
+    """`value` as an int, which must be a positive integer (`name` is for the error)."""
+    if isinstance(value, bool) or int(value) != value or value <= 0:
         raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
     return int(value)
 
@@ -36,7 +36,7 @@ def constructor_arguments(cls):
 
 
 class AstromerLayer(keras.layers.Layer):
-    """Base of the package's composite layers.
+    """Base of the package's layers that take settings.
 
     A subclass keeps each constructor argument as a same-named attribute;
     `get_config` holds them all, in the constructor's order (initializers

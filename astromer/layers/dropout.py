@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from astromer.layers.base import AstromerLayer
+
 _MASK32 = 0xFFFFFFFF
 
 
@@ -33,7 +35,7 @@ def hash32(x):
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class HashDropout(keras.layers.Layer):
+class HashDropout(AstromerLayer):
     """Inverted dropout whose mask hashes (a per-call seed, element index).
 
     The same distribution as `keras.layers.Dropout` (each value kept with
@@ -86,8 +88,3 @@ class HashDropout(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"rate": self.rate, "seed": self.seed})
-        return config

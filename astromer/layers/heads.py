@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
+from astromer.layers.base import AstromerLayer
 from astromer.layers.layer_norm import LayerNorm
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class ReconstructionHead(keras.layers.Layer):
+class ReconstructionHead(AstromerLayer):
     """Predicts one magnitude per step: `Dense(1)(LayerNorm(x))`.
 
     As the original `RegLayer` (LayerNorm eps 1e-6, then a linear unit).
@@ -39,8 +40,3 @@ class ReconstructionHead(keras.layers.Layer):
 
     def compute_output_spec(self, inputs):
         return keras.KerasTensor(inputs.shape[:-1], dtype="float32")
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"layer_norm_epsilon": self.layer_norm_epsilon})
-        return config

@@ -3,9 +3,11 @@
 import keras
 from keras import ops
 
+from astromer.layers.base import AstromerLayer
+
 
 @keras.saving.register_keras_serializable(package="astromer")
-class MaskToken(keras.layers.Layer):
+class MaskToken(AstromerLayer):
     """Replaces masked magnitudes by one trainable scalar.
 
     Astromer 2 (paper Sect. 3.1) hides the magnitudes of hidden probes behind
@@ -46,8 +48,3 @@ class MaskToken(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"initial_value": self.initial_value})
-        return config

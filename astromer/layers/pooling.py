@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from astromer.layers.base import AstromerLayer
+
 
 def _valid_steps(padding_mask, steps_like):
     """`(batch, steps)` bool, True on real steps (`padding_mask` is 1 on padding).
@@ -87,7 +89,7 @@ class MaskedMaxPooling(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="astromer")
-class PerBandPooling(keras.layers.Layer):
+class PerBandPooling(AstromerLayer):
     """Masked mean or max pooling of each band's steps separately, the
     per-band vectors concatenated band after band.
 
@@ -126,9 +128,6 @@ class PerBandPooling(keras.layers.Layer):
 
     def compute_output_shape(self, inputs_shape, padding_mask_shape=None, bands_shape=None):
         return (inputs_shape[0], self.num_bands * inputs_shape[-1])
-
-    def get_config(self):
-        return {**super().get_config(), "num_bands": self.num_bands, "pooling": self.pooling}
 
 
 @keras.saving.register_keras_serializable(package="astromer")

@@ -3,9 +3,11 @@
 import keras
 from keras import ops
 
+from astromer.layers.base import AstromerLayer, check_positive_int
+
 
 @keras.saving.register_keras_serializable(package="astromer")
-class TimePositionalEncoding(keras.layers.Layer):
+class TimePositionalEncoding(AstromerLayer):
     """Sinusoidal features of continuous observation times.
 
     Astromer replaces the token index of a transformer positional encoding
@@ -45,11 +47,9 @@ class TimePositionalEncoding(keras.layers.Layer):
         # Frequencies and times are float32 whatever the global policy says.
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
-        if int(dim) <= 0:
-            raise ValueError(f"`dim` must be a positive integer, got {dim!r}.")
         if float(base) <= 0:
             raise ValueError(f"`base` must be positive, got {base!r}.")
-        self.dim = int(dim)
+        self.dim = check_positive_int("dim", dim)
         self.base = float(base)
         self.exponent_scale = float(exponent_scale)
 
@@ -68,10 +68,3 @@ class TimePositionalEncoding(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.dim,)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {"dim": self.dim, "base": self.base, "exponent_scale": self.exponent_scale}
-        )
-        return config

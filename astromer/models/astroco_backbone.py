@@ -82,30 +82,9 @@ class AstroCoBackbone(Backbone):
         off by up to 0.125 day) and LayerNorm and BatchNorm compute in
         float32 (so does the softmax with attention_implementation="explicit").
 
-    Parameter counts (backbone; `count_params` also counts the BatchNorm
-    moving mean and variance, `2 D` per block, which PyTorch keeps as
-    buffers and does not count):
-
-    | preset     | all weights | trainable  | trainable + reconstruction head | paper  |
-    |------------|-------------|------------|---------------------------------|--------|
-    | astroco-s  | 5,934,138   | 5,931,930  | 5,932,759 (head: 829)           | ~5.9M  |
-    | astroco-l  | 15,196,288  | 15,190,144 | 15,190,913 (head: 769)          | ~15.2M |
-
-    There is no gap: every column rounds to the paper's figure, and so
-    would the `num_layers + 1` layer-mixing scalars of Sect. 3.3 added on
-    top, so the paper's count cannot tell which of these it means. With
-    `D = hidden_dim`, `K = conv_kernel_size`, `r = ffn_expansion`:
-
-    - input embedding: `D^2 + D` (fusion) `+ 3 (D - D//2)` (photometry)
-      `+ 2 D` (LayerNorm) `= D^2 + 4.5 D` for even `D`;
-    - one block: attention and its LayerNorm `4 D^2 + 6 D`, conv module
-      `3 D^2 + (K + 12) D` (incl. `2 D` moving statistics), gated FFN
-      `3 r D^2 + (2 r + 3) D`; in all `(7 + 3 r) D^2 + (K + 2 r + 21) D`,
-      i.e. `19 D^2 + 61 D` for the paper's `K = 32`, `r = 4`;
-    - S (D = 276): 77,418 + 4 x 1,464,180 = 5,934,138;
-      L (D = 256): 66,688 + 12 x 1,260,800 = 15,196,288.
-
-    `tests/models/test_astroco_backbone.py` asserts these numbers.
+    Parameter counts (S: 5,934,138, L: 15,196,288, the paper's ~5.9M and
+    ~15.2M) and how they add up: docs/pretraining.md, "AstroCo parameter
+    counts"; `tests/models/test_astroco_backbone.py` asserts them.
 
     Args:
         num_layers: int. Conformer blocks (S: 4, L: 12).

@@ -21,20 +21,13 @@ HIDDEN_STEPS = ("excluded", "original")
 
 
 def hidden_step_masks(magnitudes, steps, ignore_mask, settings):
-    """What the blocks may see of hidden probes, and the attention masks.
+    """What the blocks may see of hidden probes, and the attention masks:
+    `(magnitudes, masks)`, `masks` the keyword arguments of every block call.
 
-    `hidden_steps="excluded"` (every preset): a hidden step's magnitude is
-    replaced (by the mask token where there is one, else 0) and its key is
-    excluded from attention (paper Eq. 3), so a model cannot lower its loss
-    by copying the value it must predict. Models whose original code used a
-    soft (-0.5, A2) or bonus (+1, A1) mask keep it on padding, the only mask
-    at inference, so their embeddings stay exact. `"original"` reproduces
-    the original codes' probe mode (hidden magnitudes left in the input,
-    the soft or bonus mask on them too): only to compare with the authors'
-    outputs under probe masks, never to train.
-
-    Returns `(magnitudes, masks)`, `masks` the keyword arguments of every
-    block call.
+    `hidden_steps="excluded"`: hidden magnitudes replaced (mask token, else
+    0) and their keys excluded (paper Eq. 3); an original soft or bonus mask
+    stays on padding only. `"original"`: the original codes' probe mode, to
+    compare with their outputs, never to train (docs/pretraining.md).
     """
     if settings["hidden_steps"] == "original":
         return magnitudes, {"ignore_mask": ignore_mask}
@@ -83,13 +76,9 @@ class AstromerBackbone(Backbone):
         use_leak: bool. Original learned-projection "residuals".
         mask_token: bool. Replace masked magnitudes by a trainable token (A2).
         attention_implementation: "auto", "explicit", "fused" or
-            "lengths". "lengths" reorders each window so its masked steps
-            come last and excludes them from attention by per-window key
-            lengths instead of a bias tensor (JAX: cuDNN's padding mask,
-            `astromer.layers.attention.key_length_attention`); outputs come
-            back in the original order. It needs an excluding key mask
-            (`mask_format="K"`, `mask_alpha <= -1e4`); same results as
-            "fused" within float tolerance.
+            "lengths": masked steps sorted last and excluded by per-window
+            key lengths (`astromer.layers.step_order`); needs an excluding
+            key mask; same results as "fused" within float tolerance.
         fused_qkv: bool. Query, key and value projections as one matmul
             (True) or three (see `AstromerAttention`); same results.
         layer_norm_epsilon: float.

@@ -147,22 +147,6 @@ class Backbone(GraphStepsMixin, keras.Model):
             )
         return tuple(cls.input_names) + (("bands",) if band_names else ())
 
-    def band_indices(self, band_values):
-        """Maps per-observation band names to this model's band indices.
-
-        A band the model was not trained on fails with its name.
-        """
-        if not self.band_names:
-            raise ValueError(f"{type(self).__name__} reads a single band; it has no band indices.")
-        lookup = {name: i for i, name in enumerate(self.band_names)}
-        values = np.asarray(band_values).astype(str)
-        unknown = sorted(str(v) for v in set(values) - set(lookup))
-        if unknown:
-            raise ValueError(
-                f"Band(s) {unknown} were not seen in training; this model knows bands {self.band_names}."
-            )
-        return np.array([lookup[v] for v in values], dtype=np.float32)
-
     def validate_inputs(self, inputs):
         """Checks names, shapes and (for NumPy input) finiteness of `inputs`.
 

@@ -13,24 +13,21 @@ the logits. Layer sizes are not given in the paper; the defaults are ours
 import keras
 from keras import ops
 
+from astromer.layers.base import check_dropout, check_positive_int
 from astromer.layers.input_embedding import AstromerInputEmbedding
 from astromer.layers.pooling import MaskedMeanPooling
+from astromer.models.backbone import Backbone
 from astromer.models.classifier import (
     A2_HIDDEN_UNITS,
     ClassificationTask,
-    check_dropout,
     check_hidden_units,
     check_num_classes,
-    check_positive,
     classification_head,
 )
 
 
 def _inputs(window_size):
-    return {
-        name: keras.Input(shape=(window_size,), name=name)
-        for name in ClassificationTask.input_names
-    }
+    return Backbone.inputs_for(window_size, ClassificationTask.input_names)
 
 
 def _ignore_mask(inputs):
@@ -97,8 +94,8 @@ class RawGRUClassifier(_WindowBaseline):
 
     def __init__(self, num_classes, window_size=200, units=256, dropout=0.0, **kwargs):
         num_classes = check_num_classes(num_classes)
-        window_size = check_positive("window_size", window_size)
-        units = check_positive("units", units)
+        window_size = check_positive_int("window_size", window_size)
+        units = check_positive_int("units", units)
         dropout = check_dropout(dropout)
 
         inputs = _inputs(window_size)
@@ -138,9 +135,9 @@ class EmbeddingGRUClassifier(_WindowBaseline):
 
     def __init__(self, num_classes, window_size=200, hidden_dim=256, pe_base=1000.0, units=256, dropout=0.0, **kwargs):
         num_classes = check_num_classes(num_classes)
-        window_size = check_positive("window_size", window_size)
-        hidden_dim = check_positive("hidden_dim", hidden_dim)
-        units = check_positive("units", units)
+        window_size = check_positive_int("window_size", window_size)
+        hidden_dim = check_positive_int("hidden_dim", hidden_dim)
+        units = check_positive_int("units", units)
         dropout = check_dropout(dropout)
 
         inputs = _inputs(window_size)
@@ -185,8 +182,8 @@ class EmbeddingMLPClassifier(_WindowBaseline):
     def __init__(self, num_classes, window_size=200, hidden_dim=256, pe_base=1000.0, hidden_units=A2_HIDDEN_UNITS,
                  dropout=0.0, layer_norm=False, **kwargs):
         num_classes = check_num_classes(num_classes)
-        window_size = check_positive("window_size", window_size)
-        hidden_dim = check_positive("hidden_dim", hidden_dim)
+        window_size = check_positive_int("window_size", window_size)
+        hidden_dim = check_positive_int("hidden_dim", hidden_dim)
         hidden_units = check_hidden_units(hidden_units)
         dropout = check_dropout(dropout)
 

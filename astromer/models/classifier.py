@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from astromer.layers.base import check_choice, check_dropout
+from astromer.layers.base import check_choice, check_dropout, check_positive_int
 from astromer.layers.pooling import LayerMix, MaskedMaxPooling, MaskedMeanPooling, PerBandPooling
 from astromer.models.backbone import Backbone, BackboneTask
 from astromer.models.graph_steps import GraphStepsMixin
@@ -21,18 +21,12 @@ def check_num_classes(num_classes):
     return int(num_classes)
 
 
-def check_positive(name, value):
-    if isinstance(value, bool) or int(value) != value or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-    return int(value)
-
-
 def check_hidden_units(hidden_units):
     if isinstance(hidden_units, (int, float, str)):
         raise ValueError(
             f"`hidden_units` must be a list of layer sizes, e.g. [1024, 512, 256], got {hidden_units!r}."
         )
-    return tuple(check_positive("hidden_units", units) for units in hidden_units)
+    return tuple(check_positive_int("hidden_units", units) for units in hidden_units)
 
 
 def check_head(num_classes, head, hidden_units):

@@ -1,25 +1,12 @@
 """Keras training, evaluation and prediction steps as one PyTorch graph each.
 
-With `jit_compile=True`, Keras' PyTorch backend hands its step function to
-`torch.compile`, whose bytecode tracer (Dynamo) stops at Keras' own Python:
-the Keras 3.15 training step of a 2-block Astromer 2 becomes 20 graphs and
-Inductor never sees a block whole (docs/performance.md). Here the step is
-instead written the way JAX runs it, as a pure function of the variables'
-values (Keras' `stateless_call`, `stateless_compute_loss` and the
-optimizer's `stateless_apply`), traced once by running it with
-`make_fx`, which records the tensor operations and not the Python that
-issued them, and the resulting graph compiled by `torch.compile`: one
-graph per step, forward, backward and optimizer update together, as in
-a hand-written PyTorch model.
-
-The traced function has no Python-side state: random dropout masks come
-from the seed generators' states, which are variables and so inputs and
-outputs of the graph (`HashDropout`). The graph is specialised to a batch
-shape; a new shape (the last, smaller batch of an epoch) traces again.
-Results are Keras' own step's: the traced graph repeats its operations
-(tests/models/test_graph_steps.py compares them).
-
-Only imported on the PyTorch backend.
+Dynamo cuts Keras' own compiled step at Keras' Python (20 graphs for a
+2-block Astromer 2). Here the step is a pure function of the variables'
+values (Keras' stateless API, as JAX runs it), recorded once with `make_fx`
+and compiled whole; seed states are graph inputs and outputs (`HashDropout`),
+and a new batch shape traces again. How and why, with measurements:
+docs/performance.md; tests/models/test_graph_steps.py compares the results
+with Keras' own step. Only imported on the PyTorch backend.
 """
 
 import warnings

@@ -7,6 +7,9 @@
 - `ClassificationPreprocessor`: labelled light curves -> (inputs, labels,
   sample_weight): a random window per epoch to train, every window to
   evaluate.
+- `pretraining_data.PretrainingData`: a run's light curves (demo survey,
+  TFRecords or a table) read, cleaned and split, and the batches `fit`
+  reads for a model (imports Keras, so not imported here).
 - `HubPreprocessor`: light curves <-> the light-curve embedding hub's inputs
   (exported models).
 - `reading`: which observations a model reads (the band selector, cleaning,

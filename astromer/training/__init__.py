@@ -6,11 +6,11 @@ resume, finetuning.
 or `finetuning.run(settings)`; both train with `pretrain()`. The
 configuration, the model and its optimizer come from
 `astromer.core.factory`; several devices or workers from
-`astromer.distribute`. One concept per module:
+`astromer.distribute`; the light curves and the batches `fit` reads from
+`astromer.preprocessing.pretraining_data.PretrainingData`. One concept per module:
 
     settings     TrainSettings, FinetuneSettings, the run folder's config.yaml
     scaling      the batch, learning rate and warm-up that fit the data
-    data         TrainingData, prepare_data, the batches `fit` reads
     checkpoints  atomic per-epoch checkpoints and finding the latest
     callbacks    throughput logging, resumable early stopping
     loop         pretrain (start or resume, fit) and finish_run
@@ -27,7 +27,6 @@ modules (settings) can check a command's preset before Keras starts.
 _EXPORTS = {
     "callbacks": ("ResumableEarlyStopping", "Throughput"),
     "checkpoints": ("TrainingCheckpoint", "latest_checkpoint"),
-    "data": ("TrainingData", "make_inputs", "pipeline_config", "prepare_data"),
     "evaluation": ("evaluate_hidden", "evaluate_masked", "evaluate_reconstruction"),
     "loop": ("finish_run", "pretrain"),
     "scaling": ("fit_to_data",),

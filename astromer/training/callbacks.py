@@ -1,6 +1,5 @@
 """Keras callbacks of a training run besides its checkpoints: throughput,
-the NumPy dataset kept on fit's epoch, history.csv, early stopping that
-survives a resume, and a progress bar whose time left leaves out compilation."""
+history.csv, early stopping that survives a resume, and a progress bar whose time left leaves out compilation."""
 
 import csv
 import io
@@ -31,26 +30,6 @@ class Throughput(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self.end is not None and self.batches:
             logs["windows_per_s"] = self.batches * self.batch_size / max(self.end - self.start, 1e-9)
-
-
-class DataEpoch(keras.callbacks.Callback):
-    """Keeps a NumPy training dataset (`NumpyWindowDataset`) on fit's epoch.
-
-    Counting epochs in the dataset's `on_epoch_end` is off by one under
-    `fit`: Keras ends an epoch once more before the first one (after peeking
-    at a batch to build the model; every backend, with or without workers),
-    so epoch e would train on the windows and masks drawn for e + 1 and the
-    NumPy and tf.data paths would disagree epoch by epoch. Fit's epoch
-    number (which counts from `initial_epoch` on a resume) is the truth;
-    Keras calls this before the epoch's first batch is requested.
-    """
-
-    def __init__(self, dataset):
-        super().__init__()
-        self.dataset = dataset
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.dataset.set_epoch(epoch)
 
 
 class HistoryLogger(keras.callbacks.Callback):

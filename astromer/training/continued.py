@@ -16,14 +16,14 @@ def continue_training(model, config, train, val, out_dir):
     the validation loss `model` starts from."""
     from astromer.core.factory import make_optimizer
     from astromer.saving import load_keras
-    from astromer.training.data import TrainingData
+    from astromer.preprocessing.pretraining_data import PretrainingData
     from astromer.training.evaluation import evaluate_masked
     from astromer.training.loop import pretrain
 
     settings = config["pretraining"]
     model.compile(make_optimizer(settings))
     before = evaluate_masked(model, val, config, settings["batch_size"])["loss"]
-    data = TrainingData("packed", train, val, description="few-shot training objects")
+    data = PretrainingData("packed", train, val, description="few-shot training objects")
     # Deterministic as when the documented few-shot tables were made, so
     # that reruns reproduce them exactly.
     summary = pretrain(config, data, out_dir, initial_model=model, verbose=0, deterministic=True)

@@ -15,10 +15,19 @@ steps it is computed on:
 
 import warnings
 
-from astromer.training.data import held_out_data
+from astromer.preprocessing.pretraining import PretrainingPreprocessor
+from astromer.preprocessing.pretraining_data import held_out
 
 
-def _evaluate(model, dataset):
+def held_out_data(model, split, config, batch_size, mode):
+    """`split` (packed light curves or a TFRecord folder) as `model`'s
+    windows of the run's pretraining preprocessing in `mode` ("eval" or
+    "inference")."""
+    return held_out(split, PretrainingPreprocessor.from_preset(config, model.backbone), batch_size, mode)
+
+
+def evaluate_dataset(model, dataset):
+    """`model.evaluate`'s logs (a dict) on a held-out dataset read once."""
     # A held-out split is read once to its end, and its number of batches is
     # unknown to Keras (ragged light curves become windows inside the
     # pipeline), so Keras warns that the input "ran out of data" after the
@@ -32,7 +41,7 @@ def evaluate_masked(model, split, config, batch_size):
     """Masked-reconstruction loss, RMSE and R2 on the probed steps of a
     held-out split: one random window per light curve with its probe masks,
     the same for every model and run with the same seed (epoch 0 draws)."""
-    result = _evaluate(model, held_out_data(model, split, config, batch_size, "eval"))
+    result = evaluate_dataset(model, held_out_data(model, split, config, batch_size, "eval"))
     return {k: float(result[k]) for k in ("loss", "rmse", "r2")}
 
 
@@ -40,7 +49,7 @@ def evaluate_reconstruction(model, split, config, batch_size=256):
     """RMSE and R2 of the reconstruction on ALL observations of every
     sequential window, without masking (Astromer 2 paper, Sect. 5.2: the
     probed subset is random, so finetuning is compared on all points)."""
-    result = _evaluate(model, held_out_data(model, split, config, batch_size, "inference"))
+    result = evaluate_dataset(model, held_out_data(model, split, config, batch_size, "inference"))
     return {"rmse": float(result["rmse"]), "r2": float(result["r2"])}
 
 

@@ -19,10 +19,10 @@ import time
 from astromer.compat import resolve_compat
 from astromer.core.factory import config_errors
 from astromer.core.loading import load_for_finetuning
+from astromer.preprocessing.pretraining_data import PretrainingData
 from astromer.distribute import make_distribution
 from astromer.saving import load_keras
 from astromer.training.checkpoints import write_json_atomically
-from astromer.training.data import data_compat, prepare_data, split_size
 from astromer.training.evaluation import evaluate_hidden, evaluate_reconstruction
 from astromer.training.loop import finished_run, pretrain
 from astromer.training.scaling import fit_to_data, without_rule_keys
@@ -72,12 +72,14 @@ def run(settings):
                 with open(report) as f:
                     return json.load(f)
         model, config = load_for_finetuning(weights, settings.preset, without_rule_keys(overrides))
-        compat = data_compat(saved) if saved is not None else resolve_compat(settings.compat, model.backbone)
+        # A resumed run reads its light curves as it was started (its config's compat).
+        compat = (((saved.get("data") or {}).get("compat") or "default") if saved is not None
+                  else resolve_compat(settings.compat, model.backbone))
         config.setdefault("data", {})["compat"] = compat
         print(f"compat {compat}: " + ("errors outside (0, 1) kept, float32-first centring (the original code's, "
               "as astromer-embed reads these weights)" if compat == "original"
               else "errors in (0, 1), float64 centring (the papers')"))
-        training_data = prepare_data(data, config, out)
+        training_data = PretrainingData.open(data, config)
         distribution = make_distribution(settings.strategy)
         if saved is not None:
             config = saved  # the settings it was fitted with
@@ -88,7 +90,7 @@ def run(settings):
             if (config.get("run") or {}).get("settings_from", {}).get("warmup_steps") == "rule":
                 config["pretraining"]["warmup_steps"] = 0
             config["run"] = {"data": os.path.abspath(data), "weights": os.fspath(weights)}
-            print(fit_to_data(config, overrides, split_size(training_data.train), distribution.replicas,
+            print(fit_to_data(config, overrides, training_data.train_size, distribution.replicas,
                               reference="the weights' settings"))
     if training_data.test is None:
         print("astromer-finetune: note: the data has no test split; reporting on the validation split")

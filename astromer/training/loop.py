@@ -23,13 +23,12 @@ from astromer.distribute import make_distribution
 from astromer.errors import ConfigError, TooFewLightCurves
 from astromer.progress import keras_verbose
 from astromer.saving import load_keras
-from astromer.training.callbacks import (DataEpoch, HistoryLogger, ResumableEarlyStopping, Throughput,
-                                         TrainingProgress, write_history)
+from astromer.training.callbacks import (HistoryLogger, ResumableEarlyStopping, Throughput, TrainingProgress,
+                                         write_history)
 from astromer.training.checkpoints import (TrainingCheckpoint, check_best_weights, checkpoint_number,
                                            clear_checkpoints, latest_checkpoint, resume_checkpoint, seed_scratch,
                                            write_json_atomically)
-from astromer.training.data import make_inputs, pipeline_config, split_size
-from astromer.training.evaluation import evaluate_masked
+from astromer.training.evaluation import evaluate_dataset
 from astromer.training.plots import learning_curves
 
 
@@ -41,7 +40,8 @@ def pretrain(config, data, out_dir, resume=False, verbose=1, initial_model=None,
         config: resolved configuration (`astromer.core.factory.resolve_config`);
             `run.global_batch`, when set, is the windows per step over all
             replicas (else `pretraining.batch_size` per replica).
-        data: `TrainingData` (see `prepare_data`).
+        data: `astromer.preprocessing.pretraining_data.PretrainingData`
+            (see its `open`).
         out_dir: run folder.
         resume: continue from the newest checkpoint in `out_dir`.
         initial_model: a `Pretrainer` to start from (finetuning); else the
@@ -73,7 +73,7 @@ def pretrain(config, data, out_dir, resume=False, verbose=1, initial_model=None,
             # with the same settings and data, or none starts.
             found = latest_checkpoint(out_dir) if resume else None
             distribution.check_agreement(out_dir, int(found[1]["epoch"]) if found else 0,
-                                         settings_fingerprint(config, per_replica), split_size(data.train))
+                                         settings_fingerprint(config, per_replica), data.train_size)
             if resume and run_dir != out_dir:
                 seed_scratch(out_dir, run_dir)
         # XLA: about 30% faster on CPU than TF's graph executor (and what JAX
@@ -134,7 +134,7 @@ def _fit(config, data, out_dir, run_dir, start, resume, verbose, distribution):
     if message:
         print(message)
     try:
-        inputs = make_inputs(data, config, model, batch_size, epochs, initial_epoch, distribution=distribution)
+        inputs = data.batches(model.backbone, config, batch_size, epochs, initial_epoch, distribution=distribution)
     except TooFewLightCurves as error:
         flags = ("--global-batch" if (config.get("run") or {}).get("global_batch")
                  else "pretraining.batch_size (--set pretraining.batch_size=N)")
@@ -159,10 +159,10 @@ def _fit(config, data, out_dir, run_dir, start, resume, verbose, distribution):
                                      resumed_after=resumed_after)
     # Order matters: the throughput goes into the logs, early stopping
     # counts the epoch, then the checkpoint saves all of it.
-    callbacks = [Throughput(batch_size), early, checkpoints, HistoryLogger(os.path.join(run_dir, "history.csv"), rows)]
-    if hasattr(inputs[0], "set_epoch"):
-        # The NumPy path: windows and masks of fit's epoch, not one ahead.
-        callbacks.insert(0, DataEpoch(inputs[0]))
+    # The input path's own first (the NumPy path's epoch: windows and masks
+    # of fit's epoch, not one ahead).
+    callbacks = [*inputs.callbacks, Throughput(batch_size), early, checkpoints,
+                 HistoryLogger(os.path.join(run_dir, "history.csv"), rows)]
     if tensorflow_available():
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "tensorboard")))
     if verbose == 1:
@@ -176,8 +176,8 @@ def _fit(config, data, out_dir, run_dir, start, resume, verbose, distribution):
     try:
         if not message:
             distribution.fit(model, inputs, epochs, initial_epoch, callbacks, verbose)
-        return finish_run(model, run_dir, time.time() - start_time, data, config, batch_size, distribution,
-                          checkpoints)
+        return finish_run(model, run_dir, time.time() - start_time, data.description, inputs.test, config,
+                          distribution, checkpoints)
     except Exception as error:
         lost = distribution.lost_worker(error, out_dir, checkpoint_number(checkpoints.previous or "") or 0)
         if lost is not None:
@@ -240,9 +240,10 @@ def parameter_count(model):
     return text + (f" + {token} mask token" if token else "")
 
 
-def finish_run(model, out_dir, elapsed, data, config, batch_size, distribution, checkpoints):
+def finish_run(model, out_dir, elapsed, description, test, config, distribution, checkpoints):
     """Restores the best weights, saves the final model, plots, writes the
-    summary (with the held-out test metrics when there is a test split).
+    summary (with the held-out test metrics when there is a test split:
+    `test`, the `FitInputs.test` batches, else None).
 
     `checkpoints`: the run's `TrainingCheckpoint`, whose `best_epoch` is the
     epoch best.weights.h5 holds (it differs from the lowest val_loss of
@@ -271,25 +272,18 @@ def finish_run(model, out_dir, elapsed, data, config, batch_size, distribution, 
         # Whether the step was compiled (XLA; PyTorch: one Inductor graph);
         # off under TF op determinism.
         "xla": bool(getattr(model, "jit_compile", False)),
-        "data": data.description,
+        "data": description,
     }
-    if data.test is not None:
-        summary["test"] = evaluate_test(model, data.test, config, batch_size, distribution)
+    if test is not None:
+        summary["test"] = evaluate_test(model, test, distribution)
     write_json_atomically(os.path.join(out_dir, "summary.json"), summary)
     return summary
 
 
-def evaluate_test(model, split, config, batch_size, distribution):
-    """`evaluate_masked` on the test split, by every replica (TensorFlow
-    strategies) or every process (JAX) together."""
-    if distribution.per_replica_steps:
-        from astromer.data.tf_dataset import tf_dataset
-
-        pipeline = pipeline_config(model, config)
-        per_replica = batch_size // distribution.replicas
-        logs = distribution.evaluate(model, lambda index, count: tf_dataset(split, pipeline, per_replica,
-                                                                           mode="eval")[0])
-        return {k: float(logs[k]) for k in ("loss", "rmse", "r2")}
-    # JAX processes: each feeds the whole split (equal shapes), which gives
-    # the single-process numbers.
-    return evaluate_masked(model, split, config, batch_size // distribution.workers)
+def evaluate_test(model, test, distribution):
+    """Masked-reconstruction loss, RMSE and R2 on the test split's batches,
+    by every replica together under a TensorFlow strategy (`test` is then
+    `make_dataset(index, count)`); JAX processes each read the whole split
+    at their share of the batch, which gives the single-process numbers."""
+    logs = distribution.evaluate(model, test) if distribution.per_replica_steps else evaluate_dataset(model, test)
+    return {k: float(logs[k]) for k in ("loss", "rmse", "r2")}

@@ -9,7 +9,7 @@ from astromer.core.factory import config_errors
 from astromer.distribute import make_distribution
 from astromer.distribute.cluster import cluster_settings
 from astromer.errors import ConfigError
-from astromer.training.data import prepare_data, split_size
+from astromer.preprocessing.pretraining_data import PretrainingData
 from astromer.training.loop import finished_run, pretrain
 from astromer.training.scaling import fit_to_data
 from astromer.training.settings import check_new_run_dir, default_run_dir
@@ -51,13 +51,13 @@ def run(settings):
     # must exist before any TensorFlow operation runs (reading records is one).
     distribution = make_distribution(settings.strategy, cluster, settings.cluster_timeout)
     with config_errors():
-        training_data = prepare_data(data, config, out, input_path=settings.input_path,
-                                     write_records=not cluster.multi)
+        training_data = PretrainingData.open(data, config, input_path=settings.input_path,
+                                             write_records=not cluster.multi)
         if not settings.resume:
             name = config.get("name") or settings.preset
             demo = {k: f"preset {name} (demo section)" for k in presets.load_preset(settings.preset).get("demo") or {}
                     if data is None}
-            print(fit_to_data(config, settings.overrides, split_size(training_data.train) if data is not None else None,
+            print(fit_to_data(config, settings.overrides, training_data.train_size if data is not None else None,
                               distribution.replicas, settings.global_batch, reference=f"preset {name}", sources=demo))
     summary = pretrain(config, training_data, out, resume=settings.resume, verbose=0 if settings.quiet else 1,
                        deterministic=settings.deterministic, distribution=distribution)

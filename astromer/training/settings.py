@@ -41,7 +41,7 @@ class TrainSettings(RunSettings):
     preset: preset name or YAML file; its `demo` section applies when
         `data` is None (the simulated demo survey).
     data: TFRecord folder, Parquet/CSV table, or None.
-    input_path: "auto", "tfdata" or "numpy" (`prepare_data`).
+    input_path: "auto", "tfdata" or "numpy" (`PretrainingData.open`).
     global_batch: windows per step over every replica (default
         `pretraining.batch_size` per replica); recorded for --resume.
     cluster: the `astromer.distribute.Cluster` to join (default: from

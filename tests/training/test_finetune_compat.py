@@ -63,13 +63,12 @@ def test_finetune_reads_light_curves_as_embed_does_for_the_weights(original_like
     assert dropped_for_error(printed) == dropped
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["data"]["compat"] == ("original" if centring else "default")
-    from astromer.training.data import pipeline_config
+    from astromer.preprocessing.pretraining import PretrainingPreprocessor
 
-    class Model:  # what pipeline_config reads of a model
-        class backbone:
-            window_size, input_names, band_names = 32, ("magnitudes", "times", "padding_mask", "hidden_mask"), None
+    class backbone:  # what the run's pretraining preprocessor reads of a backbone
+        window_size, input_names, band_names = 32, ("magnitudes", "times", "padding_mask", "hidden_mask"), None
 
-    assert pipeline_config(Model, saved).float32_first is centring
+    assert PretrainingPreprocessor.from_preset(saved, backbone).float32_first is centring
 
 
 @pytest.mark.slow  # 34 CPU-s

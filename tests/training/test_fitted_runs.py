@@ -31,6 +31,7 @@ from astromer import presets, training
 from astromer.core import factory
 from astromer.cli.finetune import main as finetune
 from astromer.core.loading import load_for_finetuning
+from astromer.preprocessing.pretraining_data import PretrainingData
 from astromer.cli.train import main as train
 from tests.conftest import shared_path
 
@@ -72,8 +73,7 @@ def history(run):
 def initial_loss(model, config, data):
     """The loss `model` starts from on the training split, as `fit` logs
     it: training mode (dropout on), the mean of the run's batches."""
-    from astromer.training.data import held_out_data
-    from astromer.training.evaluation import _batches
+    from astromer.training.evaluation import _batches, held_out_data
 
     batch = int(config["pretraining"]["batch_size"])
     losses = [float(keras.ops.convert_to_numpy(model.compute_loss(x, y, model(x, training=True))))
@@ -97,7 +97,7 @@ def test_train_on_500_light_curves_with_no_set_fits_the_data(trained, capsys):
     assert config["run"]["settings_from"] == {"batch_size": "rule", "learning_rate": "rule",
                                               "warmup_steps": "rule", "epochs": "command line"}
     # The untrained model: the run's seed gives the run's initial weights.
-    data = training.prepare_data(trained["table"], config, "unused", verbose=False)
+    data = PretrainingData.open(trained["table"], config, verbose=False)
     keras.utils.set_random_seed(int(settings["seed"]))
     model = factory.build_pretrainer(config)
     model.compile(factory.make_optimizer(settings))
@@ -197,7 +197,7 @@ def test_finetune_300_light_curves_with_no_set(trained, tmp_path, capsys):
             "steps [rule: the first epoch]; up to 1 epochs [command line]") in printed
     config = yaml.safe_load((out / "config.yaml").read_text())
     model, _ = load_for_finetuning(weights)
-    data = training.prepare_data(table, config, "unused", verbose=False)
+    data = PretrainingData.open(table, config, verbose=False)
     assert_no_divergence(out, initial_loss(model, config, data))
     report = json.loads((out / "finetune.json").read_text())
     assert all(math.isfinite(report[when][steps]["rmse"]) for when in ("before", "after")
@@ -225,7 +225,7 @@ def test_a2_on_crts(tmp_path, request, capsys):
     assert train(["--preset", "a2", "--data", str(tmp_path / "crts500.parquet"), "--epochs", "1", "--out", str(run),
                   "--quiet"]) == 0
     config = yaml.safe_load((run / "config.yaml").read_text())
-    data = training.prepare_data(str(tmp_path / "crts500.parquet"), config, "unused", verbose=False)
+    data = PretrainingData.open(str(tmp_path / "crts500.parquet"), config, verbose=False)
     keras.utils.set_random_seed(int(config["pretraining"]["seed"]))
     model = factory.build_pretrainer(config)
     model.compile(factory.make_optimizer(config["pretraining"]))
@@ -236,7 +236,7 @@ def test_a2_on_crts(tmp_path, request, capsys):
                      str(out), "--quiet"]) == 0
     config = yaml.safe_load((out / "config.yaml").read_text())
     model, _ = load_for_finetuning(str(run))
-    data = training.prepare_data(str(tmp_path / "crts300.parquet"), config, "unused", verbose=False)
+    data = PretrainingData.open(str(tmp_path / "crts300.parquet"), config, verbose=False)
     finetune_start = initial_loss(model, config, data)
     assert_no_divergence(out, finetune_start)
     print("a2 first epoch (loss, R2):", history(run).iloc[0][["loss", "r2"]].to_dict(), "from", start,

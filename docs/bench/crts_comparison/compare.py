@@ -2,12 +2,13 @@
 import json, os, sys, time
 from astromer import training
 from astromer.core.factory import resolve_config
+from astromer.preprocessing.pretraining_data import PretrainingData
 out = os.environ.get("OUT", "/tmp/out")
 epochs, batch = int(sys.argv[1]), int(sys.argv[2])
 presets = sys.argv[3:]
 t0 = time.time()
 base = resolve_config("a2", [f"pretraining.epochs={epochs}", f"pretraining.batch_size={batch}"])
-data = training.prepare_data(os.environ.get("CMP_DATA", ".bench/crts.parquet"), base, "/tmp/cmp", input_path="numpy")
+data = PretrainingData.open(os.environ.get("CMP_DATA", ".bench/crts.parquet"), base, input_path="numpy")
 print("data ready", round(time.time() - t0), "s", data.description, flush=True)
 for preset in presets:
     config = resolve_config(preset, [f"pretraining.epochs={epochs}", f"pretraining.batch_size={batch}",

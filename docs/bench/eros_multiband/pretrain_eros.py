@@ -24,6 +24,7 @@ from astromer.core.factory import make_optimizer, resolve_config
 from astromer.data.cleaning import CleaningConfig, clean_light_curves
 from astromer.data.datasets import PackedLightCurves
 from astromer.data.lightcurves import LightCurve, iter_light_curves
+from astromer.preprocessing.pretraining_data import PretrainingData
 
 SHARED = os.environ.get("SHARED", os.path.join(os.path.dirname(__file__), "../../../../shared"))
 EROS = os.environ.get("EROS", os.path.join(SHARED, "data/eros1_lmc"))
@@ -87,7 +88,7 @@ config = resolve_config("a1-original", [
     "pretraining.warmup_steps=100", "pretraining.patience=20"])
 config["model"] = {"class": "AstromerBackbone", **{
     k: v for k, v in model.backbone.get_config().items() if k not in ("name", "trainable")}}
-data = training.TrainingData("packed", train, val, description=f"EROS-1 non-test objects, {mode}")
+data = PretrainingData("packed", train, val, description=f"EROS-1 non-test objects, {mode}")
 model.compile(make_optimizer(config["pretraining"]))
 before = training.evaluate_masked(model, val, config, 64)
 # Hidden steps: the probes the model cannot see (since issue 22 training

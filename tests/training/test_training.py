@@ -12,6 +12,7 @@ import yaml
 
 from astromer import training
 from astromer.core import factory
+from astromer.preprocessing.pretraining_data import PretrainingData
 from astromer.cli.train import main as train
 from tests.harness import run_cli, run_fresh, run_process, tiny_preset, tiny_pretrainer, write_light_curves
 
@@ -77,7 +78,7 @@ def test_deterministic_runs_trade_xla_for_identical_reruns(tmp_path):
 @pytest.mark.slow  # 49 CPU-s: two runs
 def test_same_seed_same_loss_curve(tmp_path):
     config = factory.resolve_config(tiny_preset(tmp_path, epochs=2, light_curves=80), demo=True)
-    data = training.prepare_data(None, config, tmp_path, input_path="numpy", verbose=False)
+    data = PretrainingData.open(None, config, input_path="numpy", verbose=False)
     a = training.pretrain(config, data, tmp_path / "a", verbose=0)
     b = training.pretrain(config, data, tmp_path / "b", verbose=0)
     # every logged value but the throughput (a timing)
@@ -261,10 +262,10 @@ def test_a_band_the_table_lacks_fails_naming_its_bands(tmp_path):
     config = factory.resolve_config("a1", ["data.band=V"])
     with pytest.raises(training.ConfigError, match=r"band 'V' \(data.band\) is not in the table; its bands are "
                                                    r"\['g', 'r'\]"):
-        training.prepare_data(str(tmp_path / "t.parquet"), config, str(tmp_path / "run"))
+        PretrainingData.open(str(tmp_path / "t.parquet"), config)
     config = factory.resolve_config("a1", ["data.band=r", "data.min_observations=1000"])
     with pytest.raises(training.ConfigError, match="none of its 20 light curves is usable"):
-        training.prepare_data(str(tmp_path / "t.parquet"), config, str(tmp_path / "run"))
+        PretrainingData.open(str(tmp_path / "t.parquet"), config)
 
 
 @pytest.mark.slow  # 44 CPU-s: three runs

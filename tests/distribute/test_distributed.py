@@ -22,7 +22,7 @@ import pytest
 from astromer.distribute import cluster, distribution
 from astromer.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 300  # s, for every group of processes
 
 # A tiny model whose first Adam step is smooth in the gradient (epsilon 1:
@@ -51,15 +51,16 @@ def one_process_step(table, out, per_worker, workers, overrides):
     saves the loss and the weights before and after to `out` (.npz)."""
     import keras
 
-    from astromer.training.data import pipeline_config, prepare_data
     from astromer.core.factory import build_pretrainer, make_optimizer, resolve_config
+    from astromer.preprocessing.pretraining import PretrainingPreprocessor
+    from astromer.preprocessing.pretraining_data import DataEpoch, PretrainingData
 
     config = resolve_config("a1", overrides)
-    data = prepare_data(table, config, "unused", verbose=False, write_records=False)
+    data = PretrainingData.open(table, config, verbose=False, write_records=False)
     keras.utils.set_random_seed(int(config["pretraining"]["seed"]))
     model = build_pretrainer(config)
     model.compile(make_optimizer(config["pretraining"]), jit_compile=False)
-    pipeline = pipeline_config(model, config)
+    pipeline = PretrainingPreprocessor.from_preset(config, model.backbone)
 
     def join(*parts):
         return keras.tree.map_structure(lambda *a: keras.ops.concatenate(a, axis=0), *parts)
@@ -93,9 +94,7 @@ def one_process_step(table, out, per_worker, workers, overrides):
 
         batches = Together([NumpyWindowDataset(data.train.shard(k, workers), pipeline, per_worker, steps=1)
                             for k in range(workers)])
-    # As training does: the draws of fit's epoch (astromer.training.callbacks.DataEpoch).
-    from astromer.training.callbacks import DataEpoch
-
+    # As training does: the draws of fit's epoch.
     callbacks = [DataEpoch(batches)] if hasattr(batches, "set_epoch") else []
     before = [np.asarray(w) for w in model.get_weights()]
     loss = model.fit(batches, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0,
@@ -106,7 +105,7 @@ def one_process_step(table, out, per_worker, workers, overrides):
 
 
 REFERENCE = """import json, sys
-from tests.test_distributed import one_process_step
+from tests.distribute.test_distributed import one_process_step
 one_process_step(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), json.loads(sys.argv[5]))
 """
 
@@ -266,13 +265,13 @@ import astromer
 from astromer.core.factory import resolve_config
 from astromer.distribute import make_distribution
 from astromer.training import loop
-from astromer.training.data import prepare_data
+from astromer.preprocessing.pretraining_data import PretrainingData
 config = resolve_config('a1', json.loads(sys.argv[1]), demo=True)
 config['run'] = {'global_batch': 16}
 config['demo'] = {'light_curves': 64, 'seed': 1}  # 51 training light curves: 3 steps of 16
 results = {}
 for kind in ('mirrored', 'none'):
-    data = prepare_data(None, config, kind, verbose=False, write_records=False)
+    data = PretrainingData.open(None, config, verbose=False, write_records=False)
     distribution = make_distribution(kind)
     loop.pretrain(config, data, kind, verbose=0, distribution=distribution)
     weights = astromer.load_model(f'{kind}/checkpoints/epoch-00001/model.keras').get_weights()

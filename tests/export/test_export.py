@@ -1,6 +1,8 @@
 """astromer-export: ONNX files with the light-curve hub's interface, checked
-under onnxruntime against the Keras model with `LIMITS` (docs/export.md)."""
+under onnxruntime against the Keras model with `LIMITS`, with the
+preprocessor that makes their inputs saved in them (docs/export.md)."""
 
+import json
 import os
 import re
 import subprocess
@@ -256,7 +258,8 @@ def test_savedmodel_through_the_command_serves_the_hub_outputs(tmp_path, capsys)
     import tensorflow as tf
 
     from astromer.cli.export import main
-    from astromer.export import hub_model, random_hub_inputs
+    from astromer.export import hub_model, random_hub_inputs, read_preprocessor
+    from astromer.preprocessing import HubPreprocessor
 
     weights, model = small_run(tmp_path, "a1", "model.num_layers=1")
     saved = tmp_path / "saved"
@@ -271,6 +274,74 @@ def test_savedmodel_through_the_command_serves_the_hub_outputs(tmp_path, capsys)
     expected = hub([x["input"], x["times"], x["mask_in"]])
     for name in ("mean", "max", "sequence"):
         np.testing.assert_allclose(served[name].numpy(), keras.ops.convert_to_numpy(expected[name]), atol=1e-5)
+    # the preprocessor, in the SavedModel folder's assets.extra/
+    saved_config = read_preprocessor(saved).get_config()
+    assert saved_config == HubPreprocessor.from_backbone(model.backbone, compat="auto").get_config()
+    assert saved_config["window_size"] == model.backbone.window_size
+
+
+def light_curves(seed=0):
+    """(L, 3) arrays of Julian Dates, magnitudes and errors; 40 points make
+    3 windows of 16 that differ between compat "original" (the last one
+    right-aligned) and "default" (non-overlapping)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for length in (40, 23, 16, 7):
+        time = 2_450_000.5 + np.cumsum(rng.uniform(0.5, 30, length))
+        out.append(np.stack([time, 15 + rng.normal(0, 0.3, length), rng.uniform(0.01, 0.1, length)], axis=1))
+    return out
+
+
+def test_the_preprocessor_read_back_from_the_onnx_file_gives_the_keras_embeddings(tmp_path):
+    requires_tensorflow_backend()
+    import onnx
+
+    import astromer
+    from astromer.core.embedder import Embedder
+    from astromer.errors import ConfigError
+    from astromer.export import export_model, read_preprocessor
+    from astromer.export.metadata import PREPROCESSOR_KEY, VERSION_KEY
+    from astromer.preprocessing import HubPreprocessor
+
+    # Astromer 1's attention quirk (mask_alpha 1): weights converted from an
+    # original checkpoint, which astromer-embed reads with compat original.
+    backbone = tiny_backbone(16, seed=3, mask_alpha=1.0)
+    path = tmp_path / "a1.onnx"
+    export_model(backbone, path)
+    assert os.listdir(tmp_path) == ["a1.onnx"]  # self-describing: no file beside it
+
+    saved = HubPreprocessor.from_backbone(backbone, compat="auto")
+    assert saved.compat == "original" and saved.float32_first and saved.window_mode == "original"
+    metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert json.loads(metadata[PREPROCESSOR_KEY]) == {"class": "HubPreprocessor", "config": saved.get_config()}
+    assert metadata[VERSION_KEY] == astromer.__version__
+    preprocessor = read_preprocessor(path)
+    assert type(preprocessor) is HubPreprocessor and preprocessor.get_config() == saved.get_config()
+
+    def onnx_embeddings(preprocessor):
+        """Per light curve, the ONNX `mean` of its windows weighted by their
+        observations (how astromer-embed combines windows)."""
+        out = []
+        for lc in light_curves():
+            windows = preprocessor([lc])
+            weight = windows["mask_in"].sum(axis=(1, 2))
+            out.append((onnx_outputs(path, windows)["mean"] * weight[:, None]).sum(0) / weight.sum())
+        return np.stack(out)
+
+    keras_embeddings = Embedder(backbone, compat="auto").batch(light_curves())
+    diff = np.abs(onnx_embeddings(preprocessor) - keras_embeddings).max()
+    # Windows made otherwise (the hub's float64 centring, non-overlapping
+    # windows) are other inputs: the read-back preprocessor is what matches.
+    other = np.abs(onnx_embeddings(HubPreprocessor.from_backbone(backbone, compat="default"))
+                   - keras_embeddings).max()
+    print(f"ONNX on the read-back preprocessor's windows vs Embedder: {diff:.1e}; on compat default's: {other:.1e}")
+    assert diff <= LIMITS.mean < other
+
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    onnx.save(model, str(tmp_path / "bare.onnx"))
+    with pytest.raises(ConfigError, match="holds no 'astromer.preprocessor'"):
+        read_preprocessor(tmp_path / "bare.onnx")
 
 
 def test_a_failed_onnx_check_leaves_nothing(tmp_path, capsys):

@@ -20,6 +20,7 @@ from astromer import training
 from astromer.cli.train import main as train
 from astromer.core import factory
 from astromer.saving import load_keras
+from astromer.preprocessing.pretraining_data import PretrainingData
 from tests.harness import run_cli, run_process
 
 TINY = ["model.num_layers=1", "model.num_heads=1", "model.head_dim=8", "model.ff_dim=8", "model.window_size=32",
@@ -41,7 +42,7 @@ def baseline(tmp_path_factory):
     and history; the checkpoints of epochs 3 and 4 are on disk."""
     root = tmp_path_factory.mktemp("baseline")
     config = tiny_config()
-    data = training.prepare_data(None, config, root, input_path="numpy", verbose=False)
+    data = PretrainingData.open(None, config, input_path="numpy", verbose=False)
     data.test = None  # no test-split scores at the end of each run: they cost a compilation
     training.pretrain(copy.deepcopy(config), data, root / "run", verbose=0)
     run = root / "run"
@@ -292,7 +293,7 @@ def kill_and_resume(tmp_path, monkeypatch, epochs, moments):
     # The demo survey's records, written once here: the two runs would
     # both write them at the same time.
     monkeypatch.chdir(tmp_path)
-    training.prepare_data(None, tiny_config(), tmp_path, input_path="tfdata", verbose=False)
+    PretrainingData.open(None, tiny_config(), input_path="tfdata", verbose=False)
     args = [*KILL_ARGS, "--set", f"pretraining.epochs={epochs}"]
     reference = _popen(["--preset", "a1", "--out", "full", *args], cwd=tmp_path)
     run = tmp_path / "run"

@@ -14,7 +14,7 @@ out + the ones the report names (by id and reason).
 The default suite runs a fixed budget (`FUZZ_TABLES`, 40 tables); the
 documented long run is
 
-    ASTROMER_FUZZ_TABLES=2000 python -m pytest -m slow tests/test_fuzz_tables.py
+    ASTROMER_FUZZ_TABLES=2000 python -m pytest -m slow tests/data/test_fuzz_tables.py
 
 (docs/robustness.md gives its result).
 """
@@ -162,13 +162,13 @@ def julian_twin(float32_embedder, table, fmt, ids, bands, folder):
 def through_training_data(source, ids, bands, folder):
     from astromer.data.datasets import NumpyWindowDataset
     from astromer.preprocessing import PretrainingPreprocessor
-    from astromer.training.data import _table_data
+    from astromer.preprocessing.pretraining_data import PretrainingData
     from astromer.core.factory import resolve_config
 
     path = source if isinstance(source, str) else write(source, "parquet", folder)
     overrides = [f"model.window_size={WINDOW}"] + ([f"data.band={bands[0]}"] if bands else [])
     config = resolve_config("a2", overrides)
-    data = _table_data(path, config, verbose=False)
+    data = PretrainingData.open(path, config, verbose=False)
     masking = {k: v for k, v in config["data"].items() if k not in ("min_observations", "band")}
     pipeline = PretrainingPreprocessor(window_size=WINDOW, masking=masking, seed=0)
     packed_ids = []

@@ -64,6 +64,7 @@ def test_finetune_before_scores_agree_for_checkpoint_and_keras_file(tmp_path, er
     # The same weights, loaded as an original checkpoint or from the .keras
     # file saved from it, must score the same before finetuning.
     from astromer import training
+    from astromer.preprocessing.pretraining_data import PretrainingData
     from astromer.core.loading import load_for_finetuning
     from astromer.models.pretrainer import Pretrainer
 
@@ -72,7 +73,7 @@ def test_finetune_before_scores_agree_for_checkpoint_and_keras_file(tmp_path, er
     scores = []
     for source in (weights, tmp_path / "a1.keras"):
         model, config = load_for_finetuning(str(source), None, ["model.dropout=0"])
-        data = training.prepare_data(str(eros_subset), config, str(tmp_path / "run"))
+        data = PretrainingData.open(str(eros_subset), config)
         scores.append((training.evaluate_reconstruction(model, data.test, config, 64),
                        training.evaluate_hidden(model, data.test, config, 64)))
     assert scores[0][0]["rmse"] == pytest.approx(scores[1][0]["rmse"], abs=1e-6)
