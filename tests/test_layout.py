@@ -14,7 +14,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "astromer"
 WORKFLOWS = ("astromer.training", "astromer.embedding", "astromer.fewshot", "astromer.bench", "astromer.export",
-             "astromer.cli")
+             "astromer.survey", "astromer.cli")
 
 SHARED = ("astromer.core", "astromer.distribute")
 LOWER = ("astromer.preprocessing", "astromer.models", "astromer.data", "astromer.layers")

@@ -13,10 +13,11 @@ from astromer.bench.hlo import run_hlo
 from astromer.bench.model import run_model
 from astromer.bench.original import run_original
 from astromer.bench.pipeline import run_data
-from astromer.bench.settings import DataBench, EmbedBench, HloBench, ModelBench, OriginalBench
+from astromer.bench.settings import DataBench, EmbedBench, HloBench, ModelBench, OriginalBench, SurveyBench
+from astromer.bench.survey import run_survey
 
 RUNS = {DataBench: run_data, ModelBench: run_model, HloBench: run_hlo, EmbedBench: run_embed,
-        OriginalBench: run_original}
+        OriginalBench: run_original, SurveyBench: run_survey}
 
 
 def run(settings):
@@ -25,5 +26,5 @@ def run(settings):
     return RUNS[type(settings)](settings)
 
 
-__all__ = ["DataBench", "EmbedBench", "HloBench", "ModelBench", "OriginalBench", "run", "run_data", "run_embed",
-           "run_hlo", "run_model", "run_original"]
+__all__ = ["DataBench", "EmbedBench", "HloBench", "ModelBench", "OriginalBench", "SurveyBench", "run", "run_data",
+           "run_embed", "run_hlo", "run_model", "run_original", "run_survey"]

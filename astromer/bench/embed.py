@@ -16,15 +16,20 @@ def run_embed(settings):
     from astromer.data.demo import simulate_table
 
     s = settings
+    if s.compare_padding:
+        from astromer.bench.padding import compare_padding
+
+        return compare_padding(s)
     with tempfile.TemporaryDirectory() as workdir:
         source = s.data
         if source is None:
             source = os.path.join(workdir, "catalogue.parquet")
             simulate_table(source, s.light_curves, seed=0)
+        options = dict(batch_size=s.batch, padding_free=False if s.padded else None)
         if s.weights:
-            embedder = Embedder.from_weights(s.weights, preset=s.preset, batch_size=s.batch)
+            embedder = Embedder.from_weights(s.weights, preset=s.preset, **options)
         else:
-            embedder = Embedder.from_preset(s.preset, batch_size=s.batch)
+            embedder = Embedder.from_preset(s.preset, **options)
         rss_before = peak_rss_bytes() / 2**20
         start = time.perf_counter()
         count = embedder.write_parquet(source, os.path.join(workdir, "embeddings.parquet"), progress=s.progress)
@@ -39,6 +44,7 @@ def run_embed(settings):
         "peak_rss_mb": round(peak, 1),
         "peak_rss_before_embedding_mb": round(rss_before, 1),
         "batch": s.batch,
+        "windows": embedder.describe_windows(),
         "source": s.data or f"simulated:{s.light_curves}",
         **environment(),
     })

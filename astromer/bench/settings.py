@@ -81,7 +81,14 @@ class HloBench:
 class EmbedBench:
     """`astromer-bench embed`: light curves/s and peak memory of
     `astromer-embed`'s code path on `data` (default: `light_curves`
-    simulated ones) with `weights` (default: the preset's random weights)."""
+    simulated ones) with `weights` (default: the preset's random weights);
+    `padded`: full windows even where padding-free inference is valid.
+
+    `compare_padding`: instead, padded against padding-free inference on
+    `light_curves` simulated light curves per length distribution of
+    `lengths` ("eros", "crts": sampled from the survey's real lengths under
+    `shared`, default $ASTROMER_SHARED or ../shared, else a stated synthetic
+    distribution), one row each (`astromer.bench.padding`)."""
 
     data: str | None = None
     light_curves: int = 20000
@@ -89,6 +96,24 @@ class EmbedBench:
     weights: str | None = None
     batch: int = 256
     progress: bool = False
+    padded: bool = False
+    compare_padding: bool = False
+    lengths: tuple = ("eros", "crts")
+    shared: str | None = None
+
+
+@dataclass(frozen=True)
+class SurveyBench:
+    """`astromer-bench survey`: `light_curves` simulated light curves in
+    `files` Parquet files through `astromer-embed --workers workers` and
+    through one `astromer-embed` process (`astromer.bench.survey`)."""
+
+    light_curves: int = 100_000
+    files: int = 20
+    workers: int = 2
+    preset: str = "a2"
+    weights: str | None = None
+    batch: int = 256
 
 
 @dataclass(frozen=True)

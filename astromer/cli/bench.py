@@ -1,7 +1,8 @@
 """`astromer-bench`: throughput benchmarks with JSON output (one object per line on stdout).
 
     astromer-bench data [--data PATH] [--batch 256] [--steps 100] [--threads 1 0]
-    astromer-bench embed [--data TABLE | --light-curves 200000] [--preset a1 | --weights W]
+    astromer-bench embed [--data TABLE | --light-curves 200000] [--preset a1 | --weights W] [--padded]
+    astromer-bench embed --compare-padding --preset a2 --light-curves 3000 [--lengths eros crts]
     astromer-bench model --preset a2 [--batch 1024 2500] [--precision bf16|fp32] [--mode train|embed]
     astromer-bench hlo --preset a2 [--batch 2048] [--mode train|embed]   (JAX; no GPU needed)
     astromer-bench original --original-python ENV/bin/python --weights W [--light-curves 24 240]
@@ -20,7 +21,7 @@ import dataclasses
 import sys
 
 from astromer.bench.settings import (ATTENTIONS, MODES, PRECISIONS, DataBench, EmbedBench, HloBench, ModelBench,
-                                     OriginalBench)
+                                     OriginalBench, SurveyBench)
 from astromer.cli.errors import console_script
 from astromer.cli.startup import add_verbose_option, check_inputs, start_frameworks
 
@@ -92,6 +93,20 @@ def parser():
     embed.add_argument("--weights", help="weights; None: the preset's random initialisation")
     embed.add_argument("--batch", type=int, help="windows per batch")
     embed.add_argument("--progress", action="store_true", help="show a progress line")
+    embed.add_argument("--padded", action="store_true", help="full windows even where padding-free is valid")
+    embed.add_argument("--compare-padding", action="store_true",
+                       help="padded vs padding-free light curves/s on survey-like lengths (one row per --lengths)")
+    embed.add_argument("--lengths", nargs="+", choices=("eros", "crts"), help="length distributions to compare on")
+    embed.add_argument("--shared", metavar="DIR",
+                       help="folder with the surveys' light curves whose lengths are sampled (default: "
+                            "$ASTROMER_SHARED or ../shared; else synthetic lengths)")
+    survey = command("survey", SurveyBench, "a partitioned job: astromer-embed --workers N vs one process")
+    survey.add_argument("--light-curves", type=int, help="simulated light curves")
+    survey.add_argument("--files", type=int, help="Parquet files (partitions) they are split into")
+    survey.add_argument("--workers", type=int, help="Dask worker processes")
+    survey.add_argument("--preset", help="preset name or YAML file")
+    survey.add_argument("--weights", help="weights; None: the preset's random initialisation")
+    survey.add_argument("--batch", type=int, help="windows per batch")
     original = command("original", OriginalBench,
                        "embedding speed against the original library (ASTROMER 0.1.8), run in its own environment")
     original.add_argument("--original-python", required=True,

@@ -76,7 +76,7 @@ def check_inputs(args):
         resolve_weights_path(weights, getattr(args, "preset", None))
     statistics = getattr(args, "statistics", None)
     if statistics is not None:
-        from astromer.embedding.standardize import read_statistics
+        from astromer.core.standardize import read_statistics
 
         read_statistics(statistics)
 

@@ -7,6 +7,7 @@ object, streaming. `write_parquet` streams them to a file
 
 import numpy as np
 
+from astromer.core.buckets import bucket_length, bucket_lengths, bucketed, padding_free_reason
 from astromer.core.writer import rows_read, write_parquet
 from astromer.preprocessing.inference import InferencePreprocessor, as_array, is_series
 
@@ -36,6 +37,16 @@ class Embedder:
     Results do not depend on the batch size or on which light curves share a
     batch.
 
+    Padding-free inference (`padding_free`, on by default where valid: the
+    paper presets): when the backbone keeps padded steps out of attention
+    (`astromer.core.buckets.padding_free_reason`), each window runs cut to
+    the smallest length bucket that holds its real steps (multiples of 32
+    up to `window_size`), batched with windows of the same bucket, and the
+    vectors are those of full windows within float tolerance. Models whose
+    attention lets padding in (the `*-original` compat presets, the
+    published Astromer 1 weights) run full windows (`describe()` says
+    which).
+
     Example:
     >>> embedder = Embedder.from_weights("path/to/astromer1-macho")
     >>> table = embedder("lightcurves.parquet")          # DataFrame: id, n_obs, ..., embedding
@@ -53,6 +64,10 @@ class Embedder:
             separately (after attention over all bands) and concatenate the
             per-band vectors in `band_names` order, `(num_bands * dim)`; a
             band an object lacks gives zeros.
+        padding_free: None (default): cut windows to length buckets where
+            the backbone allows it, full windows otherwise; False: always
+            full windows; True: cut, a `ConfigError` where padding takes
+            part in attention.
         on_error: "skip" (default): a light curve whose windows or
             embedding are not finite is left out, logged by id (and file)
             and counted in `self.report`; the rest of the catalogue is
@@ -67,8 +82,9 @@ class Embedder:
     def __init__(self, backbone, layer="last", pooling="mean", layer_weights=None,
                  window_mode="nonoverlapping", float32_first=False, batch_size=256, cleaning=None,
                  band=None, read_rows=500_000, per_band=False, compat="default", on_error="skip",
-                 time_offset=0.0):
+                 time_offset=0.0, padding_free=None):
         from astromer.data.cleaning import CleaningReport
+        from astromer.errors import ConfigError
 
         if on_error not in ("skip", "raise"):
             raise ValueError(f"Unknown on_error {on_error!r}; use 'skip' or 'raise'.")
@@ -99,7 +115,13 @@ class Embedder:
         self.num_bands = len(getattr(backbone, "band_names", None) or [])
         if self.per_band and not self.num_bands:
             raise ValueError("per_band=True needs a joint multi-band backbone (one with band_names).")
+        valid, why = padding_free_reason(backbone)
+        if padding_free and not valid:
+            raise ConfigError(f"padding_free=True cannot cut windows of this model: {why}. "
+                              "Leave padding_free unset (full windows for such models).")
+        self.padding_free = valid if padding_free is None else bool(padding_free)
         self._pooled_model = None
+        self._pooled_models = {}
 
     # ---------------------------------------------------------- building
 
@@ -123,18 +145,28 @@ class Embedder:
 
         return cls(build_backbone(preset), **kwargs)
 
-    def pooled_model(self):
+    def pooled_model(self, length=None):
         """Functional model: backbone inputs -> pooled window vectors
-        `(batch, dim)` (or `(batch, num_layers + 1, dim)` for `layer="all"`)."""
-        if self._pooled_model is not None:
-            return self._pooled_model
+        `(batch, dim)` (or `(batch, num_layers + 1, dim)` for `layer="all"`);
+        `length`: of windows cut to `length` steps (the same layers and
+        weights; default: `window_size`)."""
+        length = int(length or self.backbone.window_size)
+        if length not in self._pooled_models:
+            self._pooled_models[length] = self._build_pooled_model(length)
+        if length == self.backbone.window_size:
+            self._pooled_model = self._pooled_models[length]
+        return self._pooled_models[length]
+
+    def _build_pooled_model(self, length):
         import keras
 
         from astromer.layers.pooling import LayerMix, MaskedMaxPooling, MaskedMeanPooling, PerBandPooling
 
         backbone = self.backbone
-        inputs = backbone.make_inputs(backbone.window_size)
-        outputs = backbone(inputs)
+        inputs = backbone.make_inputs(length)
+        # `Backbone.__call__` checks for full windows; the functional graph
+        # itself runs on any length (every layer is per step, or attention).
+        outputs = backbone(inputs) if length == backbone.window_size else backbone.call(inputs)
         layers = [outputs["input_embedding"], *outputs["block_outputs"]]
         if self.per_band:
             # One pooled vector per band; the band axis is kept (before the
@@ -162,11 +194,11 @@ class Embedder:
             pooled = pool(sequence, inputs["padding_mask"])
         from astromer.models.graph_steps import GraphModel
 
-        self._pooled_model = GraphModel(inputs, keras.ops.cast(pooled, "float32"), name="embedder")
+        model = GraphModel(inputs, keras.ops.cast(pooled, "float32"), name="embedder")
         if keras.backend.backend() == "torch":
             # Keras leaves PyTorch eager; one traced graph per batch shape.
-            self._pooled_model.jit_compile = True
-        return self._pooled_model
+            model.jit_compile = True
+        return model
 
     # ---------------------------------------------------------- windows
 
@@ -181,29 +213,22 @@ class Embedder:
             for k in range(len(windows["starts"])):
                 yield index, lc, {key: windows[key][k] for key in windows}
 
-    def _run(self, model, windows, output=None):
-        out = model.predict_on_batch(self.backbone.validate_inputs(self.preprocessor.inputs(windows)))
+    def _run(self, model, windows, output=None, length=None):
+        inputs = self.backbone.validate_inputs(self.preprocessor.inputs(windows))
+        if length is not None and length < self.backbone.window_size:
+            # Real steps come first: the cut keeps them all (`bucket_length`).
+            inputs = {name: value[:, :length] for name, value in inputs.items()}
+        out = model.predict_on_batch(inputs)
         return np.asarray(out if output is None else out[output])
 
-    def _batched(self, items, run):
-        pending = []
-        for item in items:
-            pending.append(item)
-            if len(pending) == self.batch_size:
-                yield from zip(pending, run([w for *_, w in pending]))
-                pending = []
-        # The rest (or a small job's only batch) runs in pieces of a few
-        # compiled shapes, powers of two from 8 up to `batch_size`, largest
-        # first (49 windows: 32 + 16 + 1 padded to 8): at most 7 padded
-        # windows are computed, and there are at most log2(batch_size / 8) + 1
-        # shapes to compile. A window's result never depends on how full its
-        # batch is.
-        while pending:
-            size = remainder_piece(len(pending), self.batch_size)
-            piece, pending = pending[:size], pending[size:]
-            windows = [w for *_, w in piece]
-            filler = [windows[-1]] * (padded_batch(len(windows), self.batch_size) - len(windows))
-            yield from zip(piece, run(windows + filler)[: len(piece)])
+    def _pooled_batches(self, windows):
+        """`((index, light curve, window), pooled vector)` of `windows`
+        (`_windows`), in order: cut to length buckets when padding-free."""
+        window_size = self.backbone.window_size
+        if not self.padding_free:
+            return bucketed(windows, lambda _, w: self._run(self.pooled_model(), w), self.batch_size)
+        return bucketed(windows, lambda length, w: self._run(self.pooled_model(length), w, length=length),
+                        self.batch_size, lambda item: bucket_length(item[-1]["lengths"], window_size))
 
     def window_embeddings(self, light_curves):
         """Yields `(light curve index, window dict, (window_size, dim) array)`
@@ -211,7 +236,7 @@ class Embedder:
         curves are read in their band and time scale, not cleaned."""
         light_curves = self.preprocessor.read(light_curves, self.report, clean=False)
         run = lambda w: self._run(self.backbone, w, "sequence_output")  # noqa: E731
-        for (index, _, window), out in self._batched(self._windows(light_curves), run):
+        for (index, _, window), out in bucketed(self._windows(light_curves), lambda _, w: run(w), self.batch_size):
             yield index, window, out
 
     def step_embeddings(self, light_curves):
@@ -232,8 +257,6 @@ class Embedder:
 
     def iter_embeddings(self, source, ids=None, on_rows=None):
         """Yields `(id, embedding, n_obs, n_windows)` per light curve, streaming."""
-        model = self.pooled_model()
-
         def finished(lc, acc, weight, n_windows):
             vector = self._finish(acc, weight)
             if np.all(np.isfinite(vector)):
@@ -243,7 +266,7 @@ class Embedder:
 
         light_curves = self.preprocessor.read(source, self.report, ids, on_rows, self.read_rows)
         current, acc, weight, n_windows = None, None, 0, 0
-        for (index, lc, window), vector in self._batched(self._windows(light_curves), lambda w: self._run(model, w)):
+        for (index, lc, window), vector in self._pooled_batches(self._windows(light_curves)):
             if current is not None and lc is not current:
                 yield from finished(current, acc, weight, n_windows)
                 acc, weight, n_windows = None, 0, 0
@@ -342,7 +365,14 @@ class Embedder:
         centring = "float32 centring (Julian Dates moved to MJD)" if self.float32_first else "float64 centring"
         offset = f", {self.time_offset:g} days subtracted from times" if self.time_offset else ""
         return (f"windows {self.window_mode}, {centring}{offset}, {bounds}, "
-                f"at least {cleaning.min_observations} observation(s) per light curve")
+                f"at least {cleaning.min_observations} observation(s) per light curve; {self.describe_windows()}")
+
+    def describe_windows(self):
+        """How windows reach the model: cut to length buckets, or whole."""
+        valid, why = padding_free_reason(self.backbone)
+        if self.padding_free:
+            return f"padding-free: windows cut to length buckets {bucket_lengths(self.backbone.window_size)}: {why}"
+        return f"full {self.backbone.window_size}-step windows: {why if not valid else 'padding_free=False'}"
 
     def write_parquet(self, source, path, chunk=10_000, progress=True, transform=None):
         """Streams embeddings of `source` into a Parquet file (`id`, `n_obs`,
@@ -362,18 +392,3 @@ def _setting(name):
 
 for _name in ("compat", "window_mode", "float32_first", "band", "cleaning", "time_offset"):
     setattr(Embedder, _name, _setting(_name))
-
-
-def remainder_piece(count, batch_size, smallest=8):
-    """How many of `count` leftover windows the next call takes: the largest
-    power of two not above `count` (and at least `smallest`, at most
-    `batch_size`); the last piece is then padded by `padded_batch`."""
-    if count <= smallest:
-        return count
-    return min(1 << (int(count).bit_length() - 1), int(batch_size))
-
-
-def padded_batch(count, batch_size, smallest=8):
-    """The batch a last batch of `count` windows is padded to: the next
-    power of two, at least `smallest`, at most `batch_size`."""
-    return min(max(int(smallest), 1 << max(int(count) - 1, 0).bit_length()), int(batch_size))

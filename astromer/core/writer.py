@@ -19,7 +19,7 @@ def write_parquet(rows, path, chunk=10_000, transform=None, status=None):
     Args:
         chunk: rows per Parquet row group.
         transform: applied to each row group's `(n, dim)` embeddings before
-            they are written (e.g. `embedding.standardize.standardizer(stats)`).
+            they are written (e.g. `core.standardize.standardizer(stats)`).
         status: None for no progress line; else a callable giving the text
             shown beside the count of light curves (`rows_read`).
     """

@@ -3,7 +3,7 @@
 - `Embedder` (`astromer.core.embedder`: windows -> backbone -> pooled -> per object).
 - `table`: `run(EmbedSettings)`, the `astromer-embed` workflow (the
   Parquet writer is `astromer.core.writer`).
-- `standardize`: per-dimension statistics for search.
+- per-dimension statistics for search: `astromer.core.standardize`.
 """
 
 from astromer.core.embedder import LAYERS_HELP, Embedder

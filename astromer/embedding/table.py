@@ -7,7 +7,7 @@ import dataclasses
 from typing import NamedTuple
 
 from astromer.core.embedder import Embedder
-from astromer.embedding.standardize import (embedding_statistics, read_statistics, standardize_parquet,
+from astromer.core.standardize import (embedding_statistics, read_statistics, standardize_parquet,
                                             standardizer, statistics_path, write_statistics)
 
 
@@ -24,7 +24,8 @@ class EmbedSettings:
     per dimension with this table's statistics (saved to
     `<out>.stats.json`), or with those of `statistics` (the stats file of a
     catalogue, for new objects searched against it). `progress` shows a
-    progress line on stderr.
+    progress line on stderr. `padding_free` as the `Embedder`'s (None:
+    windows cut to length buckets where the model allows it; False: full).
     """
 
     weights: str
@@ -45,13 +46,15 @@ class EmbedSettings:
     standardize: bool = False
     statistics: str = None
     progress: bool = True
+    padding_free: bool = None
 
     def embedder(self):
         """The `Embedder` these settings describe, its cleaning resolved."""
         embedder = Embedder.from_weights(
             self.weights, preset=self.preset, layer=self.layer, pooling=self.pooling, band=self.band,
             window_mode=self.window_mode, float32_first=self.float32_first, batch_size=self.batch_size,
-            compat=self.compat, cleaning=self.cleaning, on_error=self.on_error, time_offset=self.time_offset)
+            compat=self.compat, cleaning=self.cleaning, on_error=self.on_error, time_offset=self.time_offset,
+            padding_free=self.padding_free)
         if self.cleaning_overrides:
             embedder.cleaning = dataclasses.replace(embedder.cleaning, **self.cleaning_overrides)
         return embedder

@@ -12,7 +12,7 @@ from astromer.fewshot.baselines import BASELINES, train_baseline, windows_of
 from astromer.fewshot.command import run_from_files
 from astromer.fewshot.continued_pretraining import continue_pretraining
 from astromer.fewshot.encoder_features import EncoderFeatures, EncoderPasses
-from astromer.fewshot.features import FeatureReport, light_curve_features, write_feature_table
+from astromer.core.features import FeatureReport, light_curve_features, write_feature_table
 from astromer.fewshot.heads import FEATURE_HEADS, SEED_STRIDE, train_head
 from astromer.fewshot.methods import FAMILIES, FEATURE_METHODS, METHODS, Cell, Family, Run, family_of
 from astromer.fewshot.protocol import run

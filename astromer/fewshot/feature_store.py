@@ -10,7 +10,7 @@ the reference baseline; the encoder's own cleaning does not apply to them.
 
 import numpy as np
 
-from astromer.fewshot.features import FeatureReport, feature_extractor, light_curve_features, run_bands_and_baseline
+from astromer.core.features import FeatureReport, feature_extractor, light_curve_features, run_bands_and_baseline
 from astromer.fewshot.object_cache import ObjectCache
 
 

@@ -146,7 +146,7 @@ def test_an_absent_band_or_no_usable_light_curve_is_an_error(tmp_path, light_cur
 
 
 def test_standardised_output_and_reused_statistics(tmp_path, light_curves):
-    from astromer.embedding.standardize import (embedding_statistics, read_statistics, standardize_parquet,
+    from astromer.core.standardize import (embedding_statistics, read_statistics, standardize_parquet,
                                                 write_statistics)
 
     rows = [(lc.id, t, m, e) for lc in light_curves for t, m, e in zip(lc.time, lc.mag, lc.err)]
@@ -171,7 +171,7 @@ def test_standardised_output_and_reused_statistics(tmp_path, light_curves):
     assert np.median(cosine(z)[off]) < np.median(cosine(raw)[off])
     # New objects with a catalogue's statistics: standardised as written (one
     # pass), the same values as writing raw then standardising
-    from astromer.embedding.standardize import standardizer
+    from astromer.core.standardize import standardizer
 
     embedder.write_parquet(table, tmp_path / "once.parquet", progress=False, chunk=3, transform=standardizer(stats))
     np.testing.assert_allclose(np.stack(pd.read_parquet(tmp_path / "once.parquet")["embedding"]), z, atol=1e-6)
@@ -198,7 +198,7 @@ def test_the_python_api_logs_what_it_cleaned(light_curves, caplog):
 
 
 def test_a_small_job_is_padded_to_a_small_compiled_shape(light_curves):
-    from astromer.core.embedder import padded_batch
+    from astromer.core.buckets import padded_batch
 
     assert [padded_batch(n, 256) for n in (1, 8, 9, 49, 129, 256)] == [8, 8, 16, 64, 256, 256]
     assert padded_batch(5, 4) == 4 and padded_batch(3, 6) == 6  # never above the batch
@@ -209,7 +209,7 @@ def test_a_small_job_is_padded_to_a_small_compiled_shape(light_curves):
     _, small = embedder.embed_array(light_curves[:3])
     assert calls and max(calls) <= 16  # not 256 for a handful of windows
     # The rest runs in power-of-two pieces, largest first: 49 windows are 32 + 16 + 1 (padded to 8).
-    from astromer.core.embedder import remainder_piece
+    from astromer.core.buckets import remainder_piece
 
     pieces, left = [], 49
     while left:

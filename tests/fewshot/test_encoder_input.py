@@ -147,7 +147,7 @@ def test_features_of_a_subset_equal_those_computed_with_every_object():
     # The periodogram grid is the whole table's (its longest baseline), so a
     # cell's objects get the features they would get among all objects.
     from astromer.fewshot.feature_store import FeatureStore
-    from astromer.fewshot.features import light_curve_features
+    from astromer.core.features import light_curve_features
 
     lcs, _ = _survey(30)
     full, _ = light_curve_features(lcs, progress=False)

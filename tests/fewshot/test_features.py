@@ -9,7 +9,7 @@ import pytest
 
 from astromer.data.lightcurves import LightCurve
 from astromer.fewshot.feature_methods import impute_median
-from astromer.fewshot.features import (
+from astromer.core.features import (
     feature_extractor,
     light_curve_features,
     periodogram_frequencies,

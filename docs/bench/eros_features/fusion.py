@@ -51,7 +51,7 @@ def load_features(data, bands):
     """The cleaned light curves of `bands` and their feature table."""
     from astromer.data.cleaning import CleaningConfig, CleaningReport, clean_light_curves
     from astromer.data.lightcurves import iter_light_curves
-    from astromer.fewshot.features import light_curve_features
+    from astromer.core.features import light_curve_features
 
     # As astromer-fewshot reads them: only the run's bands, then cleaned.
     raw = [lc.only_bands(bands) for lc in iter_light_curves(data)]

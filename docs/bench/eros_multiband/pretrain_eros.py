@@ -78,7 +78,7 @@ if FOLD:
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../eros_features"))
     from folded import folded_light_curves
 
-    from astromer.fewshot.features import light_curve_features
+    from astromer.core.features import light_curve_features
     lcs, unfolded = folded_light_curves(lcs, light_curve_features(lcs)[0])
     print(f"{len(lcs) - unfolded} sequences folded, {unfolded} without a period left unfolded")
 packed = PackedLightCurves.from_light_curves(lcs, band_names=model.backbone.band_names)

@@ -246,3 +246,20 @@ def write_feature_table(source, out, bands=None, max_baseline=None, n_jobs=-1, p
     with open(f"{out}.report.json", "w") as f:
         json.dump(report.to_dict(), f, indent=2)
     return report
+
+
+def bands_and_span(light_curves, bands=None):
+    """`(bands found, longest span in days)` of some light curves: the
+    bands they have (sorted; `[]` without a band column) and the longest
+    time span over `bands` (default: all they have), 0.0 when no light
+    curve has two distinct times. A job over partitions takes the union of
+    the bands and the largest span, so that every partition's features use
+    one column set and one periodogram grid."""
+    from astromer.data.lightcurves import bands_of
+
+    found = sorted(set(bands_of(light_curves)))
+    ignored = FeatureReport()
+    wanted = [str(b) for b in bands] if bands is not None else (found or [None])
+    spans = [t[-1] - t[0] for band in wanted for lc in light_curves
+             for t, _, _ in [_band_arrays(lc, band, ignored)] if len(t) > 1]
+    return found, float(max(spans)) if spans else 0.0
