@@ -124,7 +124,8 @@ def run_survey(args, cleaning):
         batch_size=args.batch, compat=args.compat, cleaning_overrides=tuple(sorted(cleaning.items())),
         on_error="raise" if args.strict else "skip", time_offset=args.time_offset, features=args.features,
         bands=tuple(args.bands) if args.bands else None, max_baseline=args.max_baseline,
-        statistics=read_statistics(args.statistics) if args.statistics else None)
+        statistics=read_statistics(args.statistics) if args.statistics else None,
+        padding_free=False if args.padded else None)
     job = JobSettings(args.data, args.out, settings, workers=args.workers, scheduler=args.scheduler,
                       standardize=args.standardize)
     if not (args.workers or args.scheduler):

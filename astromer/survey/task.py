@@ -20,7 +20,7 @@ import numpy as np
 _EMBEDDERS = {}
 # The model fields of SurveySettings: what decides the Embedder.
 MODEL_FIELDS = ("weights", "preset", "layer", "pooling", "band", "window_mode", "float32_first", "batch_size",
-                "compat", "cleaning_overrides", "on_error", "time_offset")
+                "compat", "cleaning_overrides", "on_error", "time_offset", "padding_free")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +36,9 @@ class SurveySettings:
     span in the partition; a job sets one for all partitions).
     `statistics`: standardise embeddings with these (a stats JSON's
     `{"mean", "std"}`) inside the task. `delay_s`: a test hook, seconds slept
-    per partition (so a test can kill a worker mid-run).
+    per partition (so a test can kill a worker mid-run). `padding_free`: the
+    `Embedder`'s (None: on where the backbone keeps padding out of
+    attention; False: full windows, `astromer-embed --padded`).
     """
 
     weights: str = None
@@ -57,6 +59,7 @@ class SurveySettings:
     max_baseline: float = None
     statistics: object = None
     delay_s: float = 0.0
+    padding_free: bool = None
 
     def fingerprint(self):
         """What decides the outputs, as JSON-able data: a job refuses to add
@@ -89,7 +92,7 @@ def cached_embedder(settings):
             settings.weights, preset=settings.preset, layer=settings.layer, pooling=settings.pooling,
             band=settings.band, window_mode=settings.window_mode, float32_first=settings.float32_first,
             batch_size=settings.batch_size, compat=settings.compat, on_error=settings.on_error,
-            time_offset=settings.time_offset)
+            time_offset=settings.time_offset, padding_free=settings.padding_free)
         if settings.cleaning_overrides:
             embedder.cleaning = dataclasses.replace(embedder.cleaning, **dict(settings.cleaning_overrides))
         _EMBEDDERS[key] = embedder

@@ -188,3 +188,11 @@ def test_a_missing_or_empty_folder_is_a_one_line_error(weights, tmp_path):
             assert result.returncode == 2 and words in result.stderr, result.stderr
             assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_padded_reaches_the_survey_embedder(weights):
+    # astromer-embed --padded on the survey path: full windows in every worker's Embedder.
+    from astromer.survey.task import SurveySettings, cached_embedder
+
+    assert cached_embedder(SurveySettings(weights)).padding_free  # the tiny model keeps padding out of attention
+    assert not cached_embedder(SurveySettings(weights, padding_free=False)).padding_free
