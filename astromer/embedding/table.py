@@ -6,7 +6,7 @@ Parquet writer."""
 import dataclasses
 from typing import NamedTuple
 
-from astromer.core.embedder import Embedder
+from astromer.core.embedder_settings import embedder_from_settings
 from astromer.core.standardize import (embedding_statistics, read_statistics, standardize_parquet,
                                             standardizer, statistics_path, write_statistics)
 
@@ -50,14 +50,7 @@ class EmbedSettings:
 
     def embedder(self):
         """The `Embedder` these settings describe, its cleaning resolved."""
-        embedder = Embedder.from_weights(
-            self.weights, preset=self.preset, layer=self.layer, pooling=self.pooling, band=self.band,
-            window_mode=self.window_mode, float32_first=self.float32_first, batch_size=self.batch_size,
-            compat=self.compat, cleaning=self.cleaning, on_error=self.on_error, time_offset=self.time_offset,
-            padding_free=self.padding_free)
-        if self.cleaning_overrides:
-            embedder.cleaning = dataclasses.replace(embedder.cleaning, **self.cleaning_overrides)
-        return embedder
+        return embedder_from_settings(self)
 
 
 class EmbeddedTable(NamedTuple):

@@ -18,9 +18,6 @@ import numpy as np
 
 # One Embedder per process and model settings; see cached_embedder.
 _EMBEDDERS = {}
-# The model fields of SurveySettings: what decides the Embedder.
-MODEL_FIELDS = ("weights", "preset", "layer", "pooling", "band", "window_mode", "float32_first", "batch_size",
-                "compat", "cleaning_overrides", "on_error", "time_offset", "padding_free")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,25 +73,23 @@ class SurveySettings:
         return data
 
     def model_key(self):
-        return tuple(getattr(self, name) for name in MODEL_FIELDS)
+        # What decides the Embedder (imported here: this module loads on the
+        # client and before a worker sizes TensorFlow's threads).
+        from astromer.core.embedder_settings import SETTINGS_FIELDS
+
+        return tuple(getattr(self, name) for name in ("weights", "preset", "cleaning_overrides", *SETTINGS_FIELDS))
 
 
 def cached_embedder(settings):
     """The `Embedder` of `settings`, built on this process's first call and
     reused after (its cleaning report reset per partition)."""
-    from astromer.core.embedder import Embedder
+    from astromer.core.embedder_settings import embedder_from_settings
     from astromer.data.cleaning import CleaningReport
 
     key = settings.model_key()
     embedder = _EMBEDDERS.get(key)
     if embedder is None:
-        embedder = Embedder.from_weights(
-            settings.weights, preset=settings.preset, layer=settings.layer, pooling=settings.pooling,
-            band=settings.band, window_mode=settings.window_mode, float32_first=settings.float32_first,
-            batch_size=settings.batch_size, compat=settings.compat, on_error=settings.on_error,
-            time_offset=settings.time_offset, padding_free=settings.padding_free)
-        if settings.cleaning_overrides:
-            embedder.cleaning = dataclasses.replace(embedder.cleaning, **dict(settings.cleaning_overrides))
+        embedder = embedder_from_settings(settings)
         _EMBEDDERS[key] = embedder
     embedder.report = CleaningReport()
     return embedder
